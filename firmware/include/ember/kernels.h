@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Ember compute kernels: the one implementation of every tensor op in the
+ * project. The firmware runs them on device memory, the runtime's CPU
+ * backend on host memory, ember-bench measures them. Pure computation on
+ * pointers; threads come from the caller through struct ek_exec, so the
+ * library has no global state and no threads of its own.
+ *
+ * Shapes follow ggml: a matrix is rows of contiguous elements, a stride is
+ * the byte distance between rows. Block-quantized types (Q8_0, Q4_0) use
+ * the exact GGUF block layouts.
+ */
+#ifndef EMBER_KERNELS_H
+#define EMBER_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Data types: the GGML/GGUF type numbers (= enum ember_dtype). */
+enum ek_dtype {
+	EK_F32 = 0,
+	EK_F16 = 1,
+	EK_Q4_0 = 2,
+	EK_Q8_0 = 8,
+	EK_BF16 = 30,
+};
+
+#define EK_QK 32		/* elements per Q8_0 / Q4_0 block */
+#define EK_MAX_HEAD_DIM 512
+
+struct ek_block_q8_0 {
+	uint16_t d;		/* f16 scale */
+	int8_t qs[EK_QK];	/* value = d * qs[i] */
+};
+
+struct ek_block_q4_0 {
+	uint16_t d;		/* f16 scale */
+	uint8_t qs[EK_QK / 2];	/* element i: low nibble of qs[i] (i < 16),
+				 * element 16 + i: high nibble; value d*(q-8) */
+};
+
+/* Runs fn(arg, i, n) for every i in [0, n) and returns when all are done;
+ * calls for different i may run on different threads. */
+typedef void (*ek_task_fn)(void *arg, int i, int n);
+struct ek_exec {
+	void (*run)(void *ctx, ek_task_fn fn, void *arg, int n);
+	void *ctx;
+	int nthreads;		/* useful n for run() */
+};
+
+/* A single-threaded executor (ctx unused). */
+extern const struct ek_exec ek_exec_serial;
+
+/* ---- data types -------------------------------------------------------- */
+bool ek_dtype_known(int dtype);
+const char *ek_dtype_name(int dtype);
+/* Bytes of a row of n elements, or 0 if n is invalid for the type
+ * (block types need n % EK_QK == 0). */
+size_t ek_row_size(int dtype, uint64_t n);
+/* Minimum alignment of a row's address (bytes). */
+size_t ek_dtype_align(int dtype);
+
+float ek_f16_to_f32(uint16_t h);
+uint16_t ek_f32_to_f16(float f);
+float ek_bf16_to_f32(uint16_t h);
+uint16_t ek_f32_to_bf16(float f);
+
+/* Convert n elements of a row to/from f32. Returns false for an unknown
+ * type or invalid n. quantize rounds to nearest as ggml's reference does. */
+bool ek_dequantize_row(int dtype, const void *src, float *dst, uint64_t n);
+bool ek_quantize_row(int dtype, const float *src, void *dst, uint64_t n);
+
+/* ---- ops --------------------------------------------------------------- */
+
+/* C[m][n] = sum_k A[m][k] * W[n][k] (+ bias[n]) (+ C[m][n] if accumulate) */
+struct ek_matmul {
+	uint32_t m, n, k;
+	const float *a;
+	size_t a_stride;
+	const void *w;
+	int w_dtype;
+	size_t w_stride;
+	float *c;
+	size_t c_stride;
+	const float *bias;	/* NULL: none */
+	bool accumulate;
+};
+/* Work memory ek_matmul needs (e.g. quantized activations); 0 if none. */
+size_t ek_matmul_scratch_size(const struct ek_matmul *p, int nthreads);
+/* scratch: at least ek_matmul_scratch_size() bytes, 64-byte aligned. */
+void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
+	       void *scratch);
+
+/*
+ * Causal grouped-query attention with online softmax. For token t < n_tok
+ * at position p = n_past + t, head h, kv head g = h / (n_head / n_kv_head):
+ *   out[t][h] = sum_{j <= p} softmax_j(scale * q[t][h] . k[j][g]) v[j][g]
+ * q: f32 [n_tok][n_head][head_dim], q_stride bytes between tokens.
+ * k, v: kv_dtype (F32, F16) [pos][n_kv_head][head_dim], kv_stride apart.
+ * out: f32 [n_tok][n_head][head_dim], out_stride bytes between tokens.
+ */
+struct ek_attention {
+	uint32_t n_tok, n_past, n_head, n_kv_head, head_dim;
+	float scale;
+	const float *q;
+	size_t q_stride;
+	const void *k, *v;
+	int kv_dtype;
+	size_t kv_stride;
+	float *out;
+	size_t out_stride;
+};
+void ek_attention(const struct ek_exec *ex, const struct ek_attention *p);
+
+/* out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w   (w may be NULL: no weight) */
+void ek_rmsnorm(const struct ek_exec *ex, uint32_t rows, uint32_t dim,
+		const float *x, size_t x_stride, const float *w, float eps,
+		float *out, size_t out_stride);
+
+/*
+ * Rotary position embedding in place on x: rows of n_head heads of head_dim,
+ * row t at position pos0 + t; the first rope_dim dims of each head rotate.
+ * neox = false: pairs (2i, 2i+1) (llama, NORM); true: pairs (i, i+rope_dim/2)
+ * (qwen2, NEOX). theta = pos * freq_base^(-2i/rope_dim).
+ */
+void ek_rope(const struct ek_exec *ex, uint32_t rows, uint32_t n_head,
+	     uint32_t head_dim, uint32_t rope_dim, uint32_t pos0,
+	     float freq_base, bool neox, float *x, size_t x_stride);
+
+/* out[i] = silu(gate[i]) * up[i], rows of n */
+void ek_swiglu(const struct ek_exec *ex, uint32_t rows, uint32_t n,
+	       const float *gate, size_t gate_stride, const float *up,
+	       size_t up_stride, float *out, size_t out_stride);
+
+/* out[i] = a[i] + b[i], rows of n */
+void ek_add(const struct ek_exec *ex, uint32_t rows, uint32_t n,
+	    const float *a, size_t a_stride, const float *b, size_t b_stride,
+	    float *out, size_t out_stride);
+
+/* ---- a persistent thread pool that implements struct ek_exec ----------- */
+struct ek_pool;
+struct ek_pool *ek_pool_create(int nthreads);	/* NULL on failure */
+void ek_pool_destroy(struct ek_pool *pool);
+/* An executor that runs tasks on the pool (valid while the pool lives). */
+struct ek_exec ek_pool_exec(struct ek_pool *pool);
+
+#endif /* EMBER_KERNELS_H */

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR MIT) */
+/*
+ * Ember NPU: the userspace ABI of ember.ko (ioctls, io_uring commands) and
+ * the device command-stream format that userspace writes into buffers.
+ *
+ * Conventions (as in the other drivers/accel uapis):
+ *  - every struct is naturally aligned, user pointers are __u64;
+ *  - pad and reserved fields must be zero, unknown flag bits are rejected;
+ *  - timeouts are absolute CLOCK_MONOTONIC nanoseconds (__s64).
+ *
+ * Errnos every ioctl may return besides those listed per ioctl:
+ *  EINVAL  a pad/reserved field is non-zero, an unknown flag or enum value,
+ *          a size or stride out of its documented range;
+ *  EFAULT  a user pointer cannot be read or written;
+ *  ENOMEM  the kernel ran out of memory;
+ *  ENODEV  the device was unplugged or its firmware is not running.
+ */
+#ifndef _UAPI_DRM_EMBER_ACCEL_H_
+#define _UAPI_DRM_EMBER_ACCEL_H_
+
+#include "drm.h"
+
+#if defined(__cplusplus)
+extern "C" {
+#endif
+
+#define DRM_EMBER_GET_PARAM	0x00
+#define DRM_EMBER_QUERY		0x01
+#define DRM_EMBER_BO_CREATE	0x02
+#define DRM_EMBER_BO_INFO	0x03
+#define DRM_EMBER_SUBMIT	0x04
+#define DRM_EMBER_WAIT		0x05
+
+#define DRM_IOCTL_EMBER_GET_PARAM \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_EMBER_GET_PARAM, struct drm_ember_get_param)
+#define DRM_IOCTL_EMBER_QUERY \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_EMBER_QUERY, struct drm_ember_query)
+#define DRM_IOCTL_EMBER_BO_CREATE \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_EMBER_BO_CREATE, struct drm_ember_bo_create)
+#define DRM_IOCTL_EMBER_BO_INFO \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_EMBER_BO_INFO, struct drm_ember_bo_info)
+#define DRM_IOCTL_EMBER_SUBMIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_EMBER_SUBMIT, struct drm_ember_submit)
+#define DRM_IOCTL_EMBER_WAIT \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_EMBER_WAIT, struct drm_ember_wait)
+
+/* ---------------------------------------------------------------------- */
+/* GET_PARAM: one 64-bit value. EINVAL for an unknown param. */
+
+enum drm_ember_param {
+	DRM_EMBER_PARAM_PCI_DEVICE_ID = 0,	/* PCI device id (0xe3b0) */
+	DRM_EMBER_PARAM_HW_VERSION = 1,		/* major << 16 | minor */
+	DRM_EMBER_PARAM_CAPS_OPS = 2,		/* bit n: opcode n supported */
+	DRM_EMBER_PARAM_CAPS_DTYPES = 3,	/* bit n: dtype n supported */
+	DRM_EMBER_PARAM_FW_ABI_VERSION = 4,	/* major << 16 | minor */
+	DRM_EMBER_PARAM_FW_BUILD_ID = 5,	/* 64-bit firmware build id */
+	DRM_EMBER_PARAM_VA_START = 6,		/* first device VA of a BO */
+	DRM_EMBER_PARAM_VA_SIZE = 7,		/* size of the per-file VA range */
+	DRM_EMBER_PARAM_COMPUTE_UNITS = 8,	/* device compute threads */
+	DRM_EMBER_PARAM_MAX_SUBMIT_JOBS = 9,	/* bound of submit.job_count */
+	DRM_EMBER_PARAM_MAX_JOB_BOS = 10,	/* bound of job.bo_count */
+};
+
+struct drm_ember_get_param {
+	__u32 param;	/* in: enum drm_ember_param */
+	__u32 pad;	/* must be zero */
+	__u64 value;	/* out */
+};
+
+/* ---------------------------------------------------------------------- */
+/*
+ * QUERY: size-negotiated structured information. With size == 0 the kernel
+ * only writes the size it has for @type. Otherwise it copies
+ * min(size, its size) bytes to @ptr and writes back its own size; fields a
+ * newer kernel adds at the end are simply not copied to an older caller.
+ * EINVAL for an unknown @type.
+ */
+enum drm_ember_query_type {
+	DRM_EMBER_QUERY_DEVICE_INFO = 0,	/* struct drm_ember_device_info */
+	DRM_EMBER_QUERY_PERF = 1,		/* struct drm_ember_perf */
+};
+
+struct drm_ember_query {
+	__u32 type;	/* in: enum drm_ember_query_type */
+	__u32 size;	/* in: bytes at ptr; out: bytes the kernel has */
+	__u64 ptr;	/* in: user pointer */
+};
+
+struct drm_ember_device_info {
+	__u32 pci_vendor;
+	__u32 pci_device;
+	__u32 hw_version;	/* major << 16 | minor */
+	__u32 fw_abi_version;	/* major << 16 | minor */
+	__u64 fw_build_id;
+	__u64 caps_ops;		/* bit n: opcode n (enum ember_opcode) */
+	__u64 caps_dtypes;	/* bit n: dtype n (enum ember_dtype) */
+	__u64 va_start;
+	__u64 va_size;
+	__u32 compute_units;
+	__u32 queue_depth;	/* hardware ring entries */
+	__u32 max_submit_jobs;
+	__u32 max_job_bos;
+	char fw_version[32];	/* NUL-terminated firmware version string */
+};
+
+/* Device performance counters, monotonic since probe (or reset). */
+struct drm_ember_perf {
+	__u64 busy_ns;		/* time the device spent running jobs */
+	__u64 jobs;		/* jobs completed, any status */
+	__u64 ops;		/* command-stream ops executed */
+	__u64 bytes_read;	/* bytes the device read through its MMU */
+	__u64 bytes_written;	/* bytes the device wrote through its MMU */
+	__u64 mmu_faults;
+	__u64 timeouts;		/* jobs the driver aborted after a timeout */
+	__u64 resets;		/* device resets done by the driver */
+};
+
+/* ---------------------------------------------------------------------- */
+/*
+ * BO_CREATE: a shmem-backed buffer, mapped at once into this file's device
+ * address space. @size is rounded up to 4 KiB.
+ * EINVAL: size == 0 or flags/pad non-zero; E2BIG: size above 4 GiB;
+ * ENOSPC: the file's device VA range is full.
+ */
+struct drm_ember_bo_create {
+	__u64 size;		/* in */
+	__u32 flags;		/* in: must be zero */
+	__u32 handle;		/* out: GEM handle */
+	__u64 dev_va;		/* out: device VA in this file's address space */
+	__u64 mmap_offset;	/* out: offset for mmap() on the DRM fd */
+};
+
+/* BO_INFO: ENOENT for an unknown handle. */
+struct drm_ember_bo_info {
+	__u32 handle;		/* in */
+	__u32 pad;		/* must be zero */
+	__u64 size;		/* out */
+	__u64 dev_va;		/* out */
+	__u64 mmap_offset;	/* out */
+};
+
+/* ---------------------------------------------------------------------- */
+/*
+ * SUBMIT: one or more jobs. Each job names the BO that holds its command
+ * stream and every BO the stream touches, with how it is used; the kernel
+ * keeps those BOs alive and orders the job after earlier writers (READ) or
+ * after all earlier users (WRITE) of each BO. Jobs of one file complete in
+ * submission order and get consecutive fence seqnos on that file's timeline.
+ *
+ * Errnos: EINVAL (pad, flags, stride < sizeof(struct drm_ember_job),
+ * job_count == 0, cmd_size == 0 or not a multiple of 8, cmd_offset not
+ * 8-aligned), E2BIG (job_count > MAX_SUBMIT_JOBS, bo_count > MAX_JOB_BOS),
+ * ENOENT (an unknown BO handle or syncobj), ERANGE (cmd_offset + cmd_size
+ * beyond the command BO), EBADFD (an earlier job of this file faulted the
+ * MMU: the context is dead, open a new file), EAGAIN (hardware ring full
+ * and the caller asked not to block: io_uring only).
+ * On error no job of the call was queued.
+ */
+#define DRM_EMBER_BO_READ	(1u << 0)
+#define DRM_EMBER_BO_WRITE	(1u << 1)
+
+struct drm_ember_bo_ref {
+	__u32 handle;
+	__u32 flags;		/* DRM_EMBER_BO_READ | DRM_EMBER_BO_WRITE */
+};
+
+struct drm_ember_job {
+	__u32 cmd_handle;	/* BO holding the command stream */
+	__u32 cmd_offset;	/* byte offset of the stream in it, 8-aligned */
+	__u32 cmd_size;		/* bytes, multiple of 8 */
+	__u32 bo_count;		/* entries at @bos; cmd_handle need not be listed */
+	__u64 bos;		/* user pointer to struct drm_ember_bo_ref[] */
+	__u32 flags;		/* must be zero */
+	__u32 pad;		/* must be zero */
+};
+
+struct drm_ember_submit {
+	__u64 jobs;		/* user pointer to job_count jobs, job_stride apart */
+	__u32 job_count;
+	__u32 job_stride;	/* sizeof(struct drm_ember_job) or more */
+	__u32 flags;		/* must be zero */
+	__u32 in_syncobj;	/* 0 or a binary syncobj the jobs wait for */
+	__u32 out_syncobj;	/* 0 or a binary syncobj signalled with the last job */
+	__u32 pad;		/* must be zero */
+	__u64 seqno;		/* out: seqno of the first job; job i is seqno + i */
+};
+
+/*
+ * WAIT: wait until job @seqno of this file has completed, up to the
+ * absolute CLOCK_MONOTONIC @timeout_ns, and return its status.
+ * ETIME: not complete by then (the job goes on); EINVAL: seqno 0 or never
+ * issued by this file; ENOENT: completed so long ago (more than 4096 jobs
+ * back) that its status is no longer kept; EINTR: a signal arrived.
+ */
+struct drm_ember_wait {
+	__u64 seqno;		/* in */
+	__s64 timeout_ns;	/* in: absolute CLOCK_MONOTONIC */
+	__u32 flags;		/* in: must be zero */
+	__u32 status;		/* out: enum ember_job_status */
+};
+
+/* ---------------------------------------------------------------------- */
+/*
+ * io_uring: IORING_OP_URING_CMD on the DRM fd, on a ring set up with
+ * IORING_SETUP_SQE128 | IORING_SETUP_CQE32 (EINVAL otherwise) and without
+ * IORING_SETUP_IOPOLL (EOPNOTSUPP). sqe->cmd_op selects the command and
+ * sqe->cmd (80 bytes) holds its payload.
+ *
+ * DRM_EMBER_URING_CMD_SUBMIT: payload struct drm_ember_job (one job, same
+ * rules and errnos as SUBMIT). The CQE is posted when the job's fence
+ * signals: cqe->res = enum ember_job_status (>= 0), cqe->big_cqe[0] = the
+ * job's seqno; or cqe->res = -errno if it could not be queued, or
+ * -ECANCELED if the ring was torn down first (the job itself still runs).
+ * Many SQEs in one io_uring_enter() become many jobs in flight.
+ */
+#define DRM_EMBER_URING_CMD_SUBMIT	0x01
+
+/* ---------------------------------------------------------------------- */
+/* Job status: WAIT.status, the io_uring CQE res, the device's job record. */
+enum ember_job_status {
+	EMBER_JOB_OK = 0,
+	EMBER_JOB_BAD_OP = 1,		/* unknown opcode or malformed op header */
+	EMBER_JOB_BAD_DESC = 2,		/* invalid op fields: shape, stride,
+					 * alignment, overflow, unknown flag */
+	EMBER_JOB_UNSUPPORTED = 3,	/* op or dtype this device lacks */
+	EMBER_JOB_MMU_FAULT = 4,	/* address unmapped or not permitted */
+	EMBER_JOB_TIMEOUT = 5,		/* aborted by the driver after a timeout */
+	EMBER_JOB_ABORTED = 6,		/* aborted by a device reset */
+	EMBER_JOB_FW_ERROR = 7,		/* internal firmware error */
+};
+
+/* ---------------------------------------------------------------------- */
+/*
+ * Command stream: a sequence of ops, each starting with struct ember_op_hdr,
+ * each hdr.size bytes long (a multiple of 8, at least the op's struct size),
+ * filling the job's cmd_size exactly. Addresses are device VAs in the
+ * submitting file's address space. Strides are in bytes. The device
+ * validates every op of a job before it runs the first one.
+ */
+enum ember_opcode {
+	EMBER_OP_NOP = 0,
+	EMBER_OP_MATMUL = 1,
+	EMBER_OP_ATTENTION = 2,
+	EMBER_OP_RMSNORM = 3,		/* reserved for a later ABI minor */
+	EMBER_OP_ROPE = 4,		/* reserved */
+	EMBER_OP_SWIGLU = 5,		/* reserved */
+	EMBER_OP_ADD = 6,		/* reserved */
+	EMBER_OP_COPY = 7,		/* reserved */
+	EMBER_OP_COUNT
+};
+
+/* Data types use the GGML/GGUF type numbers, so model weights go as loaded. */
+enum ember_dtype {
+	EMBER_DTYPE_F32 = 0,
+	EMBER_DTYPE_F16 = 1,
+	EMBER_DTYPE_Q4_0 = 2,		/* 18-byte blocks of 32: f16 d, 16 B nibbles */
+	EMBER_DTYPE_Q8_0 = 8,		/* 34-byte blocks of 32: f16 d, 32 x i8 */
+	EMBER_DTYPE_BF16 = 30,
+};
+
+struct ember_op_hdr {
+	__u16 opcode;		/* enum ember_opcode */
+	__u16 size;		/* bytes of this op, header included */
+	__u32 flags;		/* op-specific; unknown bits -> BAD_DESC */
+};
+
+/*
+ * MATMUL: C[m][n] = sum_k A[m][k] * W[n][k]  (+ bias[n]) (+ C[m][n])
+ * A: f32 rows of k, a_stride apart. W: n rows of k weights in w_dtype,
+ * w_stride apart (row-major [N,K] as GGUF stores it; block formats need
+ * k % 32 == 0). C: f32 rows of n, c_stride apart. bias: f32[n].
+ */
+#define EMBER_MATMUL_ACCUMULATE	(1u << 0)	/* add into C */
+#define EMBER_MATMUL_BIAS	(1u << 1)	/* add bias[n] */
+
+struct ember_op_matmul {
+	struct ember_op_hdr hdr;
+	__u32 m, n, k;
+	__u8 w_dtype;		/* enum ember_dtype */
+	__u8 a_dtype;		/* EMBER_DTYPE_F32 */
+	__u8 c_dtype;		/* EMBER_DTYPE_F32 */
+	__u8 pad;
+	__u64 a_va, w_va, c_va, bias_va;
+	__u64 a_stride, w_stride, c_stride;
+};
+
+/*
+ * ATTENTION, causal, grouped-query. For token t < n_tok at position
+ * p = n_past + t and query head h, with kv head g = h / (n_head / n_kv_head):
+ *   out[t][h] = sum_{j <= p} softmax_j(scale * Q[t][h] . K[j][g]) V[j][g]
+ * Q: f32 [n_tok][n_head][head_dim], q_stride bytes between tokens.
+ * K, V cache: kv_dtype (F32 or F16) [n_ctx][n_kv_head][head_dim],
+ *   kv_stride bytes between positions; positions 0 .. n_past+n_tok-1 used.
+ * out: f32 [n_tok][n_head * head_dim], out_stride bytes between tokens.
+ * Flags APPEND_KV / ROPE and the k_new/v_new/rope fields are reserved for a
+ * later ABI minor and must be zero in this one.
+ */
+#define EMBER_ATTN_APPEND_KV	(1u << 0)	/* reserved */
+#define EMBER_ATTN_ROPE		(1u << 1)	/* reserved */
+#define EMBER_ATTN_ROPE_NEOX	(1u << 2)	/* reserved */
+
+struct ember_op_attention {
+	struct ember_op_hdr hdr;
+	__u32 n_tok, n_past;
+	__u32 n_head, n_kv_head;
+	__u32 head_dim;
+	__u8 kv_dtype;		/* EMBER_DTYPE_F32 or EMBER_DTYPE_F16 */
+	__u8 pad0[3];
+	float scale;		/* usually 1 / sqrt(head_dim) */
+	__u32 n_ctx;		/* positions the cache holds (bounds check) */
+	__u32 rope_dim;		/* reserved */
+	float rope_freq_base;	/* reserved */
+	__u64 q_va, q_stride;
+	__u64 k_va, v_va, kv_stride;
+	__u64 out_va, out_stride;
+	__u64 k_new_va, v_new_va, new_stride;	/* reserved */
+};
+
+#if defined(__cplusplus)
+}
+#endif
+
+#endif /* _UAPI_DRM_EMBER_ACCEL_H_ */
