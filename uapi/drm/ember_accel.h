@@ -236,6 +236,23 @@ enum ember_job_status {
  * filling the job's cmd_size exactly. Addresses are device VAs in the
  * submitting file's address space. Strides are in bytes. The device
  * validates every op of a job before it runs the first one.
+ *
+ * Rules every op must meet (else the status in brackets):
+ *  - opcode known [BAD_OP]; opcode reserved or switched off in CAPS_OPS, or a
+ *    dtype switched off in CAPS_DTYPES or not allowed in that field
+ *    [UNSUPPORTED]; hdr.size a multiple of 8, at least the op's struct, the
+ *    ops filling cmd_size exactly (at most 64 MiB) [BAD_OP];
+ *  - unknown flag bits, non-zero pad/reserved fields or bytes past the
+ *    struct, a dtype number that is not enum ember_dtype [BAD_DESC];
+ *  - shapes non-zero and bounded: m, n, k, n_tok <= 2^20, n_head <= 4096,
+ *    n_ctx <= 2^24, head_dim <= 512 [BAD_DESC];
+ *  - strides at least the row size (even for a single row) and aligned to
+ *    the element or block size, addresses aligned likewise, no address range
+ *    wrapping around [BAD_DESC];
+ *  - no output's byte span overlapping any input's span; bias_va zero unless
+ *    EMBER_MATMUL_BIAS; scale finite [BAD_DESC];
+ *  - every byte an op touches mapped with the permission it needs
+ *    [MMU_FAULT, checked when the op runs].
  */
 enum ember_opcode {
 	EMBER_OP_NOP = 0,

@@ -88,7 +88,8 @@ struct ek_matmul {
 };
 /* Work memory ek_matmul needs (e.g. quantized activations); 0 if none. */
 size_t ek_matmul_scratch_size(const struct ek_matmul *p, int nthreads);
-/* scratch: at least ek_matmul_scratch_size() bytes, 64-byte aligned. */
+/* scratch: at least ek_matmul_scratch_size() bytes, 64-byte aligned, or
+ * NULL: then a slower path that needs no work memory is used. */
 void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 	       void *scratch);
 

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared pieces of the attention paths. */
+#ifndef EK_ATTENTION_H
+#define EK_ATTENTION_H
+
+#include "ek_internal.h"
+
+/* Positions scored together before one online-softmax rescale (portable
+ * path; the AVX-512 path uses 16). */
+#define EK_ATTN_TILE 32
+/* Query heads of one KV group processed together (each KV row is read
+ * once for all of them). */
+#define EK_ATTN_HEADS 8
+/* Accumulator floats of one unit of work (heads x head_dim). */
+#define EK_ATTN_ACC (EK_ATTN_HEADS * EK_MAX_HEAD_DIM)
+#define EK_ATTN_MAX_HEADS 128
+
+/*
+ * One unit of work: token t, query heads [h0, h1) over positions [j0, j1).
+ * The heads may span several KV groups (then every cache row is read
+ * whole, in order: decode streams the cache); each group has at most
+ * EK_ATTN_HEADS heads in the unit. Leaves the running max m[], sum s[] and
+ * the unnormalised accumulator acc[(h - h0) * head_dim + d].
+ */
+struct ek_attn_part {
+	uint32_t t, h0, h1, j0, j1;
+	float m[EK_ATTN_MAX_HEADS];
+	float s[EK_ATTN_MAX_HEADS];
+	float acc[EK_ATTN_ACC];
+};
+
+void ek_attn_part_portable(const struct ek_attention *p,
+			   struct ek_attn_part *w);
+#if EK_X86
+void ek_attn_part_avx512(const struct ek_attention *p,
+			 struct ek_attn_part *w);
+void ek_attn_part_avx2(const struct ek_attention *p, struct ek_attn_part *w);
+#endif
+
+static inline const float *ek_attn_q(const struct ek_attention *p,
+				     uint32_t t, uint32_t h)
+{
+	return ek_ptr_add(p->q, (size_t)t * p->q_stride +
+			  (size_t)h * p->head_dim * sizeof(float));
+}
+
+static inline const void *ek_attn_kv(const struct ek_attention *p,
+				     const void *base, uint32_t j, uint32_t g)
+{
+	return ek_ptr_add(base, (size_t)j * p->kv_stride +
+			  (size_t)g * p->head_dim * ek_elem_size(p->kv_dtype));
+}
+
+/* Heads of group g that are in [h0, h1): [*a, *b). */
+static inline void ek_attn_group_heads(const struct ek_attention *p,
+				       const struct ek_attn_part *w,
+				       uint32_t g, uint32_t *a, uint32_t *b)
+{
+	uint32_t grp = p->n_head / p->n_kv_head;
+
+	*a = g * grp > w->h0 ? g * grp : w->h0;
+	*b = (g + 1) * grp < w->h1 ? (g + 1) * grp : w->h1;
+}
+
+#endif /* EK_ATTENTION_H */

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ek_matmul: C = A * W^T. Picks a path by weight type, shape and ISA:
+ *  - Q8_0 / Q4_0 weights: activations are quantized once to 8-bit blocks
+ *    in the scratch, then every output is a sum of integer block dots;
+ *  - F32 / F16 / BF16 weights with enough rows of A: the tiled GEMM
+ *    (matmul_gemm*.c), which packs W panels to f32 in the scratch;
+ *  - otherwise one dot product per output, streaming W once.
+ * Work is split across tasks by chunks of W rows (static, so results do
+ * not depend on timing; every output is computed the same way whatever
+ * the thread count).
+ */
+#include "ek_internal.h"
+#include "matmul_kernels.h"
+
+/* Rows of A handled together by the dot paths (keeps them in cache while
+ * a chunk of W rows streams by). */
+#define MM_M_BLOCK 32
+/* Granularity of the split of W rows across tasks. */
+#define MM_N_GRAIN 16
+
+struct mm_job {
+	const struct ek_matmul *p;
+	const struct ek_mm_kernels *kern;
+	void *scratch;		/* q8 activations, or GEMM panels */
+	size_t q8_bytes;	/* per quantized activation row */
+	size_t gemm_bytes;	/* per task */
+	int ntasks;
+};
+
+/* The shape alone (the scratch size does not need the pointers). */
+static bool mm_shape_valid(const struct ek_matmul *p)
+{
+	return p && p->m && p->n && ek_dtype_known(p->w_dtype) &&
+	       ek_row_size(p->w_dtype, p->k);
+}
+
+static bool mm_valid(const struct ek_matmul *p)
+{
+	return mm_shape_valid(p) && p->a && p->w && p->c;
+}
+
+static bool mm_quantized(int dtype)
+{
+	return dtype == EK_Q8_0 || dtype == EK_Q4_0;
+}
+
+static inline void mm_store(const struct ek_matmul *p, uint64_t m, uint64_t n,
+			    float v)
+{
+	float *c = ek_ptr_add_mut(p->c, m * p->c_stride);
+
+	if (p->bias)
+		v += p->bias[n];
+	if (p->accumulate)
+		v += c[n];
+	c[n] = v;
+}
+
+size_t ek_matmul_scratch_size(const struct ek_matmul *p, int nthreads)
+{
+	if (!mm_shape_valid(p))
+		return 0;
+	if (nthreads < 1)
+		nthreads = 1;
+	if (mm_quantized(p->w_dtype))
+		return (size_t)p->m * ek_q8_row_bytes(p->k);
+	return ek_gemm_scratch_size(ek_mm_kernels_for(ek_isa()), p, nthreads);
+}
+
+static void mm_quantize_task(void *arg, int i, int n)
+{
+	const struct mm_job *j = arg;
+	const struct ek_matmul *p = j->p;
+	uint64_t m0, m1;
+
+	ek_split(p->m, 1, i, n, &m0, &m1);
+	for (uint64_t m = m0; m < m1; m++) {
+		struct ek_q8_row r;
+
+		ek_q8_row_view(ek_ptr_add_mut(j->scratch, m * j->q8_bytes),
+			       p->k, &r);
+		j->kern->quantize(ek_ptr_add(p->a, m * p->a_stride), p->k, &r);
+	}
+}
+
+/* Rows of a task in groups of four for dot4: two from each half of the
+ * range, so every thread streams two distant regions of W at once (one
+ * stream per thread leaves half the bandwidth unused). Missing rows
+ * repeat the first one; returns the number of real rows. */
+struct mm_rows {
+	uint64_t a, ea, b, eb;
+};
+
+static int mm_next_group(struct mm_rows *s, uint64_t rows[4])
+{
+	int cnt = 0;
+
+	while (cnt < 2 && s->a < s->ea)
+		rows[cnt++] = s->a++;
+	while (cnt < 4 && s->b < s->eb)
+		rows[cnt++] = s->b++;
+	while (cnt < 4 && s->a < s->ea)
+		rows[cnt++] = s->a++;
+	for (int x = cnt; x < 4; x++)
+		rows[x] = rows[0];
+	return cnt;
+}
+
+static void mm_q8_task(void *arg, int i, int n)
+{
+	const struct mm_job *j = arg;
+	const struct ek_matmul *p = j->p;
+	uint64_t nb = p->k / EK_QK, n0, n1;
+	bool q8 = p->w_dtype == EK_Q8_0;
+	ek_dot_q8_fn dot = q8 ? j->kern->dot_q8_0 : j->kern->dot_q4_0;
+	ek_dot4_q8_fn dot4 = q8 ? j->kern->dot4_q8_0 : j->kern->dot4_q4_0;
+
+	ek_split(p->n, MM_N_GRAIN, i, n, &n0, &n1);
+	for (uint64_t mb = 0; mb < p->m; mb += MM_M_BLOCK) {
+		uint64_t me = mb + MM_M_BLOCK < p->m ? mb + MM_M_BLOCK : p->m;
+		uint64_t mid = n0 + (n1 - n0 + 1) / 2;
+		struct mm_rows rs = { n0, mid, mid, n1 };
+
+		for (;;) {
+			uint64_t rows[4];
+			const void *w[4];
+			int cnt = 1;
+
+			if (dot4) {
+				cnt = mm_next_group(&rs, rows);
+			} else if (rs.a < rs.ea) {
+				rows[0] = rs.a++;
+			} else if (rs.b < rs.eb) {
+				rows[0] = rs.b++;
+			} else {
+				cnt = 0;
+			}
+			if (!cnt)
+				break;
+			for (int x = 0; x < (dot4 ? 4 : 1); x++)
+				w[x] = ek_ptr_add(p->w, rows[x] * p->w_stride);
+			for (uint64_t m = mb; m < me; m++) {
+				struct ek_q8_row a;
+				float out[4];
+
+				ek_q8_row_view(ek_ptr_add_mut(j->scratch,
+							      m * j->q8_bytes),
+					       p->k, &a);
+				if (dot4)
+					dot4(w, 2 * p->w_stride, &a, nb, out);
+				else
+					out[0] = dot(w[0], &a, nb);
+				for (int x = 0; x < cnt; x++)
+					mm_store(p, m, rows[x], out[x]);
+			}
+		}
+	}
+}
+
+/* Float weights (or quantized ones without scratch): a dot per output. */
+static void mm_dot_task(void *arg, int i, int n)
+{
+	const struct mm_job *j = arg;
+	const struct ek_matmul *p = j->p;
+	uint64_t n0, n1;
+
+	ek_split(p->n, MM_N_GRAIN, i, n, &n0, &n1);
+	for (uint64_t mb = 0; mb < p->m; mb += MM_M_BLOCK) {
+		uint64_t me = mb + MM_M_BLOCK < p->m ? mb + MM_M_BLOCK : p->m;
+
+		for (uint64_t r = n0; r < n1; r++) {
+			const void *w = ek_ptr_add(p->w, r * p->w_stride);
+
+			for (uint64_t m = mb; m < me; m++) {
+				const float *a = ek_ptr_add(p->a,
+							    m * p->a_stride);
+
+				mm_store(p, m, r,
+					 j->kern->dot_f(p->w_dtype, w, a, p->k));
+			}
+		}
+	}
+}
+
+static void mm_gemm_task(void *arg, int i, int n)
+{
+	const struct mm_job *j = arg;
+
+	j->kern->gemm(j->p, ek_ptr_add_mut(j->scratch, (size_t)i * j->gemm_bytes),
+		      i, n);
+}
+
+void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
+	       void *scratch)
+{
+	struct mm_job j;
+	int nt;
+
+	/* scratch sizes are per thread of ex: ek_matmul_scratch_size() must
+	 * have been given ex->nthreads */
+
+	if (!mm_valid(p))
+		return;
+	j.p = p;
+	j.kern = ek_mm_kernels_for(ek_isa());
+	j.scratch = scratch;
+	j.q8_bytes = ek_q8_row_bytes(p->k);
+	nt = ek_ntasks(ex, (p->n + MM_N_GRAIN - 1) / MM_N_GRAIN);
+	j.ntasks = nt;
+
+	if (mm_quantized(p->w_dtype) && scratch) {
+		ek_run(ex, mm_quantize_task, &j, ek_ntasks(ex, p->m));
+		ek_run(ex, mm_q8_task, &j, nt);
+		return;
+	}
+	if (!mm_quantized(p->w_dtype) && scratch && j.kern->gemm) {
+		/* one task per thread: each packs its own copy of A, so more
+		 * tasks would pack A more often (and need more scratch) */
+		int gt = ex && ex->nthreads > 0 ? ex->nthreads : 1;
+
+		j.gemm_bytes = ek_gemm_task_bytes(j.kern, p);
+		if (j.gemm_bytes) {
+			ek_run(ex, mm_gemm_task, &j, gt);
+			return;
+		}
+	}
+	ek_run(ex, mm_dot_task, &j, nt);
+}

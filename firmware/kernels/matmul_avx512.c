@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * AVX-512 matmul kernels: activation quantization, integer block dots
+ * (VNNI vpdpbusd, or vpmaddubsw where VNNI is missing), float dots for
+ * decode, and the 12x32 GEMM microkernel with its W packing.
+ */
+#include "gemm.h"
+#include "matmul_kernels.h"
+#include "simd_math.h"
+
+#if EK_X86
+#include <immintrin.h>
+
+#define AI __attribute__((always_inline)) inline
+
+/* ---- activations to 8 bits -------------------------------------------- */
+
+EK_TARGET_AVX512 void ek_q8_quantize_avx512(const float *x, uint64_t k,
+					    struct ek_q8_row *r)
+{
+	const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+
+	for (uint64_t b = 0; b < k / EK_QK; b++) {
+		__m512 v0 = _mm512_loadu_ps(x + b * EK_QK);
+		__m512 v1 = _mm512_loadu_ps(x + b * EK_QK + 16);
+		float amax = _mm512_reduce_max_ps(
+			_mm512_max_ps(_mm512_and_ps(v0, absmask),
+				      _mm512_and_ps(v1, absmask)));
+		float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+		__m512 vid = _mm512_set1_ps(id);
+		/* rounds to nearest even like the portable path */
+		__m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
+		__m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+
+		_mm_storeu_si128((__m128i *)(r->qs + b * EK_QK),
+				 _mm512_cvtsepi32_epi8(q0));
+		_mm_storeu_si128((__m128i *)(r->qs + b * EK_QK + 16),
+				 _mm512_cvtsepi32_epi8(q1));
+		r->d[b] = amax / 127.0f;
+		r->sum[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+	}
+}
+
+/* ---- integer block dots ------------------------------------------------ */
+
+/* Scales of two blocks in the two 256-bit halves. */
+EK_TARGET_AVX512 static AI __m512 two_scales(uint16_t dw0, float da0,
+					     uint16_t dw1, float da1)
+{
+	float s0 = _cvtsh_ss(dw0) * da0, s1 = _cvtsh_ss(dw1) * da1;
+
+	return _mm512_insertf32x8(_mm512_set1_ps(s0), _mm256_set1_ps(s1), 1);
+}
+
+/* 64 signed weight bytes of two Q8_0 blocks */
+EK_TARGET_AVX512 static AI __m512i q8_0_pair(const struct ek_block_q8_0 *b)
+{
+	__m256i w0 = _mm256_loadu_si256((const __m256i *)b[0].qs);
+	__m256i w1 = _mm256_loadu_si256((const __m256i *)b[1].qs);
+
+	return _mm512_inserti64x4(_mm512_castsi256_si512(w0), w1, 1);
+}
+
+/* 64 weight nibbles (0..15) of two Q4_0 blocks in element order */
+EK_TARGET_AVX512 static AI __m512i q4_0_pair(const struct ek_block_q4_0 *b)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	__m256i x = _mm256_loadu2_m128i((const __m128i *)b[1].qs,
+					(const __m128i *)b[0].qs);
+	__m256i lo = _mm256_and_si256(x, m4);
+	__m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+	__m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+
+	/* [lo0 lo1 hi0 hi1] -> [lo0 hi0 lo1 hi1] */
+	return _mm512_shuffle_i64x2(z, z, 0xd8);
+}
+
+static inline struct ek_q8_row q8_tail(const struct ek_q8_row *a, uint64_t i)
+{
+	struct ek_q8_row t = { a->d + i, a->sum + i, a->qs + i * EK_QK };
+
+	return t;
+}
+
+#define DEFINE_DOTS(NAME, TARGET, DPBUSD)                                    \
+TARGET static float dot_q8_0_##NAME(const void *w, const struct ek_q8_row *a, \
+				    uint64_t nb)                             \
+{                                                                            \
+	const struct ek_block_q8_0 *b = w;                                   \
+	__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();       \
+	uint64_t i = 0;                                                      \
+                                                                             \
+	for (; i + 4 <= nb; i += 4) {                                        \
+		for (int u = 0; u < 2; u++) {                                \
+			uint64_t j = i + 2 * (uint64_t)u;                    \
+			__m512i wq = q8_0_pair(b + j);                       \
+			__m512i aq = _mm512_loadu_si512(a->qs + j * EK_QK);  \
+			/* |w| x (a with the sign of w) = w x a */          \
+			__mmask64 neg = _mm512_movepi8_mask(wq);             \
+			__m512i as = _mm512_mask_sub_epi8(aq, neg,           \
+				_mm512_setzero_si512(), aq);                 \
+			__m512i d = DPBUSD(_mm512_abs_epi8(wq), as);         \
+			__m512 s = two_scales(b[j].d, a->d[j], b[j + 1].d,   \
+					      a->d[j + 1]);                  \
+			if (u)                                               \
+				acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), \
+						       s, acc1);             \
+			else                                                 \
+				acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), \
+						       s, acc0);             \
+		}                                                            \
+	}                                                                    \
+	float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));         \
+	if (i < nb) {                                                        \
+		struct ek_q8_row t = q8_tail(a, i);                          \
+		sum += ek_dot_q8_0_portable(b + i, &t, nb - i);              \
+	}                                                                    \
+	return sum;                                                          \
+}                                                                            \
+                                                                             \
+TARGET static float dot_q4_0_##NAME(const void *w, const struct ek_q8_row *a, \
+				    uint64_t nb)                             \
+{                                                                            \
+	const struct ek_block_q4_0 *b = w;                                   \
+	const __m512i eight = _mm512_set1_epi8(8);                           \
+	__m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();       \
+	uint64_t i = 0;                                                      \
+                                                                             \
+	for (; i + 4 <= nb; i += 4) {                                        \
+		for (int u = 0; u < 2; u++) {                                \
+			uint64_t j = i + 2 * (uint64_t)u;                    \
+			__m512i wq = q4_0_pair(b + j);                       \
+			__m512i aq = _mm512_loadu_si512(a->qs + j * EK_QK);  \
+			/* (q - 8) . a = q . a - 8 . a */                    \
+			__m512i d = _mm512_sub_epi32(DPBUSD(wq, aq),         \
+						     DPBUSD(eight, aq));     \
+			__m512 s = two_scales(b[j].d, a->d[j], b[j + 1].d,   \
+					      a->d[j + 1]);                  \
+			if (u)                                               \
+				acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), \
+						       s, acc1);             \
+			else                                                 \
+				acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), \
+						       s, acc0);             \
+		}                                                            \
+	}                                                                    \
+	float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));         \
+	if (i < nb) {                                                        \
+		struct ek_q8_row t = q8_tail(a, i);                          \
+		sum += ek_dot_q4_0_portable(b + i, &t, nb - i);              \
+	}                                                                    \
+	return sum;                                                          \
+}
+
+/* u8 x s8 -> s32 sums of 4: one VNNI instruction, or two BW ones */
+#define DPBUSD_VNNI(u, s) _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, s)
+#define DPBUSD_BW(u, s) \
+	_mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1))
+
+
+/* w . a per 4 bytes for signed Q8_0 weights and for Q4_0 nibbles */
+#define Q8_PRODUCT(wq, aq, DPBUSD)                                           \
+	DPBUSD(_mm512_abs_epi8(wq), _mm512_mask_sub_epi8(aq,                 \
+		_mm512_movepi8_mask(wq), _mm512_setzero_si512(), aq))
+#define Q4_PRODUCT(wq, aq, DPBUSD)                                           \
+	_mm512_sub_epi32(DPBUSD(wq, aq), DPBUSD(_mm512_set1_epi8(8), aq))
+
+/* Four rows at once: one activation load serves four weight rows. */
+#define DEFINE_DOT4(NAME, TARGET, DPBUSD, BLK, PAIR, PRODUCT, PORTABLE)      \
+TARGET static void dot4_##NAME(const void *const w[4], size_t pf,           \
+			       const struct ek_q8_row *a, uint64_t nb,        \
+			       float out[4])                                  \
+{                                                                            \
+	const BLK *b[4];                                                     \
+	__m512 acc[4];                                                       \
+	uint64_t i = 0;                                                      \
+                                                                             \
+	for (int r = 0; r < 4; r++) {                                        \
+		b[r] = w[r];                                                 \
+		acc[r] = _mm512_setzero_ps();                                \
+	}                                                                    \
+	for (; i + 2 <= nb; i += 2) {                                        \
+		__m512i aq = _mm512_loadu_si512(a->qs + i * EK_QK);          \
+                                                                             \
+		for (int r = 0; r < 4; r++) {                                \
+			/* the next group of rows into L2: the hardware     \
+			 * prefetcher alone leaves DRAM half idle here */    \
+			__builtin_prefetch((const char *)(b[r] + i) + pf,    \
+					   0, 1);                            \
+			__m512i wq = PAIR(b[r] + i);                         \
+			__m512i d = PRODUCT(wq, aq, DPBUSD);                 \
+			__m512 s = two_scales(b[r][i].d, a->d[i],            \
+					      b[r][i + 1].d, a->d[i + 1]);   \
+			acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s,   \
+						 acc[r]);                    \
+		}                                                            \
+	}                                                                    \
+	for (int r = 0; r < 4; r++) {                                        \
+		out[r] = _mm512_reduce_add_ps(acc[r]);                       \
+		if (i < nb) {                                                \
+			struct ek_q8_row t = q8_tail(a, i);                  \
+			out[r] += PORTABLE(b[r] + i, &t, nb - i);            \
+		}                                                            \
+	}                                                                    \
+}
+
+DEFINE_DOT4(q8_0_vnni, EK_TARGET_VNNI, DPBUSD_VNNI, struct ek_block_q8_0,
+	    q8_0_pair, Q8_PRODUCT, ek_dot_q8_0_portable)
+DEFINE_DOT4(q4_0_vnni, EK_TARGET_VNNI, DPBUSD_VNNI, struct ek_block_q4_0,
+	    q4_0_pair, Q4_PRODUCT, ek_dot_q4_0_portable)
+DEFINE_DOT4(q8_0_avx512, EK_TARGET_AVX512, DPBUSD_BW, struct ek_block_q8_0,
+	    q8_0_pair, Q8_PRODUCT, ek_dot_q8_0_portable)
+DEFINE_DOT4(q4_0_avx512, EK_TARGET_AVX512, DPBUSD_BW, struct ek_block_q4_0,
+	    q4_0_pair, Q4_PRODUCT, ek_dot_q4_0_portable)
+
+DEFINE_DOTS(vnni, EK_TARGET_VNNI, DPBUSD_VNNI)
+DEFINE_DOTS(avx512, EK_TARGET_AVX512, DPBUSD_BW)
+
+/* ---- float dots (decode over f32 / f16 / bf16 weights) ------------------ */
+
+EK_TARGET_AVX512 static AI __m512 load16(int dtype, const void *w, uint64_t i,
+					 __mmask16 m)
+{
+	if (dtype == EK_F32)
+		return _mm512_maskz_loadu_ps(m, (const float *)w + i);
+	__m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i);
+
+	if (dtype == EK_F16)
+		return _mm512_cvtph_ps(h);
+	return _mm512_castsi512_ps(
+		_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+#define DEFINE_DOT_F(DT)                                                     \
+EK_TARGET_AVX512 static float dot_f_##DT(const void *w, const float *a,     \
+					  uint64_t k)                         \
+{                                                                            \
+	__m512 acc[4] = { _mm512_setzero_ps(), _mm512_setzero_ps(),          \
+			  _mm512_setzero_ps(), _mm512_setzero_ps() };        \
+	uint64_t i = 0;                                                      \
+                                                                             \
+	for (; i + 64 <= k; i += 64)                                         \
+		for (int u = 0; u < 4; u++)                                  \
+			acc[u] = _mm512_fmadd_ps(                            \
+				load16(DT, w, i + 16 * (uint64_t)u, 0xffff), \
+				_mm512_loadu_ps(a + i + 16 * (uint64_t)u),   \
+				acc[u]);                                     \
+	for (; i < k; i += 16) {                                             \
+		__mmask16 m = k - i >= 16 ? 0xffff :                         \
+			      (__mmask16)((1u << (k - i)) - 1);              \
+		acc[0] = _mm512_fmadd_ps(load16(DT, w, i, m),                \
+					 _mm512_maskz_loadu_ps(m, a + i),    \
+					 acc[0]);                            \
+	}                                                                    \
+	return _mm512_reduce_add_ps(_mm512_add_ps(                           \
+		_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]))); \
+}
+
+DEFINE_DOT_F(EK_F32)
+DEFINE_DOT_F(EK_F16)
+DEFINE_DOT_F(EK_BF16)
+
+static float dot_f_avx512(int dtype, const void *w, const float *a,
+			  uint64_t k)
+{
+	switch (dtype) {
+	case EK_F32:
+		return dot_f_EK_F32(w, a, k);
+	case EK_F16:
+		return dot_f_EK_F16(w, a, k);
+	case EK_BF16:
+		return dot_f_EK_BF16(w, a, k);
+	default:
+		return ek_dot_f_portable(dtype, w, a, k);
+	}
+}
+
+/* ---- GEMM: 12 x 32 microkernel ----------------------------------------- */
+
+#define MR 12
+#define NR 32
+
+EK_TARGET_AVX512 static void ukr_12x32(uint32_t kc, const float *ap,
+				       const float *wp, float *c,
+				       size_t c_stride, uint32_t mv,
+				       uint32_t nv, bool load_c,
+				       const float *bias)
+{
+	__mmask16 m0 = nv >= 16 ? 0xffff : (__mmask16)((1u << nv) - 1);
+	__mmask16 m1 = nv >= 32 ? 0xffff :
+		       nv > 16 ? (__mmask16)((1u << (nv - 16)) - 1) : 0;
+	__m512 c0[MR], c1[MR];
+
+#pragma GCC unroll 12
+	for (int i = 0; i < MR; i++) {
+		float *row = ek_ptr_add_mut(c, (size_t)i * c_stride);
+
+		if (load_c && (uint32_t)i < mv) {
+			c0[i] = _mm512_maskz_loadu_ps(m0, row);
+			c1[i] = _mm512_maskz_loadu_ps(m1, row + 16);
+		} else {
+			c0[i] = _mm512_setzero_ps();
+			c1[i] = _mm512_setzero_ps();
+		}
+	}
+	for (uint32_t k = 0; k < kc; k++) {
+		__m512 w0 = _mm512_load_ps(wp + (size_t)k * NR);
+		__m512 w1 = _mm512_load_ps(wp + (size_t)k * NR + 16);
+
+#pragma GCC unroll 12
+		for (int i = 0; i < MR; i++) {
+			__m512 av = _mm512_set1_ps(ap[(size_t)k * MR + i]);
+
+			c0[i] = _mm512_fmadd_ps(av, w0, c0[i]);
+			c1[i] = _mm512_fmadd_ps(av, w1, c1[i]);
+		}
+	}
+	__m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+
+	if (bias) {
+		b0 = _mm512_maskz_loadu_ps(m0, bias);
+		b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+	}
+#pragma GCC unroll 12
+	for (int i = 0; i < MR; i++) {
+		float *row = ek_ptr_add_mut(c, (size_t)i * c_stride);
+
+		if ((uint32_t)i >= mv)
+			break;
+		if (bias) {
+			c0[i] = _mm512_add_ps(c0[i], b0);
+			c1[i] = _mm512_add_ps(c1[i], b1);
+		}
+		_mm512_mask_storeu_ps(row, m0, c0[i]);
+		_mm512_mask_storeu_ps(row + 16, m1, c1[i]);
+	}
+}
+
+/* wp[k][32]: rows n0.. of W, converted to f32 16 x 16 at a time */
+EK_TARGET_AVX512 static void pack_w_avx512(const struct ek_matmul *p,
+					   uint32_t n0, uint32_t nv,
+					   uint32_t k0, uint32_t kc,
+					   uint32_t nr, float *wp)
+{
+	int dt = p->w_dtype;
+	size_t es = ek_elem_size(dt);
+
+	for (uint32_t r0 = 0; r0 < nr; r0 += 16) {
+		for (uint32_t kb = 0; kb < kc; kb += 16) {
+			uint32_t kn = kc - kb < 16 ? kc - kb : 16;
+			__mmask16 m = kn == 16 ? 0xffff :
+				      (__mmask16)((1u << kn) - 1);
+			__m512 r[16];
+
+			for (uint32_t i = 0; i < 16; i++) {
+				if (r0 + i >= nv) {
+					r[i] = _mm512_setzero_ps();
+					continue;
+				}
+				const void *w = ek_ptr_add(p->w,
+					(size_t)(n0 + r0 + i) * p->w_stride +
+					(size_t)(k0 + kb) * es);
+
+				r[i] = load16(dt, w, 0, m);
+			}
+			ek_transpose16_512(r);
+			for (uint32_t j = 0; j < kn; j++)
+				_mm512_store_ps(wp + (size_t)(kb + j) * nr + r0,
+						r[j]);
+		}
+	}
+}
+
+static size_t gemm_bytes_avx512(const struct ek_matmul *p);
+static void gemm_avx512(const struct ek_matmul *p, void *buf, int i, int n);
+
+static const struct ek_gemm_impl gemm_impl_avx512 = {
+	.mr = MR,
+	.nr = NR,
+	.kc = 128,
+	.mc = 768,
+	.ukr = ukr_12x32,
+	.pack_w = pack_w_avx512,
+};
+
+static size_t gemm_bytes_avx512(const struct ek_matmul *p)
+{
+	return ek_gemm_bytes(&gemm_impl_avx512, p);
+}
+
+static void gemm_avx512(const struct ek_matmul *p, void *buf, int i, int n)
+{
+	ek_gemm_run(&gemm_impl_avx512, p, buf, i, n);
+}
+
+const struct ek_mm_kernels ek_mm_kernels_avx512 = {
+	.quantize = ek_q8_quantize_avx512,
+	.dot_q8_0 = dot_q8_0_avx512,
+	.dot_q4_0 = dot_q4_0_avx512,
+	.dot4_q8_0 = dot4_q8_0_avx512,
+	.dot4_q4_0 = dot4_q4_0_avx512,
+	.dot_f = dot_f_avx512,
+	.gemm_task_bytes = gemm_bytes_avx512,
+	.gemm = gemm_avx512,
+};
+
+const struct ek_mm_kernels ek_mm_kernels_vnni = {
+	.quantize = ek_q8_quantize_avx512,
+	.dot_q8_0 = dot_q8_0_vnni,
+	.dot_q4_0 = dot_q4_0_vnni,
+	.dot4_q8_0 = dot4_q8_0_vnni,
+	.dot4_q4_0 = dot4_q4_0_vnni,
+	.dot_f = dot_f_avx512,
+	.gemm_task_bytes = gemm_bytes_avx512,
+	.gemm = gemm_avx512,
+};
+
+#endif /* EK_X86 */

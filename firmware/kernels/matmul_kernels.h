@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* The per-ISA building blocks of ek_matmul, chosen once per call. */
+#ifndef EK_MATMUL_KERNELS_H
+#define EK_MATMUL_KERNELS_H
+
+#include "ek_internal.h"
+
+typedef float (*ek_dot_q8_fn)(const void *w, const struct ek_q8_row *a,
+			      uint64_t nb);
+/* Four weight rows against one activation row: shares the activation
+ * loads and streams four rows at once; pf: bytes ahead of each row to
+ * prefetch. A row's result does not depend on the other three. */
+typedef void (*ek_dot4_q8_fn)(const void *const w[4], size_t pf,
+			      const struct ek_q8_row *a, uint64_t nb,
+			      float out[4]);
+
+struct ek_mm_kernels {
+	void (*quantize)(const float *x, uint64_t k, struct ek_q8_row *r);
+	ek_dot_q8_fn dot_q8_0;
+	ek_dot_q8_fn dot_q4_0;
+	ek_dot4_q8_fn dot4_q8_0;	/* NULL: use dot_q8_0 four times */
+	ek_dot4_q8_fn dot4_q4_0;
+	/* any weight type against f32 activations */
+	float (*dot_f)(int dtype, const void *w, const float *a, uint64_t k);
+	/* tiled GEMM for float weights, NULL if none: per-task buffer bytes
+	 * (0 = this shape should not use the GEMM) and task i of n */
+	size_t (*gemm_task_bytes)(const struct ek_matmul *p);
+	void (*gemm)(const struct ek_matmul *p, void *buf, int i, int n);
+};
+
+const struct ek_mm_kernels *ek_mm_kernels_for(int isa);
+
+static inline size_t ek_gemm_task_bytes(const struct ek_mm_kernels *k,
+					const struct ek_matmul *p)
+{
+	return k->gemm ? k->gemm_task_bytes(p) : 0;
+}
+
+static inline size_t ek_gemm_scratch_size(const struct ek_mm_kernels *k,
+					  const struct ek_matmul *p,
+					  int nthreads)
+{
+	return ek_gemm_task_bytes(k, p) * (size_t)nthreads;
+}
+
+#if EK_X86
+extern const struct ek_mm_kernels ek_mm_kernels_avx2;
+extern const struct ek_mm_kernels ek_mm_kernels_avx512;
+extern const struct ek_mm_kernels ek_mm_kernels_vnni;
+#endif
+
+#endif /* EK_MATMUL_KERNELS_H */

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interfaces of the command processor: the decoded form of one op
+ * (checked once by validate and again, from a private copy, right before
+ * it runs) and 64-bit range arithmetic that refuses to overflow.
+ */
+#ifndef EMBER_FW_INTERNAL_H
+#define EMBER_FW_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drm/ember_accel.h"
+#include "ember/fw.h"
+#include "ember/kernels.h"
+
+/* Limits of one op. They keep every size product far from 64-bit overflow
+ * and bound a single op's work; larger models split their ops. */
+#define FW_MAX_DIM		(1u << 20)	/* matmul m, n, k; attention n_tok */
+#define FW_MAX_CTX		(1u << 24)	/* attention n_ctx */
+#define FW_MAX_HEADS		4096u
+/* A command stream longer than this is refused (BAD_OP at op 0) so a
+ * bouncing HAL never copies gigabytes. */
+#define FW_MAX_CMD_SIZE		(64u << 20)
+
+/* A device-VA byte range [va, va + len). */
+struct fw_range {
+	uint64_t va;
+	uint64_t len;
+};
+
+struct fw_matmul_plan {
+	struct ember_op_matmul op;
+	struct fw_range a, w, c, bias;	/* bias.len == 0: no bias */
+};
+
+struct fw_attention_plan {
+	struct ember_op_attention op;
+	struct fw_range q, k, v, out;
+};
+
+/* One decoded, fully checked op. */
+struct fw_op {
+	uint32_t opcode;
+	uint32_t size;		/* bytes it occupies in the stream */
+	union {
+		struct fw_matmul_plan mm;
+		struct fw_attention_plan at;
+	} u;
+};
+
+/* Decode and check the op at @p (@avail bytes left in the stream, any
+ * alignment). Returns EMBER_JOB_OK with @op filled, or the op's status.
+ * On a bad header op->size is left 0. */
+uint32_t fw_decode_op(const uint8_t *p, uint32_t avail, uint32_t caps_ops,
+		      uint32_t caps_dtypes, struct fw_op *op);
+
+/* Op bodies: check the fields of a copied op and compute its ranges. */
+uint32_t fw_check_matmul(const struct ember_op_matmul *op,
+			 uint32_t caps_dtypes, struct fw_matmul_plan *plan);
+uint32_t fw_check_attention(const struct ember_op_attention *op,
+			    uint32_t caps_dtypes,
+			    struct fw_attention_plan *plan);
+
+/* Run a checked op. Returns EMBER_JOB_OK or a status (MMU faults fill
+ * res->fault_va); adds the bytes it moved to @res. */
+uint32_t fw_run_matmul(const struct ember_hal *hal, uint32_t as,
+		       const struct fw_matmul_plan *plan,
+		       struct ember_job_result *res);
+uint32_t fw_run_attention(const struct ember_hal *hal, uint32_t as,
+			  const struct fw_attention_plan *plan,
+			  struct ember_job_result *res);
+
+/* The kernels' executor on the HAL's compute threads (ek_exec.run has
+ * the shape of hal->parallel); serial if the HAL has no parallel(). */
+struct ek_exec fw_exec(const struct ember_hal *hal);
+
+/* Operand mapping shared by the op runners. */
+struct fw_mapping {
+	void *ptr;
+	uint64_t len;
+	unsigned int access;
+};
+/* Map @r with @access into @m. Returns false on an MMU fault, with
+ * res->fault_va set. */
+bool fw_map(const struct ember_hal *hal, uint32_t as, struct fw_range r,
+	    unsigned int access, struct fw_mapping *m,
+	    struct ember_job_result *res);
+/* Unmap @count mappings (skipping unmapped ones) and count their bytes. */
+void fw_unmap_all(const struct ember_hal *hal, struct fw_mapping *m,
+		  unsigned int count, struct ember_job_result *res);
+
+/* ---- checked arithmetic ------------------------------------------------ */
+
+static inline bool fw_mul_ok(uint64_t a, uint64_t b, uint64_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+
+static inline bool fw_add_ok(uint64_t a, uint64_t b, uint64_t *out)
+{
+	return !__builtin_add_overflow(a, b, out);
+}
+
+/*
+ * The bytes spanned by @rows rows of @row_bytes, @stride apart, at @va:
+ * (rows - 1) * stride + row_bytes. False if that or va + len overflows.
+ */
+static inline bool fw_matrix_range(uint64_t va, uint64_t rows,
+				   uint64_t stride, uint64_t row_bytes,
+				   struct fw_range *r)
+{
+	uint64_t span, len, end;
+
+	if (rows == 0 || row_bytes == 0)
+		return false;
+	if (!fw_mul_ok(rows - 1, stride, &span) ||
+	    !fw_add_ok(span, row_bytes, &len) || !fw_add_ok(va, len, &end))
+		return false;
+	r->va = va;
+	r->len = len;
+	return true;
+}
+
+static inline bool fw_ranges_overlap(struct fw_range x, struct fw_range y)
+{
+	if (x.len == 0 || y.len == 0)
+		return false;
+	return x.va < y.va + y.len && y.va < x.va + x.len;
+}
+
+static inline bool fw_bit_set(uint32_t mask, uint32_t bit)
+{
+	return bit < 32 && (mask & (1u << bit));
+}
+
+#endif /* EMBER_FW_INTERNAL_H */

@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Command buffers: a mapped buffer that holds the command streams of many
+ * jobs back to back. Each op is checked on the host as the device checks it,
+ * so mistakes fail here with a message instead of as a job status.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define EMBER_MAX_HEAD_DIM 512	/* = EK_MAX_HEAD_DIM of the device kernels */
+
+struct ember_cmdbuf {
+	struct ember_device *dev;
+	struct ember_bo *bo;
+	uint8_t *map;
+	uint32_t capacity;
+	uint32_t used;		/* end of the last op written */
+	uint32_t job_start;	/* start of the current job's stream */
+	struct ember_job cur;	/* BO list of the current job */
+};
+
+int ember_job_add_bo(struct ember_job *job, uint32_t handle, uint32_t flags)
+{
+	uint32_t i;
+
+	for (i = 0; i < job->bo_count; i++) {
+		if (job->bos[i].handle == handle) {
+			job->bos[i].flags |= flags;
+			return 0;
+		}
+	}
+	if (job->bo_count >= EMBER_JOB_MAX_BOS)
+		return -E2BIG;
+	job->bos[job->bo_count].handle = handle;
+	job->bos[job->bo_count].flags = flags;
+	job->bo_count++;
+	return 0;
+}
+
+int ember_cmdbuf_create(struct ember_device *dev, uint32_t capacity,
+			struct ember_cmdbuf **cbp)
+{
+	struct ember_cmdbuf *cb;
+	void *map;
+	int ret;
+
+	*cbp = NULL;
+	if (capacity < 8)
+		return ember_fail(dev, -EINVAL,
+			"ember_cmdbuf_create: capacity %u is below one op (8 bytes)",
+			capacity);
+	cb = calloc(1, sizeof(*cb));
+	if (!cb)
+		return ember_fail(dev, -ENOMEM, "ember_cmdbuf_create: out of memory");
+	ret = ember_bo_create(dev, capacity, &cb->bo);
+	if (!ret)
+		ret = ember_bo_map(cb->bo, &map);
+	if (ret) {
+		ember_bo_free(cb->bo);
+		free(cb);
+		return ret;
+	}
+	cb->dev = dev;
+	cb->map = map;
+	cb->capacity = capacity & ~7u;
+	ember_cmdbuf_reset(cb);
+	*cbp = cb;
+	return 0;
+}
+
+void ember_cmdbuf_free(struct ember_cmdbuf *cb)
+{
+	if (!cb)
+		return;
+	ember_bo_free(cb->bo);
+	free(cb);
+}
+
+void ember_cmdbuf_begin(struct ember_cmdbuf *cb)
+{
+	cb->used = cb->job_start;
+	memset(&cb->cur, 0, sizeof(cb->cur));
+}
+
+void ember_cmdbuf_reset(struct ember_cmdbuf *cb)
+{
+	cb->job_start = 0;
+	ember_cmdbuf_begin(cb);
+}
+
+struct ember_bo *ember_cmdbuf_bo(const struct ember_cmdbuf *cb)
+{
+	return cb->bo;
+}
+
+uint32_t ember_cmdbuf_used(const struct ember_cmdbuf *cb)
+{
+	return cb->used;
+}
+
+int ember_cmdbuf_end(struct ember_cmdbuf *cb, struct ember_job *job)
+{
+	if (cb->used == cb->job_start)
+		return ember_fail(cb->dev, -EINVAL,
+			"ember_cmdbuf_end: the job has no ops; add at least a NOP");
+	*job = cb->cur;
+	job->cmd_handle = ember_bo_handle(cb->bo);
+	job->cmd_offset = cb->job_start;
+	job->cmd_size = cb->used - cb->job_start;
+	cb->job_start = cb->used;
+	memset(&cb->cur, 0, sizeof(cb->cur));
+	return 0;
+}
+
+/* Room for @size more bytes of the current job, or -ENOSPC. */
+static int reserve(struct ember_cmdbuf *cb, uint32_t size, void **p)
+{
+	if (size > cb->capacity - cb->used)
+		return ember_fail(cb->dev, -ENOSPC,
+			"command buffer full (%u of %u bytes used, op needs %u): submit its jobs, wait for them, then ember_cmdbuf_reset(), or create a bigger one",
+			cb->used, cb->capacity, size);
+	*p = cb->map + cb->used;
+	return 0;
+}
+
+int ember_cmdbuf_raw(struct ember_cmdbuf *cb, const void *op, uint32_t size)
+{
+	void *p = NULL;
+	int ret;
+
+	if (!size || size % 8)
+		return ember_fail(cb->dev, -EINVAL,
+			"ember_cmdbuf_raw: size %u is not a non-zero multiple of 8",
+			size);
+	ret = reserve(cb, size, &p);
+	if (ret)
+		return ret;
+	memcpy(p, op, size);
+	cb->used += size;
+	return 0;
+}
+
+int ember_cmdbuf_nop(struct ember_cmdbuf *cb)
+{
+	struct ember_op_hdr hdr = { .opcode = EMBER_OP_NOP, .size = sizeof(hdr) };
+
+	return ember_cmdbuf_raw(cb, &hdr, sizeof(hdr));
+}
+
+/* Bytes of @n elements of @dtype and its row alignment; 0 if invalid. */
+static uint64_t row_bytes(uint32_t dtype, uint64_t n, uint64_t *align)
+{
+	switch (dtype) {
+	case EMBER_DTYPE_F32:
+		*align = 4;
+		return n * 4;
+	case EMBER_DTYPE_F16:
+	case EMBER_DTYPE_BF16:
+		*align = 2;
+		return n * 2;
+	case EMBER_DTYPE_Q8_0:
+		*align = 2;
+		return n % 32 ? 0 : n / 32 * 34;
+	case EMBER_DTYPE_Q4_0:
+		*align = 2;
+		return n % 32 ? 0 : n / 32 * 18;
+	default:
+		return 0;
+	}
+}
+
+static const char *dtype_name(uint32_t dtype)
+{
+	switch (dtype) {
+	case EMBER_DTYPE_F32: return "F32";
+	case EMBER_DTYPE_F16: return "F16";
+	case EMBER_DTYPE_BF16: return "BF16";
+	case EMBER_DTYPE_Q8_0: return "Q8_0";
+	case EMBER_DTYPE_Q4_0: return "Q4_0";
+	default: return "unknown";
+	}
+}
+
+struct span {
+	uint64_t start, end;	/* device VAs, [start, end) */
+};
+
+/* Limits of the device's firmware (not in the uapi yet). */
+#define EMBER_MAX_DIM	(1u << 20)	/* matmul m, n, k; attention n_tok */
+#define EMBER_MAX_CTX	(1u << 24)
+#define EMBER_MAX_HEADS	4096u
+
+/*
+ * Check operand @what: @rows rows of @row bytes, @stride apart, at @r;
+ * stride 0 means packed. On success *@va is its device VA and *@stride_out
+ * the effective stride.
+ */
+static int check_operand(struct ember_cmdbuf *cb, const char *op,
+			 const char *what, const struct ember_ref *r,
+			 uint64_t rows, uint64_t row, uint64_t align,
+			 uint64_t stride, __u64 *va, __u64 *stride_out,
+			 struct span *sp)
+{
+	uint64_t span, end;
+
+	if (!r->bo)
+		return ember_fail(cb->dev, -EINVAL, "%s: operand %s has no buffer",
+				  op, what);
+	if (ember_bo_device(r->bo) != cb->dev)
+		return ember_fail(cb->dev, -EINVAL,
+			"%s: operand %s's buffer belongs to another device/file; buffers are per file",
+			op, what);
+	if (!stride)
+		stride = row;
+	if (stride < row)
+		return ember_fail(cb->dev, -EINVAL,
+			"%s: %s stride %llu is below its row size %llu", op, what,
+			(unsigned long long)stride, (unsigned long long)row);
+	if (stride % align || r->offset % align)
+		return ember_fail(cb->dev, -EINVAL,
+			"%s: %s offset %llu / stride %llu not %llu-byte aligned",
+			op, what, (unsigned long long)r->offset,
+			(unsigned long long)stride, (unsigned long long)align);
+	if (!ember_mul_ok(rows - 1, stride, &span) ||
+	    !ember_add_ok(span, row, &span) ||
+	    !ember_add_ok(span, r->offset, &end) ||
+	    end > ember_bo_size(r->bo))
+		return ember_fail(cb->dev, -ERANGE,
+			"%s: %s (%llu rows of %llu bytes, stride %llu, offset %llu) does not fit its %llu-byte buffer",
+			op, what, (unsigned long long)rows,
+			(unsigned long long)row, (unsigned long long)stride,
+			(unsigned long long)r->offset,
+			(unsigned long long)ember_bo_size(r->bo));
+	*va = ember_bo_va(r->bo) + r->offset;
+	*stride_out = stride;
+	sp->start = *va;
+	sp->end = *va + span;
+	return 0;
+}
+
+/* The device refuses an output that overlaps an input (BAD_DESC). */
+static int check_alias(struct ember_cmdbuf *cb, const char *op,
+		       const char *out_name, const struct span *out,
+		       const char *in_name, const struct span *in)
+{
+	if (in->end > in->start && out->start < in->end && in->start < out->end)
+		return ember_fail(cb->dev, -EINVAL,
+			"%s: output %s overlaps input %s; the device computes out of place: use separate memory",
+			op, out_name, in_name);
+	return 0;
+}
+
+/* Add the operands' BOs to the current job (all or nothing). */
+static int add_bos(struct ember_cmdbuf *cb, const char *op,
+		   const struct ember_ref *const *refs, const uint32_t *flags,
+		   int n)
+{
+	struct ember_job tmp = cb->cur;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!refs[i])
+			continue;
+		if (ember_job_add_bo(&tmp, ember_bo_handle(refs[i]->bo), flags[i]))
+			return ember_fail(cb->dev, -E2BIG,
+				"%s: the job would use more than %d buffers; end it and start another",
+				op, EMBER_JOB_MAX_BOS);
+	}
+	if (cb->dev->info.max_job_bos && tmp.bo_count > cb->dev->info.max_job_bos)
+		return ember_fail(cb->dev, -E2BIG,
+			"%s: the job would use %u buffers, the device allows %u; end it and start another",
+			op, tmp.bo_count, cb->dev->info.max_job_bos);
+	cb->cur = tmp;
+	return 0;
+}
+
+static int check_caps(struct ember_cmdbuf *cb, const char *op, unsigned opc,
+		      uint32_t dtype)
+{
+	if (!ember_device_has_op(cb->dev, opc))
+		return ember_fail(cb->dev, -EOPNOTSUPP,
+			"%s: this device/firmware does not support the op (caps_ops 0x%llx)",
+			op, (unsigned long long)cb->dev->info.caps_ops);
+	if (!ember_device_has_dtype(cb->dev, dtype))
+		return ember_fail(cb->dev, -EOPNOTSUPP,
+			"%s: this device/firmware does not support dtype %s (%u; caps_dtypes 0x%llx)",
+			op, dtype_name(dtype), dtype,
+			(unsigned long long)cb->dev->info.caps_dtypes);
+	return 0;
+}
+
+int ember_cmdbuf_matmul(struct ember_cmdbuf *cb,
+			const struct ember_matmul_desc *d)
+{
+	static const char op[] = "MATMUL";
+	struct ember_op_matmul mm;
+	uint64_t wrow, walign;
+	struct span sa, sw, sc, sb = { 0, 0 };
+	__u64 a4;
+	int bias = !!(d->flags & EMBER_MATMUL_BIAS);
+	int acc = !!(d->flags & EMBER_MATMUL_ACCUMULATE);
+	void *p = NULL;
+	int ret;
+
+	memset(&mm, 0, sizeof(mm));
+	if (!d->m || !d->n || !d->k)
+		return ember_fail(cb->dev, -EINVAL,
+			"MATMUL: m, n, k must be non-zero (got %u, %u, %u)",
+			d->m, d->n, d->k);
+	if (d->m > EMBER_MAX_DIM || d->n > EMBER_MAX_DIM || d->k > EMBER_MAX_DIM)
+		return ember_fail(cb->dev, -EINVAL,
+			"MATMUL: m, n, k must be at most %u (got %u, %u, %u): split the op",
+			EMBER_MAX_DIM, d->m, d->n, d->k);
+	if (d->flags & ~(EMBER_MATMUL_ACCUMULATE | EMBER_MATMUL_BIAS))
+		return ember_fail(cb->dev, -EINVAL,
+			"MATMUL: unknown flags 0x%x (known: ACCUMULATE, BIAS)",
+			d->flags);
+	wrow = row_bytes(d->w_dtype, d->k, &walign);
+	if (!wrow)
+		return ember_fail(cb->dev, -EINVAL,
+			"MATMUL: w_dtype %s (%u) with k = %u is invalid (known dtypes F32/F16/BF16/Q8_0/Q4_0; block types need k %% 32 == 0)",
+			dtype_name(d->w_dtype), d->w_dtype, d->k);
+	ret = check_caps(cb, op, EMBER_OP_MATMUL, d->w_dtype);
+	if (ret)
+		return ret;
+	ret = check_operand(cb, op, "A", &d->a, d->m, (uint64_t)d->k * 4, 4,
+			    d->a_stride, &mm.a_va, &mm.a_stride, &sa);
+	if (!ret)
+		ret = check_operand(cb, op, "W", &d->w, d->n, wrow, walign,
+				    d->w_stride, &mm.w_va, &mm.w_stride, &sw);
+	if (!ret)
+		ret = check_operand(cb, op, "C", &d->c, d->m, (uint64_t)d->n * 4,
+				    4, d->c_stride, &mm.c_va, &mm.c_stride, &sc);
+	if (!ret && bias)
+		ret = check_operand(cb, op, "bias", &d->bias, 1,
+				    (uint64_t)d->n * 4, 4, 0, &mm.bias_va, &a4, &sb);
+	if (!ret)
+		ret = check_alias(cb, op, "C", &sc, "A", &sa);
+	if (!ret)
+		ret = check_alias(cb, op, "C", &sc, "W", &sw);
+	if (!ret)
+		ret = check_alias(cb, op, "C", &sc, "bias", &sb);
+	if (ret)
+		return ret;
+	ret = reserve(cb, sizeof(mm), &p);
+	if (ret)
+		return ret;
+	{
+		const struct ember_ref *refs[4] = {
+			&d->a, &d->w, &d->c, bias ? &d->bias : NULL
+		};
+		const uint32_t fl[4] = {
+			DRM_EMBER_BO_READ, DRM_EMBER_BO_READ,
+			DRM_EMBER_BO_WRITE | (acc ? DRM_EMBER_BO_READ : 0),
+			DRM_EMBER_BO_READ
+		};
+
+		ret = add_bos(cb, op, refs, fl, 4);
+		if (ret)
+			return ret;
+	}
+	mm.hdr.opcode = EMBER_OP_MATMUL;
+	mm.hdr.size = sizeof(mm);
+	mm.hdr.flags = d->flags;
+	mm.m = d->m;
+	mm.n = d->n;
+	mm.k = d->k;
+	mm.w_dtype = (uint8_t)d->w_dtype;
+	mm.a_dtype = EMBER_DTYPE_F32;
+	mm.c_dtype = EMBER_DTYPE_F32;
+	memcpy(p, &mm, sizeof(mm));
+	cb->used += sizeof(mm);
+	return 0;
+}
+
+int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
+			   const struct ember_attention_desc *d)
+{
+	static const char op[] = "ATTENTION";
+	struct ember_op_attention at;
+	uint64_t kvrow, kvalign, qrow, positions;
+	struct span sq, sk, sv, so;
+	void *p = NULL;
+	int ret;
+
+	memset(&at, 0, sizeof(at));
+	if (!d->n_tok || !d->n_head || !d->n_kv_head || !d->head_dim)
+		return ember_fail(cb->dev, -EINVAL,
+			"ATTENTION: n_tok, n_head, n_kv_head, head_dim must be non-zero (got %u, %u, %u, %u)",
+			d->n_tok, d->n_head, d->n_kv_head, d->head_dim);
+	if (d->n_head % d->n_kv_head)
+		return ember_fail(cb->dev, -EINVAL,
+			"ATTENTION: n_head %u is not a multiple of n_kv_head %u",
+			d->n_head, d->n_kv_head);
+	if (d->n_tok > EMBER_MAX_DIM || d->n_head > EMBER_MAX_HEADS ||
+	    d->n_ctx > EMBER_MAX_CTX)
+		return ember_fail(cb->dev, -EINVAL,
+			"ATTENTION: n_tok %u / n_head %u / n_ctx %u above the device's %u / %u / %u",
+			d->n_tok, d->n_head, d->n_ctx, EMBER_MAX_DIM,
+			EMBER_MAX_HEADS, EMBER_MAX_CTX);
+	if (d->head_dim > EMBER_MAX_HEAD_DIM)
+		return ember_fail(cb->dev, -EINVAL,
+			"ATTENTION: head_dim %u above the device's %u",
+			d->head_dim, EMBER_MAX_HEAD_DIM);
+	positions = (uint64_t)d->n_past + d->n_tok;
+	if (positions > d->n_ctx)
+		return ember_fail(cb->dev, -EINVAL,
+			"ATTENTION: n_past %u + n_tok %u exceeds n_ctx %u (the KV cache size)",
+			d->n_past, d->n_tok, d->n_ctx);
+	if (d->kv_dtype != EMBER_DTYPE_F32 && d->kv_dtype != EMBER_DTYPE_F16)
+		return ember_fail(cb->dev, -EINVAL,
+			"ATTENTION: kv_dtype %s (%u) unsupported: use F32 or F16",
+			dtype_name(d->kv_dtype), d->kv_dtype);
+	if (!isfinite(d->scale) || d->scale < 0)
+		return ember_fail(cb->dev, -EINVAL,
+			"ATTENTION: scale must be finite and >= 0 (0: 1/sqrt(head_dim))");
+	ret = check_caps(cb, op, EMBER_OP_ATTENTION, d->kv_dtype);
+	if (ret)
+		return ret;
+	qrow = (uint64_t)d->n_head * d->head_dim * 4;
+	kvrow = row_bytes(d->kv_dtype, (uint64_t)d->n_kv_head * d->head_dim,
+			  &kvalign);
+	ret = check_operand(cb, op, "Q", &d->q, d->n_tok, qrow, 4, d->q_stride,
+			    &at.q_va, &at.q_stride, &sq);
+	if (!ret)
+		ret = check_operand(cb, op, "K", &d->k, positions, kvrow,
+				    kvalign, d->kv_stride, &at.k_va,
+				    &at.kv_stride, &sk);
+	if (!ret)
+		ret = check_operand(cb, op, "V", &d->v, positions, kvrow,
+				    kvalign, d->kv_stride, &at.v_va,
+				    &at.kv_stride, &sv);
+	if (!ret)
+		ret = check_operand(cb, op, "out", &d->out, d->n_tok, qrow, 4,
+				    d->out_stride, &at.out_va, &at.out_stride,
+				    &so);
+	if (!ret)
+		ret = check_alias(cb, op, "out", &so, "Q", &sq);
+	if (!ret)
+		ret = check_alias(cb, op, "out", &so, "K", &sk);
+	if (!ret)
+		ret = check_alias(cb, op, "out", &so, "V", &sv);
+	if (ret)
+		return ret;
+	ret = reserve(cb, sizeof(at), &p);
+	if (ret)
+		return ret;
+	{
+		const struct ember_ref *refs[4] = { &d->q, &d->k, &d->v, &d->out };
+		const uint32_t fl[4] = {
+			DRM_EMBER_BO_READ, DRM_EMBER_BO_READ, DRM_EMBER_BO_READ,
+			DRM_EMBER_BO_WRITE
+		};
+
+		ret = add_bos(cb, op, refs, fl, 4);
+		if (ret)
+			return ret;
+	}
+	at.hdr.opcode = EMBER_OP_ATTENTION;
+	at.hdr.size = sizeof(at);
+	at.n_tok = d->n_tok;
+	at.n_past = d->n_past;
+	at.n_head = d->n_head;
+	at.n_kv_head = d->n_kv_head;
+	at.head_dim = d->head_dim;
+	at.kv_dtype = (uint8_t)d->kv_dtype;
+	at.scale = d->scale > 0 ? d->scale : 1.0f / sqrtf((float)d->head_dim);
+	at.n_ctx = d->n_ctx;
+	memcpy(p, &at, sizeof(at));
+	cb->used += sizeof(at);
+	return 0;
+}

@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libember against a fake kernel: this program defines drmIoctl() and
+ * drmGetVersion() itself (they win over libdrm's for the statically linked
+ * libember), backs the "device" with a memfd so buffers really mmap, and
+ * checks what the library builds: command streams, BO lists, host-side
+ * validation and its messages, submit structs, the io_uring SQE plumbing.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <xf86drm.h>
+
+#include "ember/ember.h"
+
+static int failures;
+
+#define CHECK(cond, ...) do { \
+	if (!(cond)) { \
+		failures++; \
+		printf("not ok %s:%d: %s: ", __func__, __LINE__, #cond); \
+		printf(__VA_ARGS__); \
+		printf("\n"); \
+	} \
+} while (0)
+
+/* ---- the fake kernel ----------------------------------------------------- */
+
+static struct {
+	int memfd;
+	uint64_t file_size;
+	uint32_t next_handle;
+	uint64_t next_va;
+	uint64_t caps_dtypes;
+	uint32_t closes;
+	struct drm_ember_job last_jobs[8];
+	struct drm_ember_bo_ref last_bos[8][32];
+	uint32_t last_count;
+	uint64_t seqno;
+} fk;
+
+#define FAKE_VA_START 0x100000000ull
+
+drmVersionPtr drmGetVersion(int fd)
+{
+	drmVersionPtr v = calloc(1, sizeof(*v));
+
+	(void)fd;
+	v->name = strdup("ember");
+	v->name_len = 5;
+	return v;
+}
+
+void drmFreeVersion(drmVersionPtr v)
+{
+	free(v->name);
+	free(v);
+}
+
+static int fake_query(struct drm_ember_query *q)
+{
+	struct drm_ember_device_info info = {
+		.pci_vendor = 0x1b36, .pci_device = 0xe3b0,
+		.hw_version = 1 << 16, .fw_abi_version = 1 << 16,
+		.fw_build_id = 0x1234,
+		.caps_ops = 7, .caps_dtypes = fk.caps_dtypes,
+		.va_start = FAKE_VA_START, .va_size = 1ull << 40,
+		.compute_units = 2, .queue_depth = 64,
+		.max_submit_jobs = 1024, .max_job_bos = 8,
+		.fw_version = "fake",
+	};
+
+	if (q->type != DRM_EMBER_QUERY_DEVICE_INFO) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (q->size)
+		memcpy((void *)(uintptr_t)q->ptr, &info,
+		       q->size < sizeof(info) ? q->size : sizeof(info));
+	q->size = sizeof(info);
+	return 0;
+}
+
+int drmIoctl(int fd, unsigned long req, void *arg)
+{
+	(void)fd;
+	if (req == DRM_IOCTL_EMBER_QUERY)
+		return fake_query(arg);
+	if (req == DRM_IOCTL_EMBER_BO_CREATE) {
+		struct drm_ember_bo_create *c = arg;
+		uint64_t size = (c->size + 4095) & ~4095ull;
+
+		if (c->size > (4ull << 30)) {
+			errno = E2BIG;
+			return -1;
+		}
+		c->handle = ++fk.next_handle;
+		c->dev_va = fk.next_va;
+		c->mmap_offset = fk.file_size;
+		fk.next_va += size + 4096;	/* a guard page */
+		fk.file_size += size;
+		if (ftruncate(fk.memfd, (off_t)fk.file_size))
+			return -1;
+		return 0;
+	}
+	if (req == DRM_IOCTL_GEM_CLOSE) {
+		fk.closes++;
+		return 0;
+	}
+	if (req == DRM_IOCTL_EMBER_SUBMIT) {
+		struct drm_ember_submit *s = arg;
+		uint32_t i;
+
+		fk.last_count = s->job_count;
+		for (i = 0; i < s->job_count && i < 8; i++) {
+			memcpy(&fk.last_jobs[i],
+			       (char *)(uintptr_t)s->jobs + i * s->job_stride,
+			       sizeof(fk.last_jobs[i]));
+			memcpy(fk.last_bos[i], (void *)(uintptr_t)fk.last_jobs[i].bos,
+			       fk.last_jobs[i].bo_count * sizeof(fk.last_bos[i][0]));
+		}
+		if (s->job_count > 1024) {
+			errno = E2BIG;
+			return -1;
+		}
+		s->seqno = fk.seqno + 1;
+		fk.seqno += s->job_count;
+		return 0;
+	}
+	if (req == DRM_IOCTL_EMBER_WAIT) {
+		struct drm_ember_wait *w = arg;
+
+		if (!w->seqno || w->seqno > fk.seqno) {
+			errno = EINVAL;
+			return -1;
+		}
+		w->status = EMBER_JOB_OK;
+		return 0;
+	}
+	errno = ENOTTY;
+	return -1;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static struct ember_device *open_fake(void)
+{
+	char path[64], msg[EMBER_ERRMSG_SIZE];
+	struct ember_device *dev;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fk.memfd);
+	ret = ember_device_open(path, &dev, msg, sizeof(msg));
+	CHECK(ret == 0, "open: %d %s", ret, msg);
+	return ret ? NULL : dev;
+}
+
+static void test_bo(struct ember_device *dev)
+{
+	struct ember_bo *bo;
+	uint32_t *p, *p2;
+	uint32_t closes = fk.closes;
+
+	CHECK(ember_bo_create(dev, 5000, &bo) == 0, "%s", ember_errmsg(dev));
+	CHECK(ember_bo_size(bo) == 8192, "%llu", (unsigned long long)ember_bo_size(bo));
+	CHECK(ember_bo_va(bo) >= FAKE_VA_START, "va");
+	CHECK(ember_bo_map(bo, (void **)&p) == 0, "%s", ember_errmsg(dev));
+	CHECK(ember_bo_map(bo, (void **)&p2) == 0 && p == p2, "map twice");
+	p[2047] = 0xabcd;
+	CHECK(p2[2047] == 0xabcd, "write/read");
+	ember_bo_free(bo);
+	CHECK(fk.closes == closes + 1, "GEM_CLOSE on free");
+	CHECK(ember_bo_create(dev, 8ull << 30, &bo) == -E2BIG && bo == NULL, "E2BIG");
+	CHECK(strstr(ember_errmsg(dev), "4 GiB") != NULL, "%s", ember_errmsg(dev));
+	CHECK(ember_bo_create(dev, 0, &bo) == -EINVAL, "size 0");
+}
+
+struct mmbufs {
+	struct ember_bo *a, *w, *c, *b;
+};
+
+static void mk(struct ember_device *dev, struct mmbufs *m)
+{
+	CHECK(!ember_bo_create(dev, 64 * 1024, &m->a), "a");
+	CHECK(!ember_bo_create(dev, 64 * 1024, &m->w), "w");
+	CHECK(!ember_bo_create(dev, 64 * 1024, &m->c), "c");
+	CHECK(!ember_bo_create(dev, 4096, &m->b), "b");
+}
+
+static void rm(struct mmbufs *m)
+{
+	ember_bo_free(m->a);
+	ember_bo_free(m->w);
+	ember_bo_free(m->c);
+	ember_bo_free(m->b);
+}
+
+static void test_matmul(struct ember_device *dev)
+{
+	struct ember_cmdbuf *cb;
+	struct ember_job job;
+	struct ember_op_matmul op;
+	struct mmbufs m;
+	uint8_t *cmd;
+	uint32_t used;
+	int ret;
+
+	mk(dev, &m);
+	CHECK(!ember_cmdbuf_create(dev, 4096, &cb), "%s", ember_errmsg(dev));
+	CHECK(!ember_bo_map(ember_cmdbuf_bo(cb), (void **)&cmd), "map");
+	{
+		struct ember_matmul_desc d = {
+			.m = 4, .n = 16, .k = 64, .w_dtype = EMBER_DTYPE_Q8_0,
+			.flags = EMBER_MATMUL_BIAS | EMBER_MATMUL_ACCUMULATE,
+			.a = { m.a, 256 }, .w = { m.w, 0 }, .c = { m.c, 1024 },
+			.bias = { m.b, 64 }, .a_stride = 512,
+		};
+
+		ember_cmdbuf_begin(cb);
+		ret = ember_cmdbuf_matmul(cb, &d);
+		CHECK(ret == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_nop(cb) == 0, "nop");
+		CHECK(ember_cmdbuf_end(cb, &job) == 0, "end");
+	}
+	CHECK(job.cmd_offset == 0 && job.cmd_size == sizeof(op) + 8, "%u+%u",
+	      job.cmd_offset, job.cmd_size);
+	CHECK(job.cmd_handle == ember_bo_handle(ember_cmdbuf_bo(cb)), "cmd handle");
+	CHECK(job.bo_count == 4, "%u", job.bo_count);
+	CHECK(job.bos[0].handle == ember_bo_handle(m.a) &&
+	      job.bos[0].flags == DRM_EMBER_BO_READ, "A read");
+	CHECK(job.bos[1].handle == ember_bo_handle(m.w) &&
+	      job.bos[1].flags == DRM_EMBER_BO_READ, "W read");
+	CHECK(job.bos[2].handle == ember_bo_handle(m.c) &&
+	      job.bos[2].flags == (DRM_EMBER_BO_READ | DRM_EMBER_BO_WRITE),
+	      "C read+write (accumulate)");
+	CHECK(job.bos[3].handle == ember_bo_handle(m.b) &&
+	      job.bos[3].flags == DRM_EMBER_BO_READ, "bias read");
+	memcpy(&op, cmd, sizeof(op));
+	CHECK(op.hdr.opcode == EMBER_OP_MATMUL && op.hdr.size == sizeof(op) &&
+	      op.hdr.flags == (EMBER_MATMUL_BIAS | EMBER_MATMUL_ACCUMULATE), "hdr");
+	CHECK(op.m == 4 && op.n == 16 && op.k == 64 &&
+	      op.w_dtype == EMBER_DTYPE_Q8_0 && op.a_dtype == 0 &&
+	      op.c_dtype == 0 && op.pad == 0, "shape");
+	CHECK(op.a_va == ember_bo_va(m.a) + 256 && op.a_stride == 512, "A");
+	CHECK(op.w_va == ember_bo_va(m.w) && op.w_stride == 2 * 34, "W packed");
+	CHECK(op.c_va == ember_bo_va(m.c) + 1024 && op.c_stride == 64, "C packed");
+	CHECK(op.bias_va == ember_bo_va(m.b) + 64, "bias");
+	{
+		struct ember_op_hdr nop;
+
+		memcpy(&nop, cmd + sizeof(op), 8);
+		CHECK(nop.opcode == EMBER_OP_NOP && nop.size == 8 && !nop.flags, "nop");
+	}
+
+	/* a second job starts where the first ended; no bias -> no bias BO */
+	{
+		struct ember_matmul_desc d = {
+			.m = 1, .n = 8, .k = 8, .w_dtype = EMBER_DTYPE_F32,
+			.a = { m.a, 0 }, .w = { m.w, 0 }, .c = { m.c, 0 },
+			.bias = { m.b, 0 },
+		};
+		struct ember_job j2;
+
+		ember_cmdbuf_begin(cb);
+		CHECK(ember_cmdbuf_matmul(cb, &d) == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_end(cb, &j2) == 0, "end");
+		CHECK(j2.cmd_offset == job.cmd_size && j2.cmd_size == sizeof(op),
+		      "%u %u", j2.cmd_offset, j2.cmd_size);
+		CHECK(j2.bo_count == 3 && j2.bos[2].flags == DRM_EMBER_BO_WRITE,
+		      "%u", j2.bo_count);
+		memcpy(&op, cmd + j2.cmd_offset, sizeof(op));
+		CHECK(op.bias_va == 0 && op.hdr.flags == 0, "bias_va must stay 0");
+	}
+
+	/* validation: each mistake fails, names itself, and writes nothing */
+	used = ember_cmdbuf_used(cb);
+	ember_cmdbuf_begin(cb);
+#define BAD(err, word, ...) do { \
+		struct ember_matmul_desc d = { \
+			.m = 2, .n = 8, .k = 32, .w_dtype = EMBER_DTYPE_F32, \
+			.a = { m.a, 0 }, .w = { m.w, 0 }, .c = { m.c, 0 }, \
+			.bias = { m.b, 0 }, __VA_ARGS__ }; \
+		ret = ember_cmdbuf_matmul(cb, &d); \
+		CHECK(ret == (err), "%s: got %d: %s", #__VA_ARGS__, ret, ember_errmsg(dev)); \
+		CHECK(strstr(ember_errmsg(dev), word) != NULL, "message '%s' lacks '%s'", \
+		      ember_errmsg(dev), word); \
+		CHECK(ember_cmdbuf_used(cb) == used, "bytes written on failure"); \
+	} while (0)
+	BAD(-EINVAL, "non-zero", .m = 0);
+	BAD(-EINVAL, "unknown flags", .flags = 1u << 5);
+	BAD(-EINVAL, "k % 32", .w_dtype = EMBER_DTYPE_Q4_0, .k = 40);
+	BAD(-EINVAL, "unknown", .w_dtype = 77);
+	BAD(-EOPNOTSUPP, "BF16", .w_dtype = EMBER_DTYPE_BF16);
+	BAD(-EINVAL, "stride", .a_stride = 64);
+	BAD(-EINVAL, "aligned", .a = { m.a, 2 });
+	BAD(-ERANGE, "does not fit", .m = 1000);
+	BAD(-ERANGE, "does not fit", .c = { m.c, 64 * 1024 - 16 });
+	BAD(-EINVAL, "no buffer", .w = { NULL, 0 });
+	BAD(-EINVAL, "overlaps", .c = { m.a, 128 });
+	BAD(-EINVAL, "overlaps", .flags = EMBER_MATMUL_BIAS, .bias = { m.c, 0 });
+	BAD(-EINVAL, "at most", .n = 2000000);
+	BAD(-ERANGE, "does not fit", .m = 3, .a_stride = 1ull << 63); /* wraps */
+#undef BAD
+	CHECK(ember_cmdbuf_end(cb, &job) == -EINVAL, "empty job");
+
+	/* the device's max_job_bos (8): a third distinct-BO matmul is refused */
+	{
+		struct mmbufs m2, m3;
+		struct ember_matmul_desc d = { .m = 1, .n = 8, .k = 8,
+					       .w_dtype = EMBER_DTYPE_F32 };
+
+		mk(dev, &m2);
+		mk(dev, &m3);
+		ember_cmdbuf_begin(cb);
+		d.a.bo = m.a; d.w.bo = m.w; d.c.bo = m.c;
+		CHECK(ember_cmdbuf_matmul(cb, &d) == 0, "1");
+		d.a.bo = m2.a; d.w.bo = m2.w; d.c.bo = m2.c;
+		CHECK(ember_cmdbuf_matmul(cb, &d) == 0, "2");
+		used = ember_cmdbuf_used(cb);
+		d.a.bo = m3.a; d.w.bo = m3.w; d.c.bo = m3.c;
+		CHECK(ember_cmdbuf_matmul(cb, &d) == -E2BIG, "3: %s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_used(cb) == used, "nothing written");
+		CHECK(ember_cmdbuf_end(cb, &job) == 0 && job.bo_count == 6, "%u",
+		      job.bo_count);
+		rm(&m2);
+		rm(&m3);
+	}
+
+	/* full */
+	ember_cmdbuf_reset(cb);
+	{
+		int i, n = 0;
+
+		for (i = 0; i < 1000; i++) {
+			ret = ember_cmdbuf_nop(cb);
+			if (ret)
+				break;
+			n++;
+		}
+		CHECK(ret == -ENOSPC && n == 4096 / 8, "%d after %d", ret, n);
+		CHECK(strstr(ember_errmsg(dev), "full") != NULL, "%s", ember_errmsg(dev));
+	}
+	ember_cmdbuf_free(cb);
+	rm(&m);
+}
+
+static void test_attention(struct ember_device *dev)
+{
+	struct ember_cmdbuf *cb;
+	struct ember_bo *q, *k, *v, *o;
+	struct ember_op_attention op;
+	struct ember_job job;
+	uint8_t *cmd;
+	int ret;
+
+	CHECK(!ember_bo_create(dev, 16 * 9 * 64 * 4, &q), "q");
+	CHECK(!ember_bo_create(dev, 512 * 3 * 64 * 2, &k), "k");
+	CHECK(!ember_bo_create(dev, 512 * 3 * 64 * 2, &v), "v");
+	CHECK(!ember_bo_create(dev, 16 * 9 * 64 * 4, &o), "o");
+	CHECK(!ember_cmdbuf_create(dev, 4096, &cb), "cb");
+	CHECK(!ember_bo_map(ember_cmdbuf_bo(cb), (void **)&cmd), "map");
+#define DESC(...) { .n_tok = 16, .n_past = 100, .n_head = 9, .n_kv_head = 3, \
+		.head_dim = 64, .n_ctx = 512, .kv_dtype = EMBER_DTYPE_F16, \
+		.q = { q, 0 }, .k = { k, 0 }, .v = { v, 0 }, .out = { o, 0 }, \
+		__VA_ARGS__ }
+	{
+		struct ember_attention_desc d = DESC();
+
+		ember_cmdbuf_begin(cb);
+		CHECK(ember_cmdbuf_attention(cb, &d) == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_end(cb, &job) == 0, "end");
+	}
+	memcpy(&op, cmd, sizeof(op));
+	CHECK(op.hdr.opcode == EMBER_OP_ATTENTION && op.hdr.size == 128 &&
+	      sizeof(op) == 128, "hdr");
+	CHECK(op.n_tok == 16 && op.n_past == 100 && op.n_head == 9 &&
+	      op.n_kv_head == 3 && op.head_dim == 64 && op.n_ctx == 512 &&
+	      op.kv_dtype == EMBER_DTYPE_F16, "fields");
+	CHECK(fabsf(op.scale - 0.125f) < 1e-7f, "default scale %g", op.scale);
+	CHECK(op.q_stride == 9 * 64 * 4 && op.kv_stride == 3 * 64 * 2 &&
+	      op.out_stride == 9 * 64 * 4, "packed strides");
+	CHECK(op.k_va == ember_bo_va(k) && op.v_va == ember_bo_va(v), "kv va");
+	CHECK(!op.rope_dim && !op.k_new_va && !op.pad0[0], "reserved zero");
+	CHECK(job.bo_count == 4 && job.bos[3].flags == DRM_EMBER_BO_WRITE &&
+	      job.bos[1].flags == DRM_EMBER_BO_READ, "bos");
+#define ABAD(err, word, ...) do { \
+		struct ember_attention_desc d = DESC(__VA_ARGS__); \
+		ember_cmdbuf_begin(cb); \
+		ret = ember_cmdbuf_attention(cb, &d); \
+		CHECK(ret == (err), "%s: got %d: %s", #__VA_ARGS__, ret, ember_errmsg(dev)); \
+		CHECK(strstr(ember_errmsg(dev), word) != NULL, "message '%s' lacks '%s'", \
+		      ember_errmsg(dev), word); \
+	} while (0)
+	ABAD(-EINVAL, "multiple", .n_kv_head = 2);
+	ABAD(-EINVAL, "n_ctx", .n_past = 500);
+	ABAD(-EINVAL, "head_dim", .head_dim = 1024);
+	ABAD(-EINVAL, "kv_dtype", .kv_dtype = EMBER_DTYPE_Q8_0);
+	ABAD(-EINVAL, "scale", .scale = NAN);
+	ABAD(-EINVAL, "overlaps", .out = { q, 0 });
+	ABAD(-ERANGE, "does not fit", .n_tok = 17);
+	ABAD(-ERANGE, "does not fit", .n_ctx = 4096, .n_past = 600);
+#undef ABAD
+#undef DESC
+	ember_cmdbuf_free(cb);
+	ember_bo_free(q);
+	ember_bo_free(k);
+	ember_bo_free(v);
+	ember_bo_free(o);
+}
+
+static void test_submit(struct ember_device *dev)
+{
+	struct ember_cmdbuf *cb;
+	struct ember_job jobs[3];
+	uint64_t seqno = 0;
+	int i;
+
+	CHECK(!ember_cmdbuf_create(dev, 4096, &cb), "cb");
+	for (i = 0; i < 3; i++) {
+		ember_cmdbuf_begin(cb);
+		CHECK(!ember_cmdbuf_nop(cb), "nop");
+		CHECK(!ember_cmdbuf_end(cb, &jobs[i]), "end");
+		CHECK(!ember_job_add_bo(&jobs[i], 100 + i, DRM_EMBER_BO_READ), "add");
+		CHECK(!ember_job_add_bo(&jobs[i], 100 + i, DRM_EMBER_BO_WRITE), "merge");
+	}
+	CHECK(jobs[0].bo_count == 1 &&
+	      jobs[0].bos[0].flags == (DRM_EMBER_BO_READ | DRM_EMBER_BO_WRITE), "merged");
+	CHECK(ember_submit(dev, jobs, 3, &seqno) == 0, "%s", ember_errmsg(dev));
+	CHECK(fk.last_count == 3 && seqno == fk.seqno - 2, "count/seqno");
+	for (i = 0; i < 3; i++) {
+		CHECK(fk.last_jobs[i].cmd_offset == (uint32_t)i * 8 &&
+		      fk.last_jobs[i].cmd_size == 8 && !fk.last_jobs[i].flags &&
+		      !fk.last_jobs[i].pad, "job %d", i);
+		CHECK(fk.last_jobs[i].bo_count == 1 &&
+		      fk.last_bos[i][0].handle == 100u + i, "bos %d", i);
+	}
+	CHECK(ember_wait(dev, seqno + 2, 1000) == EMBER_JOB_OK, "wait");
+	CHECK(ember_wait(dev, seqno + 100, 1000) == -EINVAL, "wait unknown");
+	CHECK(strstr(ember_errmsg(dev), "never issued") != NULL, "%s", ember_errmsg(dev));
+	CHECK(ember_submit(dev, jobs, 0, NULL) == -EINVAL, "0 jobs");
+	{
+		struct ember_job *many = calloc(1025, sizeof(*many));
+
+		CHECK(ember_submit(dev, many, 1025, NULL) == -E2BIG, "E2BIG");
+		CHECK(strstr(ember_errmsg(dev), "split") != NULL, "%s", ember_errmsg(dev));
+		free(many);
+	}
+	for (i = 0; i < EMBER_JOB_MAX_BOS; i++)
+		ember_job_add_bo(&jobs[0], 1000 + i, DRM_EMBER_BO_READ);
+	CHECK(ember_job_add_bo(&jobs[0], 5000, DRM_EMBER_BO_READ) == -E2BIG, "full");
+	ember_cmdbuf_free(cb);
+}
+
+static void test_queue(struct ember_device *dev)
+{
+	struct ember_completion c[8];
+	struct ember_cmdbuf *cb;
+	struct ember_queue *q;
+	struct ember_job job;
+	int i, ret, got = 0;
+
+	CHECK(!ember_cmdbuf_create(dev, 4096, &cb), "cb");
+	CHECK(!ember_cmdbuf_nop(cb) && !ember_cmdbuf_end(cb, &job), "job");
+	ret = ember_queue_create(dev, 3, &q);
+	CHECK(ret == 0, "%s", ember_errmsg(dev));
+	if (ret)
+		return;
+	for (i = 0; i < 4; i++)
+		CHECK(ember_queue_push(q, &job, 77 + i) == 0, "push %d", i);
+	CHECK(ember_queue_push(q, &job, 99) == -EBUSY, "full (4 entries)");
+	CHECK(ember_queue_inflight(q) == 4, "inflight");
+	CHECK(ember_queue_wait(q, c, 8, 5, 0) == -EINVAL, "min > inflight");
+	CHECK(ember_queue_submit(q) == 4, "submit");
+	/* a memfd has no ->uring_cmd: every job completes with -EOPNOTSUPP */
+	while (got < 4) {
+		ret = ember_queue_wait(q, c + got, 8 - got, 1, 1000000000);
+		CHECK(ret > 0, "wait %d: %s", ret, ember_errmsg(dev));
+		if (ret <= 0)
+			break;
+		got += ret;
+	}
+	for (i = 0; i < got; i++) {
+		CHECK(c[i].status == -EOPNOTSUPP, "status %d", c[i].status);
+		CHECK(c[i].user_data == 77u + i, "user_data %llu",
+		      (unsigned long long)c[i].user_data);
+		CHECK(c[i].seqno == 0, "no seqno on error");
+	}
+	CHECK(ember_queue_inflight(q) == 0, "drained");
+	CHECK(ember_queue_reap(q, c, 8) == 0, "nothing left");
+	/* slots are reused */
+	for (i = 0; i < 4; i++)
+		CHECK(ember_queue_push(q, &job, i) == 0, "push again %d", i);
+	CHECK(ember_queue_wait(q, c, 8, 4, 1000000000) == 4, "%s", ember_errmsg(dev));
+	ember_queue_destroy(q);
+	CHECK(ember_queue_create(dev, 0, &q) == -EINVAL && !q, "0 entries");
+	ember_cmdbuf_free(cb);
+}
+
+int main(void)
+{
+	struct ember_device *dev;
+
+	fk.memfd = memfd_create("fake-ember", MFD_CLOEXEC);
+	if (fk.memfd < 0) {
+		perror("memfd_create");
+		return 1;
+	}
+	fk.next_va = FAKE_VA_START;
+	fk.caps_dtypes = (1u << EMBER_DTYPE_F32) | (1u << EMBER_DTYPE_F16) |
+			 (1u << EMBER_DTYPE_Q8_0) | (1u << EMBER_DTYPE_Q4_0);
+	dev = open_fake();
+	if (!dev)
+		return 1;
+	CHECK(strcmp(ember_device_info(dev)->fw_version, "fake") == 0, "info");
+	CHECK(ember_device_has_op(dev, EMBER_OP_ATTENTION) &&
+	      !ember_device_has_op(dev, EMBER_OP_RMSNORM), "caps");
+	test_bo(dev);
+	test_matmul(dev);
+	test_attention(dev);
+	test_submit(dev);
+	test_queue(dev);
+	ember_device_close(dev);
+	close(fk.memfd);
+	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+	return failures ? 1 : 0;
+}

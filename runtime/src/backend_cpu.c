@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/* CPU backend: every step on the host with the ek_* kernels and a
+ * persistent thread pool. Nothing is allocated per step. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+struct cpu {
+	struct fwd_state *st;
+	struct ek_pool *pool;
+	struct ek_exec ex;
+	void *scratch;
+	size_t scratch_size;
+};
+
+/* Element-wise ops on a few thousand floats cost less than waking the
+ * pool: run those on the calling thread. */
+#define SMALL_WORK 16384
+
+static const struct ek_exec *ex_for(struct cpu *c, uint64_t work)
+{
+	return work < SMALL_WORK ? &ek_exec_serial : &c->ex;
+}
+
+static void matmul(struct cpu *c, uint32_t m, const float *a, size_t a_stride,
+		   const struct weight *w, const float *bias, float *out,
+		   size_t out_stride, bool accumulate)
+{
+	struct ek_matmul p = {
+		.m = m, .n = w->n_out, .k = w->n_in,
+		.a = a, .a_stride = a_stride,
+		.w = w->data, .w_dtype = w->dtype, .w_stride = w->stride,
+		.c = out, .c_stride = out_stride,
+		.bias = bias, .accumulate = accumulate,
+	};
+
+	ek_matmul(&c->ex, &p, c->scratch);
+}
+
+static int run_embed(struct cpu *c, const struct step *s)
+{
+	const struct ember_model *m = c->st->m;
+	const struct weight *e = &m->tok_embd;
+	uint32_t d = m->info.n_embd;
+
+	for (uint32_t t = 0; t < s->n_tok; t++) {
+		int32_t id = s->tokens[t];
+
+		if (id < 0 || (uint32_t)id >= m->info.n_vocab)
+			return -EINVAL;
+		ek_dequantize_row(e->dtype, (const char *)e->data + (size_t)id * e->stride,
+				  c->st->x + (size_t)t * d, d);
+	}
+	return 0;
+}
+
+static int run_attn(struct cpu *c, const struct step *s)
+{
+	struct fwd_state *st = c->st;
+	const struct ember_model_info *in = &st->m->info;
+	const struct layer *l = &st->m->layers[s->layer];
+	uint32_t d = in->n_embd, kvd = in->n_head_kv * in->head_dim, n = s->n_tok;
+	size_t ds = (size_t)d * 4, kvs = (size_t)kvd * 4;
+	char *kc = st->k_cache[s->layer], *vc = st->v_cache[s->layer];
+	struct ek_attention a = {
+		.n_tok = n, .n_past = s->n_past, .n_head = in->n_head,
+		.n_kv_head = in->n_head_kv, .head_dim = in->head_dim,
+		.scale = 1.0f / sqrtf((float)in->head_dim),
+		.q = st->q, .q_stride = ds,
+		.k = kc, .v = vc, .kv_dtype = st->kv_dtype, .kv_stride = st->kv_row,
+		.out = st->att, .out_stride = ds,
+	};
+
+	ek_rmsnorm(ex_for(c, (uint64_t)n * d), n, d, st->x, ds, l->attn_norm, in->rms_eps,
+		   st->xb, ds);
+	matmul(c, n, st->xb, ds, &l->wq, l->bq, st->q, ds, false);
+	matmul(c, n, st->xb, ds, &l->wk, l->bk, st->k, kvs, false);
+	matmul(c, n, st->xb, ds, &l->wv, l->bv, st->v, kvs, false);
+	ek_rope(ex_for(c, (uint64_t)n * d), n, in->n_head, in->head_dim, in->rope_dim,
+		s->n_past, in->rope_base, in->rope_neox, st->q, ds);
+	ek_rope(ex_for(c, (uint64_t)n * kvd), n, in->n_head_kv, in->head_dim, in->rope_dim,
+		s->n_past, in->rope_base, in->rope_neox, st->k, kvs);
+	for (uint32_t t = 0; t < n; t++) {
+		size_t slot = (size_t)(s->n_past + t) * st->kv_row;
+
+		ek_quantize_row(st->kv_dtype, st->k + (size_t)t * kvd, kc + slot, kvd);
+		ek_quantize_row(st->kv_dtype, st->v + (size_t)t * kvd, vc + slot, kvd);
+	}
+	ek_attention(ex_for(c, (uint64_t)n * (s->n_past + n) * d), &a);
+	matmul(c, n, st->att, ds, &l->wo, NULL, st->x, ds, true);
+	return 0;
+}
+
+static int run_ffn(struct cpu *c, const struct step *s)
+{
+	struct fwd_state *st = c->st;
+	const struct ember_model_info *in = &st->m->info;
+	const struct layer *l = &st->m->layers[s->layer];
+	uint32_t d = in->n_embd, ff = in->n_ff, n = s->n_tok;
+	size_t ds = (size_t)d * 4, fs = (size_t)ff * 4;
+
+	ek_rmsnorm(ex_for(c, (uint64_t)n * d), n, d, st->x, ds, l->ffn_norm, in->rms_eps,
+		   st->xb, ds);
+	matmul(c, n, st->xb, ds, &l->gate, NULL, st->hb, fs, false);
+	matmul(c, n, st->xb, ds, &l->up, NULL, st->hb2, fs, false);
+	ek_swiglu(ex_for(c, (uint64_t)n * ff), n, ff, st->hb, fs, st->hb2, fs, st->hb, fs);
+	matmul(c, n, st->hb, fs, &l->down, NULL, st->x, ds, true);
+	return 0;
+}
+
+static int run_output(struct cpu *c, const struct step *s)
+{
+	struct fwd_state *st = c->st;
+	const struct ember_model *m = st->m;
+	uint32_t d = m->info.n_embd;
+	const float *last = st->x + (size_t)(s->n_tok - 1) * d;
+
+	ek_rmsnorm(&ek_exec_serial, 1, d, last, (size_t)d * 4, m->output_norm, m->info.rms_eps,
+		   st->xb, (size_t)d * 4);
+	matmul(c, 1, st->xb, (size_t)d * 4, &m->output, NULL, st->logits,
+	       (size_t)m->info.n_vocab * 4, false);
+	return 0;
+}
+
+static bool cpu_supports(void *priv, const struct step *s)
+{
+	(void)priv;
+	(void)s;
+	return true;	/* the universal fallback */
+}
+
+static int cpu_run(void *priv, const struct step *s)
+{
+	struct cpu *c = priv;
+
+	switch (s->kind) {
+	case STEP_EMBED: return run_embed(c, s);
+	case STEP_ATTN: return run_attn(c, s);
+	case STEP_FFN: return run_ffn(c, s);
+	case STEP_OUTPUT: return run_output(c, s);
+	}
+	return -EINVAL;
+}
+
+static void cpu_destroy(void *priv)
+{
+	struct cpu *c = priv;
+
+	if (c->pool)
+		ek_pool_destroy(c->pool);
+	free(c->scratch);
+	free(c);
+}
+
+static const struct backend_ops cpu_ops = {
+	.name = "cpu",
+	.supports = cpu_supports,
+	.run = cpu_run,
+	.destroy = cpu_destroy,
+};
+
+/* Scratch for a matmul of this shape; a and c must be non-NULL for the
+ * size query but are not read. */
+static size_t scratch_for(const struct fwd_state *st, const struct weight *w, uint32_t m,
+			  int nthreads)
+{
+	struct ek_matmul p = {
+		.m = m, .n = w->n_out, .k = w->n_in,
+		.a = st->x, .c = st->x, .a_stride = (size_t)w->n_in * 4,
+		.w = w->data, .w_dtype = w->dtype, .w_stride = w->stride,
+		.c_stride = (size_t)w->n_out * 4,
+	};
+
+	return ek_matmul_scratch_size(&p, nthreads);
+}
+
+int cpu_backend_create(struct fwd_state *st, int n_threads, struct backend *out,
+		       struct ember_error *err)
+{
+	const struct ember_model *m = st->m;
+	struct cpu *c = calloc(1, sizeof(*c));
+	size_t need = 0;
+
+	if (!c)
+		return ember_fail(err, -ENOMEM, "out of memory for the CPU backend");
+	c->st = st;
+	if (n_threads > 1) {
+		c->pool = ek_pool_create(n_threads);
+		if (!c->pool) {
+			free(c);
+			return ember_fail(err, -ENOMEM,
+					  "cannot start %d worker threads; try fewer with --threads",
+					  n_threads);
+		}
+		c->ex = ek_pool_exec(c->pool);
+	} else {
+		c->ex = ek_exec_serial;
+	}
+	for (uint32_t i = 0; i < m->info.n_layer; i++) {
+		const struct layer *l = &m->layers[i];
+		const struct weight *ws[] = { &l->wq, &l->wk, &l->wv, &l->wo, &l->gate,
+					      &l->up, &l->down };
+
+		for (size_t j = 0; j < sizeof(ws) / sizeof(ws[0]); j++) {
+			size_t s = scratch_for(st, ws[j], st->n_batch, c->ex.nthreads);
+
+			need = s > need ? s : need;
+		}
+	}
+	{
+		size_t s = scratch_for(st, &m->output, 1, c->ex.nthreads);
+
+		need = s > need ? s : need;
+	}
+	if (need) {
+		c->scratch_size = (need + 63) & ~(size_t)63;
+		c->scratch = aligned_alloc(64, c->scratch_size);
+		if (!c->scratch) {
+			cpu_destroy(c);
+			return ember_fail(err, -ENOMEM, "out of memory for matmul scratch (%zu bytes)",
+					  need);
+		}
+	}
+	out->ops = &cpu_ops;
+	out->priv = c;
+	return 0;
+}

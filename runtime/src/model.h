@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* A loaded model: hyperparameters, weights (pointers into the mapped GGUF)
+ * and the vocabulary. Read-only after loading, so sessions can share it. */
+#ifndef EMBER_RT_MODEL_H
+#define EMBER_RT_MODEL_H
+
+#include <ember/kernels.h>
+#include <ember/runtime.h>
+
+#include "gguf.h"
+#include "vocab.h"
+
+/* A matrix of n_out rows of n_in elements (ggml: ne = {n_in, n_out}). */
+struct weight {
+	const void *data;
+	int dtype;
+	uint32_t n_in, n_out;
+	size_t stride;		/* bytes per row */
+	const char *name;
+};
+
+struct layer {
+	const float *attn_norm, *ffn_norm;
+	const float *bq, *bk, *bv;	/* qwen2 biases, else NULL */
+	struct weight wq, wk, wv, wo, gate, up, down;
+};
+
+struct ember_model {
+	struct gguf_file gguf;
+	char *path;
+	char arch[32], name[128];
+	struct ember_model_info info;
+	struct weight tok_embd, output;
+	const float *output_norm;
+	struct layer *layers;
+	struct vocab vocab;
+	void **owned;		/* f32 copies of small vectors */
+	uint32_t n_owned;
+};
+
+#endif

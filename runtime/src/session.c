@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/* Sessions: the KV cache and activation buffers, and the forward pass that
+ * walks the steps and hands each to the first backend that supports it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+#define MAX_BACKENDS 2
+
+struct ember_session {
+	struct ember_model *m;
+	struct fwd_state st;
+	struct backend be[MAX_BACKENDS];
+	int n_be;
+	uint32_t n_past;
+};
+
+void ember_session_opts_default(struct ember_session_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->kv_dtype = EK_F16;
+	o->device = EMBER_DEVICE_AUTO;
+}
+
+static void *zalloc(size_t n)
+{
+	void *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
+
+	if (p)
+		memset(p, 0, n);
+	return p;
+}
+
+void ember_session_free(struct ember_session *s)
+{
+	struct fwd_state *st;
+
+	if (!s)
+		return;
+	st = &s->st;
+	for (int i = 0; i < s->n_be; i++)
+		s->be[i].ops->destroy(s->be[i].priv);
+	for (uint32_t l = 0; st->k_cache && l < s->m->info.n_layer; l++) {
+		free(st->k_cache[l]);
+		free(st->v_cache[l]);
+	}
+	free(st->k_cache);
+	free(st->v_cache);
+	free(st->x);
+	free(st->xb);
+	free(st->q);
+	free(st->k);
+	free(st->v);
+	free(st->att);
+	free(st->hb);
+	free(st->hb2);
+	free(st->logits);
+	free(s);
+}
+
+int ember_session_create(struct ember_model *m, const struct ember_session_opts *o,
+			 struct ember_session **out, struct ember_error *err)
+{
+	const struct ember_model_info *in = &m->info;
+	struct ember_session_opts def;
+	struct ember_session *s;
+	struct fwd_state *st;
+	uint32_t kvd = in->n_head_kv * in->head_dim, B;
+	int nthreads, ret;
+
+	*out = NULL;
+	if (!o) {
+		ember_session_opts_default(&def);
+		o = &def;
+	}
+	if (o->kv_dtype != EK_F16 && o->kv_dtype != EK_F32)
+		return ember_fail(err, -EINVAL, "KV cache type %d is not supported (use F16 or F32)",
+				  o->kv_dtype);
+	if (o->device == EMBER_DEVICE_NPU)
+		return ember_fail(err, -ENODEV,
+				  "the NPU backend is not available in this build; use --device cpu or auto");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return ember_fail(err, -ENOMEM, "out of memory");
+	s->m = m;
+	st = &s->st;
+	st->m = m;
+	st->n_ctx = o->n_ctx;
+	if (!st->n_ctx)
+		st->n_ctx = in->n_ctx_train && in->n_ctx_train < 2048 ? in->n_ctx_train : 2048;
+	if (st->n_ctx > (1u << 24)) {
+		uint32_t n = st->n_ctx;
+
+		free(s);
+		return ember_fail(err, -EINVAL, "context of %u tokens is too large (max 16M)", n);
+	}
+	B = o->n_batch ? o->n_batch : 128;
+	st->n_batch = B < st->n_ctx ? B : st->n_ctx;
+	B = st->n_batch;
+	st->kv_dtype = o->kv_dtype;
+	st->kv_row = ek_row_size(o->kv_dtype, kvd);
+	st->k_cache = calloc(in->n_layer, sizeof(void *));
+	st->v_cache = calloc(in->n_layer, sizeof(void *));
+	st->x = zalloc((size_t)B * in->n_embd * 4);
+	st->xb = zalloc((size_t)B * in->n_embd * 4);
+	st->q = zalloc((size_t)B * in->n_embd * 4);
+	st->k = zalloc((size_t)B * kvd * 4);
+	st->v = zalloc((size_t)B * kvd * 4);
+	st->att = zalloc((size_t)B * in->n_embd * 4);
+	st->hb = zalloc((size_t)B * in->n_ff * 4);
+	st->hb2 = zalloc((size_t)B * in->n_ff * 4);
+	st->logits = zalloc((size_t)in->n_vocab * 4);
+	if (!st->k_cache || !st->v_cache || !st->x || !st->xb || !st->q || !st->k ||
+	    !st->v || !st->att || !st->hb || !st->hb2 || !st->logits)
+		goto oom;
+	for (uint32_t l = 0; l < in->n_layer; l++) {
+		st->k_cache[l] = zalloc(st->kv_row * st->n_ctx);
+		st->v_cache[l] = zalloc(st->kv_row * st->n_ctx);
+		if (!st->k_cache[l] || !st->v_cache[l])
+			goto oom;
+	}
+	nthreads = o->n_threads;
+	if (nthreads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		nthreads = n > 0 ? (int)n : 1;
+	}
+	ret = cpu_backend_create(st, nthreads, &s->be[s->n_be], err);
+	if (ret) {
+		ember_session_free(s);
+		return ret;
+	}
+	s->n_be++;
+	*out = s;
+	return 0;
+oom:
+	ret = ember_fail(err, -ENOMEM,
+			 "out of memory for a %u-token context (KV cache %zu MiB); use a smaller --ctx",
+			 st->n_ctx, (size_t)(st->kv_row * 2 * st->n_ctx * in->n_layer) >> 20);
+	ember_session_free(s);
+	return ret;
+}
+
+void ember_session_reset(struct ember_session *s)
+{
+	s->n_past = 0;
+}
+
+uint32_t ember_session_n_past(const struct ember_session *s)
+{
+	return s->n_past;
+}
+
+uint32_t ember_session_n_ctx(const struct ember_session *s)
+{
+	return s->st.n_ctx;
+}
+
+static int run_step(struct ember_session *s, const struct step *st)
+{
+	for (int i = 0; i < s->n_be; i++)
+		if (s->be[i].ops->supports(s->be[i].priv, st))
+			return s->be[i].ops->run(s->be[i].priv, st);
+	return -ENOTSUP;
+}
+
+int ember_eval(struct ember_session *s, const int32_t *tokens, int n,
+	       const float **logits, struct ember_error *err)
+{
+	const struct ember_model_info *in = &s->m->info;
+	int ret;
+
+	if (n <= 0)
+		return ember_fail(err, -EINVAL, "nothing to evaluate (0 tokens)");
+	if ((uint64_t)s->n_past + (uint64_t)n > s->st.n_ctx)
+		return ember_fail(err, -ENOSPC,
+				  "context full: %u + %d tokens exceed the %u-token context; use a larger --ctx",
+				  s->n_past, n, s->st.n_ctx);
+	for (int i = 0; i < n; i++)
+		if (tokens[i] < 0 || (uint32_t)tokens[i] >= in->n_vocab)
+			return ember_fail(err, -EINVAL, "token id %d is outside the vocabulary (0..%u)",
+					  tokens[i], in->n_vocab - 1);
+	for (int done = 0; done < n;) {
+		uint32_t nt = (uint32_t)(n - done) < s->st.n_batch ? (uint32_t)(n - done) : s->st.n_batch;
+		struct step st = { .kind = STEP_EMBED, .n_tok = nt, .n_past = s->n_past,
+				   .tokens = tokens + done };
+
+		ret = run_step(s, &st);
+		for (uint32_t l = 0; !ret && l < in->n_layer; l++) {
+			st.layer = l;
+			st.kind = STEP_ATTN;
+			ret = run_step(s, &st);
+			if (!ret) {
+				st.kind = STEP_FFN;
+				ret = run_step(s, &st);
+			}
+		}
+		if (!ret && done + (int)nt == n) {
+			st.kind = STEP_OUTPUT;
+			ret = run_step(s, &st);
+		}
+		if (ret)
+			return ember_fail(err, ret, "forward pass failed at layer %u", st.layer);
+		s->n_past += nt;
+		done += (int)nt;
+	}
+	if (logits)
+		*logits = s->st.logits;
+	return 0;
+}
+
+const struct ember_model *session_model(const struct ember_session *s)
+{
+	return s->m;
+}
+
+struct fwd_state *session_state(struct ember_session *s)
+{
+	return &s->st;
+}
+
+int session_run_step(struct ember_session *s, const struct step *st)
+{
+	return run_step(s, st);
+}

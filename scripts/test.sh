@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Runs every Ember test from any state, including a fresh Debian 12 machine
+# (as root): installs dependencies, builds (cached), then
+#   1. host tests       meson test -C build (ASan + UBSan), all suites
+#   2. kernel checks    checkpatch --strict, a W=1 build, a C=1 (sparse) build,
+#                       each failing on any warning
+#   3. guest tests      one QEMU boot running every kselftest binary from
+#                       build-guest/tests/guest/ and the tests/guest/*.sh scripts
+# It prints per-suite summaries and, as the very last line,
+# "N passed, N failed". Exit status: 0 only if nothing failed and the guest
+# tests ran.
+#
+# `scripts/test.sh host|kernel|guest...` runs only those parts (for
+# development; the README command runs all three).
+#
+# Environment: EMBER_BUILD, EMBER_BUILD_GUEST (build dirs), EMBER_SKIP_DEPS=1
+# (do not call install-deps.sh), EMBER_GUEST_TIMEOUT (s, whole guest run),
+# EMBER_GUEST_TEST_TIMEOUT (s, one guest test), EMBER_TEST_TIMEOUT_MULT
+# (meson --timeout-multiplier).
+set -uo pipefail
+. "$(dirname "$0")/lib/common.sh"
+cd "$EMBER_ROOT"
+
+build=$(ember_build_dir)
+build_guest=$(ember_build_guest_dir)
+export EMBER_BUILD=$build EMBER_BUILD_GUEST=$build_guest
+logs=$build/test-logs
+t_start=$SECONDS
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(host kernel guest)
+for p in "${parts[@]}"; do
+	case "$p" in host|kernel|guest) ;; *) fatal "unknown part '$p' (host, kernel, guest)" ;; esac
+done
+want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
+
+# ---- result bookkeeping -------------------------------------------------------
+results=()   # "suite<TAB>passed<TAB>failed<TAB>skipped<TAB>note"
+record() { results+=("$(printf '%s\t%s\t%s\t%s\t%s' "$@")"); }
+record_lines() { # summarize.py output on stdin
+	local l
+	while IFS= read -r l; do [ -n "$l" ] && results+=("$l"); done
+}
+section() { printf '\n==== %s\n' "$*"; }
+# Even a run that cannot start ends with the summary line.
+fatal() { echo "test.sh: error: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
+
+# ---- 0. dependencies and build ---------------------------------------------------
+section "dependencies"
+if [ "${EMBER_SKIP_DEPS:-0}" != 1 ]; then
+	if [ "$(id -u)" = 0 ]; then
+		bash scripts/install-deps.sh || fatal "scripts/install-deps.sh failed"
+	else
+		ls /var/lib/ember-deps.* >/dev/null 2>&1 ||
+			fatal "dependencies not installed: run scripts/install-deps.sh as root"
+		note "not root: assuming scripts/install-deps.sh has been run"
+	fi
+fi
+
+built=()
+steps=()
+want host && steps+=(host)
+want guest && steps=(host module qemu guest)
+for step in "${steps[@]}"; do
+	section "build: $step"
+	# Builds are prerequisites, not tests: only a failure is counted.
+	if bash scripts/build.sh "$step"; then
+		built+=("$step")
+	else
+		record "build:$step" 0 1 0 "scripts/build.sh $step failed"
+	fi
+done
+is_built() { [[ " ${built[*]} " == *" $1 "* ]]; }
+mkdir -p "$logs"
+
+# ---- 1. host tests ------------------------------------------------------------------
+if ! want host; then
+	:
+elif section "host tests (meson test -C $build, ASan + UBSan)"; is_built host; then
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
+	rm -f "$build/meson-logs/testlog.json"   # never count a stale run
+	meson test -C "$build" --print-errorlogs \
+		--timeout-multiplier "${EMBER_TEST_TIMEOUT_MULT:-3}"
+	record_lines < <(python3 scripts/lib/summarize.py meson \
+		"$build/meson-logs/testlog.json" firmware kernels runtime lib)
+else
+	record host 0 1 0 "host build failed: no host tests ran"
+fi
+
+# ---- 2. kernel checks -----------------------------------------------------------------
+# kcheck NAME LOGFILE COMMAND...: passes only if COMMAND succeeds and prints no warning.
+kcheck() {
+	local name=$1 log=$2; shift 2
+	local rc n
+	"$@" >"$log" 2>&1
+	rc=$?
+	n=$(grep -cE '(warning|error|WARNING|ERROR|CHECK):' "$log")
+	if [ $rc = 0 ] && [ "$n" = 0 ]; then
+		echo "kernel:$name: clean"
+		record "kernel:$name" 1 0 0 "clean"
+	else
+		grep -E '(warning|error|WARNING|ERROR|CHECK):' "$log" | head -n 40
+		[ $rc = 0 ] || tail -n 20 "$log"
+		echo "kernel:$name: FAILED (exit $rc, $n warning lines; full log: $log)"
+		record "kernel:$name" 0 1 0 "exit $rc, $n warnings ($log)"
+	fi
+}
+if ! want kernel; then
+	:
+elif section "kernel checks (checkpatch --strict, W=1, C=1)"
+	[ -f kernel/Makefile ] && ls kernel/*.c >/dev/null 2>&1; then
+	kcheck checkpatch "$logs/checkpatch.log" make -C kernel check
+	# W=1 / C=1 need a full rebuild to see every warning: build a private copy
+	# (the module's relative includes need firmware/include and uapi beside it).
+	ktmp=$(mktemp -d "${TMPDIR:-/tmp}/ember-kcheck.XXXXXX")
+	for flags in W=1 C=1; do
+		rm -rf "$ktmp/t"
+		mkdir -p "$ktmp/t/firmware"
+		cp -r kernel "$ktmp/t/kernel"
+		cp -r firmware/include "$ktmp/t/firmware/include"
+		cp -r uapi "$ktmp/t/uapi"
+		make -s -C "$ktmp/t/kernel" clean >/dev/null 2>&1
+		kcheck "$flags" "$logs/kernel-${flags%%=*}.log" make -C "$ktmp/t/kernel" "$flags"
+	done
+	rm -rf "$ktmp"
+else
+	record kernel 0 1 0 "kernel/ sources missing: no kernel checks ran"
+fi
+
+# ---- 3. guest tests ----------------------------------------------------------------------
+guest_ok=0
+want guest || guest_ok=1   # not asked for
+want guest && section "guest tests (QEMU, TCG)"
+stage=$(mktemp -d "${TMPDIR:-/tmp}/ember-gtests.XXXXXX")
+trap 'rm -rf "$stage"' EXIT
+tests=()
+if [ -d "$build_guest/tests/guest" ]; then
+	while IFS= read -r f; do
+		cp "$f" "$stage/"
+		tests+=("${f##*/}")
+	done < <(find "$build_guest/tests/guest" -maxdepth 1 -type f -perm -u+x | LC_ALL=C sort)
+fi
+scripts_=()
+for f in tests/guest/*.sh; do
+	[ -f "$f" ] || continue
+	cp "$f" "$stage/"
+	scripts_+=("${f##*/}")
+done
+if ! want guest; then
+	:
+elif [ ${#tests[@]} = 0 ]; then
+	record guest 0 1 0 "no kselftest binaries in $build_guest/tests/guest"
+elif ! is_built guest || ! is_built module || ! is_built qemu || ! is_built host; then
+	record guest 0 1 0 "a build step failed: guest tests not run"
+else
+	# Binaries first; the unload/reload scripts last, as they replace the module.
+	{
+		echo '#!/bin/sh'
+		echo 'cd /opt/ember/tests'
+		# Kernel WARN/BUG lines so far, to tell which test caused one.
+		echo "kw() { dmesg | grep -cE 'WARNING: CPU:|BUG: |Oops:|general protection fault|kernel BUG at|UBSAN:|KASAN:|blocked for more than'; }"
+		for t in "${tests[@]}" "${scripts_[@]}"; do
+			case "$t" in *.sh) run="sh ./$t" ;; *) run="./$t" ;; esac
+			echo "echo '@@EMBER-TEST-BEGIN $t'"
+			echo "timeout ${EMBER_GUEST_TEST_TIMEOUT:-900} $run; rc=\$?"
+			echo "echo; echo \"@@EMBER-TEST-END $t rc=\$rc kernel_warnings=\$(kw)\""
+		done
+	} > "$stage/run-all.sh"
+	echo "guest tests: ${tests[*]} ${scripts_[*]}"
+	bash scripts/run-guest.sh --timeout "${EMBER_GUEST_TIMEOUT:-2700}" \
+		--log "$logs/guest-console.log" \
+		--add "$stage:/opt/ember/tests" -- 'sh /opt/ember/tests/run-all.sh'
+	grc=$?
+	echo "guest exit status: $grc"
+	if [ -f "$logs/guest-console.log" ]; then
+		guest_ok=1
+		record_lines < <(python3 scripts/lib/summarize.py guest "$logs/guest-console.log")
+	else
+		record guest 0 1 0 "run-guest.sh failed before booting (exit $grc)"
+	fi
+	case $grc in
+	0) ;;
+	124|125) record guest 0 1 0 "guest timed out or crashed (exit $grc)"; guest_ok=0 ;;
+	126) record guest 0 1 0 "loading the modules in the guest failed"; guest_ok=0 ;;
+	*) record guest 0 1 0 "guest test runner exited $grc" ;;
+	esac
+fi
+
+# ---- summary ---------------------------------------------------------------------------------
+section "summary ($((SECONDS - t_start)) s)"
+tp=0 tf=0 ts=0
+for r in "${results[@]}"; do
+	IFS=$'\t' read -r suite p f s note <<<"$r"
+	tp=$((tp + p)); tf=$((tf + f)); ts=$((ts + s))
+	status=ok; [ "$f" = 0 ] || status=FAIL
+	printf '  %-4s %-34s %4d passed, %3d failed, %3d skipped  %s\n' \
+		"$status" "$suite" "$p" "$f" "$s" "$note"
+done
+[ $guest_ok = 1 ] || echo "  guest tests did not run"
+[ $ts = 0 ] || echo "  ($ts skipped, not counted below)"
+echo "$tp passed, $tf failed"
+[ "$tf" = 0 ] && [ $guest_ok = 1 ]

@@ -1,0 +1,101 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Ember module unload / reload test (TAP). Run as root in the guest with
+# ember.ko loaded, from the directory holding the guest test binaries:
+#   ember-reload-test.sh [rounds]
+# Checks: rmmod refuses while a file is open; rmmod succeeds and removes the
+# module and its node; insmod brings the device back and a job runs right;
+# memory use does not grow over several reloads; then the leak test runs.
+# The module comes back with `ember-modules` (run-guest.sh) or insmod
+# $EMBER_KO (default /lib/ember/ember.ko).
+rounds=${1:-5}
+dir=$(dirname "$0")
+ko=${EMBER_KO:-/lib/ember/ember.ko}
+n=0
+fails=0
+
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; }
+check() { # description command...
+	d=$1; shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+mem() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+module_loaded() { grep -q '^ember ' /proc/modules; }
+node_present() { ls /dev/accel/accel* >/dev/null 2>&1; }
+load() {
+	if command -v ember-modules >/dev/null 2>&1; then
+		ember-modules load
+	else
+		insmod "$ko"
+	fi
+}
+# wait up to 10 s for the accel node after insmod (probe is asynchronous)
+wait_node() {
+	i=0
+	while [ $i -lt 100 ]; do
+		node_present && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+good_job() { "$dir/ember-probe-test" -t perf_counts_jobs >/tmp/reload-job.log 2>&1 ||
+	{ cat /tmp/reload-job.log; return 1; }; }
+
+echo "TAP version 13"
+echo "1..$((6 + 3 * rounds))"
+check "ember.ko is loaded at start" module_loaded
+wait_node
+check "an accel node exists" node_present
+
+# an open file holds the module
+node=$(ls /dev/accel/accel* | head -n1)
+exec 3<>"$node"
+if rmmod ember 2>/dev/null; then
+	not_ok "rmmod refused while $node is open"
+	load
+	wait_node
+else
+	ok "rmmod refused while $node is open"
+fi
+exec 3>&-
+
+echo 3 > /proc/sys/vm/drop_caches
+avail0=$(mem MemAvailable)
+slab0=$(mem SUnreclaim)
+r=1
+while [ $r -le "$rounds" ]; do
+	if rmmod ember && ! module_loaded && [ ! -e /sys/module/ember ] && ! node_present; then
+		ok "round $r: rmmod ember removed the module and its node"
+	else
+		not_ok "round $r: rmmod ember (loaded: $(grep -c '^ember ' /proc/modules), nodes: $(ls /dev/accel 2>/dev/null))"
+	fi
+	if load && wait_node; then
+		ok "round $r: insmod brought the device back"
+	else
+		not_ok "round $r: insmod / probe failed"
+		dmesg | tail -n 20
+	fi
+	check "round $r: a MATMUL job runs right after the reload" good_job
+	r=$((r + 1))
+done
+echo 3 > /proc/sys/vm/drop_caches
+avail1=$(mem MemAvailable)
+slab1=$(mem SUnreclaim)
+echo "# $rounds reloads: MemAvailable $avail0 -> $avail1 kB, SUnreclaim $slab0 -> $slab1 kB"
+# A reload allocates and frees the firmware, rings and page tables (MiBs):
+# leaking them once would exceed these bounds.
+check "MemAvailable dropped by at most 2 MiB per reload" \
+	[ $((avail0 - avail1)) -le $((2048 * rounds)) ]
+check "SUnreclaim grew by at most 256 kB per reload" \
+	[ $((slab1 - slab0)) -le $((256 * rounds)) ]
+
+if "$dir/ember-leak-test" >/tmp/reload-leak.log 2>&1; then
+	ok "leak test after the reloads"
+else
+	not_ok "leak test after the reloads"
+fi
+sed 's/^/# /' /tmp/reload-leak.log
+echo "# Totals: pass:$((n - fails)) fail:$fails"
+[ $fails -eq 0 ]

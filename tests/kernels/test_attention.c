@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ek_attention against a double reference (plain softmax over the causal
+ * window, KV as stored). The output is a convex combination of V rows, so
+ * the tolerance is relative to V: with V = max |v| over the window,
+ * E = max_j scale sum_d |q_d k_jd| and u = 2^-24,
+ *   |out - ref| <= V (2e-5 + 8 sqrt(head_dim) u E)
+ * (score rounding moves the weights by ~ their relative error; the 2e-5
+ * covers the exp approximation and the float accumulation over long
+ * windows). Every executor (serial, pools of 1..4, which may split the
+ * positions of one query across threads) must meet it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kt.h"
+
+struct at_case {
+	uint32_t n_tok, n_past, n_head, n_kv_head, head_dim;
+	float amp;		/* scale of q and k: large = peaky softmax */
+};
+
+static const struct at_case cases[] = {
+	{ 1, 0, 1, 1, 64, 1 },      { 1, 1, 4, 4, 64, 1 },
+	{ 1, 2047, 32, 4, 64, 1 },  { 1, 1000, 6, 2, 128, 3 },
+	{ 5, 0, 8, 8, 32, 1 },      { 17, 3, 12, 4, 80, 2 },
+	{ 3, 100, 3, 1, 256, 1 },   { 1, 600, 2, 1, 16, 4 },
+	{ 7, 40, 16, 2, 8, 1 },     { 2, 31, 4, 2, 512, 1 },
+	{ 1, 4095, 8, 1, 128, 1 },  { 1, 2047, 1, 1, 64, 1 },
+	{ 4, 9, 3, 3, 1, 1 },       { 2, 70, 24, 3, 33, 2 },
+	{ 33, 0, 2, 1, 48, 1 },     { 1, 3000, 32, 32, 64, 1 },
+	{ 1, 511, 12, 1, 96, 1 },
+};
+
+static double kv_value(int dtype, const void *row, uint32_t d)
+{
+	return kt_weight(dtype, row, d);
+}
+
+static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
+			const struct at_case *ac, int dtype)
+{
+	struct ek_attention p;
+	uint32_t npos = ac->n_past + ac->n_tok, hd = ac->head_dim;
+	size_t es = dtype == EK_F32 ? 4 : 2;
+	size_t qrow = (size_t)ac->n_head * hd * 4;
+	float *tmp = kt_alloc((size_t)ac->n_kv_head * hd * 4);
+
+	memset(&p, 0, sizeof(p));
+	p.n_tok = ac->n_tok;
+	p.n_past = ac->n_past;
+	p.n_head = ac->n_head;
+	p.n_kv_head = ac->n_kv_head;
+	p.head_dim = hd;
+	p.scale = 1.0f / sqrtf((float)hd);
+	p.kv_dtype = dtype;
+	p.q_stride = qrow + 16;
+	p.kv_stride = (size_t)ac->n_kv_head * hd * es + 32;
+	p.out_stride = qrow + 8;
+
+	float *q = kt_alloc(p.q_stride * ac->n_tok);
+	void *k = kt_alloc(p.kv_stride * npos);
+	void *v = kt_alloc(p.kv_stride * npos);
+	double *ref = kt_alloc(sizeof(double) * ac->n_tok * ac->n_head * hd);
+	double *tol = kt_alloc(sizeof(double) * ac->n_tok * ac->n_head);
+	double *sc = kt_alloc(sizeof(double) * npos);
+
+	for (uint32_t i = 0; i < ac->n_tok; i++)
+		kt_fill(rng, (float *)((char *)q + i * p.q_stride),
+			ac->n_head * hd, ac->amp);
+	for (uint32_t j = 0; j < npos; j++) {
+		kt_fill(rng, tmp, ac->n_kv_head * hd, ac->amp);
+		ek_quantize_row(dtype, tmp, (char *)k + j * p.kv_stride,
+				ac->n_kv_head * hd);
+		kt_fill(rng, tmp, ac->n_kv_head * hd, 1.0f);
+		ek_quantize_row(dtype, tmp, (char *)v + j * p.kv_stride,
+				ac->n_kv_head * hd);
+	}
+	p.q = q;
+	p.k = k;
+	p.v = v;
+
+	/* reference */
+	for (uint32_t i = 0; i < ac->n_tok; i++) {
+		for (uint32_t h = 0; h < ac->n_head; h++) {
+			uint32_t g = h / (ac->n_head / ac->n_kv_head);
+			uint32_t last = ac->n_past + i;
+			const float *qh = (const float *)((char *)q +
+							  i * p.q_stride) + h * hd;
+			double mx = -INFINITY, sum = 0, vmax = 0, emax = 0;
+
+			for (uint32_t j = 0; j <= last; j++) {
+				const char *kr = (const char *)k + j * p.kv_stride +
+						 g * hd * es;
+				double s = 0, sa = 0;
+
+				for (uint32_t d = 0; d < hd; d++) {
+					double kv = kv_value(dtype, kr, d);
+
+					s += qh[d] * kv;
+					sa += fabs(qh[d] * kv);
+				}
+				sc[j] = s * p.scale;
+				emax = fmax(emax, sa * p.scale);
+				mx = fmax(mx, sc[j]);
+			}
+			double *o = ref + ((size_t)i * ac->n_head + h) * hd;
+
+			for (uint32_t j = 0; j <= last; j++) {
+				sc[j] = exp(sc[j] - mx);
+				sum += sc[j];
+			}
+			for (uint32_t j = 0; j <= last; j++) {
+				const char *vr = (const char *)v + j * p.kv_stride +
+						 g * hd * es;
+
+				for (uint32_t d = 0; d < hd; d++) {
+					double vv = kv_value(dtype, vr, d);
+
+					o[d] += sc[j] / sum * vv;
+					vmax = fmax(vmax, fabs(vv));
+				}
+			}
+			tol[i * ac->n_head + h] =
+				vmax * (2e-5 + 8 * sqrt(hd) * ldexp(1, -24) * emax);
+		}
+	}
+
+	for (int x = 0; x <= KT_MAX_POOL; x++) {
+		float *out = kt_alloc(p.out_stride * ac->n_tok);
+		long bad = 0;
+
+		memset(out, 0x7f, p.out_stride * ac->n_tok);
+		p.out = out;
+		ek_attention(&e->ex[x], &p);
+		for (uint32_t i = 0; i < ac->n_tok; i++) {
+			const float *orow = (const float *)((char *)out +
+							    i * p.out_stride);
+
+			for (uint32_t h = 0; h < ac->n_head; h++)
+				for (uint32_t d = 0; d < hd; d++) {
+					double r = ref[((size_t)i * ac->n_head +
+							h) * hd + d];
+					double tl = tol[i * ac->n_head + h];
+					float got = orow[h * hd + d];
+
+					if (!(fabs(got - r) <= tl) && bad++ < 3)
+						KT_CHECK(t, false,
+							 "attention %s threads=%d tok=%u past=%u "
+							 "heads=%u/%u hd=%u: out[%u][%u][%u]="
+							 "%.8g ref %.8g tol %.3g",
+							 ek_dtype_name(dtype), x,
+							 ac->n_tok, ac->n_past,
+							 ac->n_head, ac->n_kv_head,
+							 hd, i, h, d, got, r, tl);
+				}
+			KT_CHECK(t, ((const uint32_t *)orow)[ac->n_head * hd] ==
+				 0x7f7f7f7f, "attention wrote past the row");
+		}
+		t->checks++;
+		if (bad > 3)
+			t->fails += bad - 3;
+		kt_free(out);
+	}
+	kt_free(q);
+	kt_free(k);
+	kt_free(v);
+	kt_free(ref);
+	kt_free(tol);
+	kt_free(sc);
+	kt_free(tmp);
+}
+
+void kt_test_attention(struct kt *t, struct kt_execs *e)
+{
+	struct kt_rng rng = { 0xa77e ^ 0x5151ull };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		at_case_run(t, e, &rng, &cases[i], EK_F32);
+		at_case_run(t, e, &rng, &cases[i], EK_F16);
+	}
+	/* invalid: n_head not a multiple of n_kv_head, head_dim too large */
+	{
+		float q[8] = { 1 }, kv[8] = { 1 }, out[8] = { 5 };
+		struct ek_attention p = {
+			.n_tok = 1, .n_head = 3, .n_kv_head = 2, .head_dim = 1,
+			.scale = 1, .q = q, .q_stride = 12, .k = kv, .v = kv,
+			.kv_dtype = EK_F32, .kv_stride = 8, .out = out,
+			.out_stride = 12,
+		};
+
+		ek_attention(&ek_exec_serial, &p);
+		KT_CHECK(t, out[0] == 5, "attention with 3 heads / 2 kv heads");
+		p.n_head = 1;
+		p.n_kv_head = 1;
+		p.head_dim = EK_MAX_HEAD_DIM + 1;
+		ek_attention(&ek_exec_serial, &p);
+		KT_CHECK(t, out[0] == 5, "attention with head_dim too large");
+		p.head_dim = 1;
+		p.kv_dtype = EK_Q8_0;
+		ek_attention(&ek_exec_serial, &p);
+		KT_CHECK(t, out[0] == 5, "attention over a q8_0 cache");
+	}
+}

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ek_matmul against a double reference over the weights as stored.
+ * Tolerance per output, with S = sum_k |a_k w_k| and u = 2^-24:
+ *   float weights:  (8 sqrt(K) + 16) u S            (f32 accumulation)
+ *   Q8_0 / Q4_0:    the above + sum over blocks b of
+ *                   0.5005 d_b sum_{k in b} |w_k|   (activations are
+ *                   quantized to 8 bits, d_b = max_b |a| / 127)
+ * plus (8 sqrt(K) + 16) u (|bias| + |C|) (the GEMM starts from C when
+ * accumulating, so every partial sum rounds at C's scale). Every executor (serial, pools of 1..4) must give
+ * bitwise the same C, and the no-scratch path must meet the same bound.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kt.h"
+
+struct mm_case {
+	uint32_t m, n, k;
+};
+
+static const struct mm_case any_k[] = {
+	{ 1, 1, 32 }, { 1, 5, 64 }, { 1, 33, 96 }, { 1, 64, 4096 },
+	{ 1, 300, 256 }, { 2, 3, 32 }, { 3, 17, 128 }, { 4, 64, 320 },
+	{ 5, 7, 1024 }, { 7, 100, 64 }, { 8, 48, 256 }, { 13, 31, 160 },
+	{ 16, 16, 512 }, { 31, 65, 96 }, { 33, 40, 288 }, { 64, 128, 256 },
+	{ 100, 96, 512 }, { 128, 130, 128 }, { 200, 77, 64 },
+	{ 257, 129, 160 }, { 1, 1000, 2048 }, { 24, 1, 2048 },
+};
+static const struct mm_case float_k[] = {
+	{ 1, 3, 1 }, { 3, 5, 7 }, { 9, 11, 37 }, { 64, 50, 100 },
+	{ 130, 70, 1000 }, { 17, 300, 33 }, { 1, 17, 4099 },
+	{ 300, 520, 700 },
+};
+
+struct mm_data {
+	struct ek_matmul p;
+	float *a, *c0, *bias;
+	void *w;
+	double *ref, *tol;
+};
+
+static void mm_setup(struct mm_data *d, struct kt_rng *rng,
+		     const struct mm_case *mc, int dtype, int variant)
+{
+	struct ek_matmul *p = &d->p;
+	size_t wrow = ek_row_size(dtype, mc->k);
+	float *wf = kt_alloc((size_t)mc->k * 4);
+
+	memset(p, 0, sizeof(*p));
+	p->m = mc->m;
+	p->n = mc->n;
+	p->k = mc->k;
+	p->w_dtype = dtype;
+	p->a_stride = (size_t)mc->k * 4 + (variant & 1 ? 20 : 0);
+	p->w_stride = wrow + (variant & 2 ? 64 : 0);
+	p->c_stride = (size_t)mc->n * 4 + (variant & 1 ? 12 : 0);
+	p->accumulate = variant & 4;
+	d->a = kt_alloc(p->a_stride * mc->m);
+	d->w = kt_alloc(p->w_stride * mc->n);
+	d->c0 = kt_alloc(p->c_stride * mc->m);
+	d->bias = kt_alloc((size_t)mc->n * 4);
+	d->ref = kt_alloc((size_t)mc->m * mc->n * sizeof(double));
+	d->tol = kt_alloc((size_t)mc->m * mc->n * sizeof(double));
+	for (uint32_t m = 0; m < mc->m; m++) {
+		float *a = (float *)((char *)d->a + m * p->a_stride);
+
+		kt_fill(rng, a, mc->k, m % 3 ? 1.0f : 0.01f);
+		kt_fill(rng, (float *)((char *)d->c0 + m * p->c_stride),
+			mc->n, 1.0f);
+	}
+	for (uint32_t n = 0; n < mc->n; n++) {
+		kt_fill(rng, wf, mc->k, 0.05f);
+		ek_quantize_row(dtype, wf, (char *)d->w + n * p->w_stride,
+				mc->k);
+	}
+	kt_fill(rng, d->bias, mc->n, 1.0f);
+	p->a = d->a;
+	p->w = d->w;
+	p->bias = variant & 8 ? d->bias : NULL;
+	kt_free(wf);
+
+	/* reference and bound */
+	bool quant = dtype == EK_Q8_0 || dtype == EK_Q4_0;
+	double u = ldexp(1, -24);
+
+	for (uint32_t m = 0; m < mc->m; m++) {
+		const float *a = (const float *)((char *)d->a + m * p->a_stride);
+		const float *c = (const float *)((char *)d->c0 + m * p->c_stride);
+
+		for (uint32_t n = 0; n < mc->n; n++) {
+			const void *w = (const char *)d->w + n * p->w_stride;
+			double s = 0, sa = 0, qerr = 0;
+
+			for (uint32_t b = 0; b < mc->k; b += 32) {
+				uint32_t e = b + 32 < mc->k ? b + 32 : mc->k;
+				double amax = 0, sw = 0;
+
+				for (uint32_t k = b; k < e; k++) {
+					double wk = kt_weight(dtype, w, k);
+
+					s += a[k] * wk;
+					sa += fabs(a[k] * wk);
+					sw += fabs(wk);
+					amax = fmax(amax, fabs(a[k]));
+				}
+				if (quant)
+					qerr += 0.5005 * amax / 127.0 * sw;
+			}
+			double extra = 0;
+
+			if (p->bias) {
+				s += d->bias[n];
+				extra += fabs(d->bias[n]);
+			}
+			if (p->accumulate) {
+				s += c[n];
+				extra += fabs(c[n]);
+			}
+			d->ref[(size_t)m * mc->n + n] = s;
+			d->tol[(size_t)m * mc->n + n] =
+				(8 * sqrt(mc->k) + 16) * u * sa + qerr +
+				(8 * sqrt(mc->k) + 16) * u * extra +
+				4 * u * fabs(s) + 1e-30;
+		}
+	}
+}
+
+static void mm_free(struct mm_data *d)
+{
+	kt_free(d->a);
+	kt_free(d->w);
+	kt_free(d->c0);
+	kt_free(d->bias);
+	kt_free(d->ref);
+	kt_free(d->tol);
+}
+
+/* Run on ex into a fresh C (initialised from c0); returns C. */
+static float *mm_run(struct mm_data *d, const struct ek_exec *ex,
+		     bool use_scratch)
+{
+	struct ek_matmul p = d->p;
+	size_t cbytes = p.c_stride * p.m;
+	float *c = kt_alloc(cbytes);
+	size_t ss = ek_matmul_scratch_size(&p, ex->nthreads);
+	void *scratch = use_scratch && ss ? kt_alloc(ss) : NULL;
+
+	memcpy(c, d->c0, cbytes);
+	p.c = c;
+	ek_matmul(ex, &p, scratch);
+	kt_free(scratch);
+	return c;
+}
+
+static void mm_check(struct kt *t, const struct mm_data *d, const float *c,
+		     const char *what)
+{
+	const struct ek_matmul *p = &d->p;
+
+	for (uint32_t m = 0; m < p->m; m++) {
+		const float *row = (const float *)((const char *)c +
+						   m * p->c_stride);
+
+		for (uint32_t n = 0; n < p->n; n++) {
+			double ref = d->ref[(size_t)m * p->n + n];
+			double tol = d->tol[(size_t)m * p->n + n];
+
+			KT_CHECK(t, fabs(row[n] - ref) <= tol,
+				 "matmul %s %s M=%u N=%u K=%u bias=%d acc=%d "
+				 "C[%u][%u]=%.9g ref %.9g tol %.3g", what,
+				 ek_dtype_name(p->w_dtype), p->m, p->n, p->k,
+				 p->bias != NULL, p->accumulate, m, n, row[n],
+				 ref, tol);
+		}
+		/* the padding between rows is never written */
+		if (p->c_stride > p->n * 4) {
+			const float *c0 = (const float *)((const char *)d->c0 +
+							  m * p->c_stride);
+
+			KT_CHECK(t, !memcmp(row + p->n, c0 + p->n,
+					    p->c_stride - p->n * 4),
+				 "matmul wrote past row end (M=%u N=%u)", p->m,
+				 p->n);
+		}
+	}
+}
+
+static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
+			const struct mm_case *mc, int dtype, int variant)
+{
+	struct mm_data d;
+	float *first;
+
+	mm_setup(&d, rng, mc, dtype, variant);
+	first = mm_run(&d, &e->ex[0], true);
+	mm_check(t, &d, first, "serial");
+	for (int i = 1; i <= KT_MAX_POOL; i++) {
+		float *c = mm_run(&d, &e->ex[i], true);
+
+		KT_CHECK(t, !memcmp(c, first, d.p.c_stride * d.p.m),
+			 "matmul %s M=%u N=%u K=%u: %d threads differ from 1",
+			 ek_dtype_name(dtype), mc->m, mc->n, mc->k, i);
+		kt_free(c);
+	}
+	{
+		float *c = mm_run(&d, &e->ex[2], false);
+
+		mm_check(t, &d, c, "no-scratch");
+		kt_free(c);
+	}
+	kt_free(first);
+	mm_free(&d);
+}
+
+void kt_test_matmul(struct kt *t, struct kt_execs *e)
+{
+	static const int dtypes[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0,
+				      EK_Q4_0 };
+	struct kt_rng rng = { 0x5eed0001ull };
+	int variant = 0;
+
+	for (size_t di = 0; di < 5; di++) {
+		for (size_t i = 0; i < sizeof(any_k) / sizeof(any_k[0]); i++)
+			mm_case_run(t, e, &rng, &any_k[i], dtypes[di],
+				    variant++ & 15);
+		if (dtypes[di] == EK_Q8_0 || dtypes[di] == EK_Q4_0)
+			continue;
+		for (size_t i = 0; i < sizeof(float_k) / sizeof(float_k[0]); i++)
+			mm_case_run(t, e, &rng, &float_k[i], dtypes[di],
+				    variant++ & 15);
+	}
+	/* invalid shapes are refused without touching C */
+	{
+		float a[64] = { 0 }, c[4] = { 1, 2, 3, 4 };
+		uint8_t w[68] = { 0 };
+		struct ek_matmul p = { .m = 1, .n = 1, .k = 48, .a = a,
+				       .a_stride = 192, .w = w,
+				       .w_dtype = EK_Q8_0, .w_stride = 68,
+				       .c = c, .c_stride = 16 };
+
+		ek_matmul(&ek_exec_serial, &p, NULL);
+		KT_CHECK(t, c[0] == 1, "matmul with K %% 32 != 0 on Q8_0");
+		p.w_dtype = 5;
+		p.k = 32;
+		ek_matmul(&ek_exec_serial, &p, NULL);
+		KT_CHECK(t, c[0] == 1, "matmul with unknown dtype");
+		KT_CHECK(t, ek_matmul_scratch_size(&p, 2) == 0,
+			 "no scratch for invalid matmul");
+	}
+}

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Each forward step (embedding, attention block, FFN block, output) of the
+ * CPU backend against a plain double-precision reference written from the
+ * model definition, on generated llama and qwen2 models (GQA, partial
+ * rope, biases, NEOX rope) in every weight type, for a prefill batch and
+ * then single-token decode steps.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ember/kernels.h>
+#include <ember/runtime.h>
+
+#include "backend.h"
+#include "check.h"
+#include "synth.h"
+
+int check_failures, check_count;
+
+#define MAXT 8
+
+struct ref {
+	const struct ember_model *m;
+	const struct ember_model_info *in;
+	double *kc, *vc;	/* [layer][pos][kv_dim] */
+	double x[MAXT][256];
+};
+
+static void matvec(const struct weight *w, const double *x, const float *bias, double *y)
+{
+	float *row = malloc(w->n_in * sizeof(float));
+
+	for (uint32_t o = 0; o < w->n_out; o++) {
+		double s = bias ? bias[o] : 0;
+
+		ek_dequantize_row(w->dtype, (const char *)w->data + o * w->stride, row, w->n_in);
+		for (uint32_t i = 0; i < w->n_in; i++)
+			s += (double)row[i] * x[i];
+		y[o] = s;
+	}
+	free(row);
+}
+
+static void rmsnorm(const double *x, const float *w, uint32_t n, float eps, double *out)
+{
+	double ss = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		ss += x[i] * x[i];
+	ss = 1.0 / sqrt(ss / n + eps);
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = x[i] * ss * w[i];
+}
+
+static void rope(double *v, uint32_t n_head, const struct ember_model_info *in, uint32_t pos)
+{
+	for (uint32_t h = 0; h < n_head; h++) {
+		double *x = v + h * in->head_dim;
+
+		for (uint32_t i = 0; i < in->rope_dim / 2; i++) {
+			double th = pos * pow(in->rope_base, -2.0 * i / in->rope_dim);
+			uint32_t a = in->rope_neox ? i : 2 * i;
+			uint32_t b = in->rope_neox ? i + in->rope_dim / 2 : 2 * i + 1;
+			double x0 = x[a], x1 = x[b];
+
+			x[a] = x0 * cos(th) - x1 * sin(th);
+			x[b] = x0 * sin(th) + x1 * cos(th);
+		}
+	}
+}
+
+static void ref_attn(struct ref *r, uint32_t l, uint32_t n, uint32_t n_past)
+{
+	const struct ember_model_info *in = r->in;
+	const struct layer *ly = &r->m->layers[l];
+	uint32_t d = in->n_embd, hd = in->head_dim, kvd = in->n_head_kv * hd;
+	uint32_t grp = in->n_head / in->n_head_kv;
+	static double xb[MAXT][256], q[MAXT][256], k[256], v[256], att[256], o[256];
+
+	for (uint32_t t = 0; t < n; t++) {
+		rmsnorm(r->x[t], ly->attn_norm, d, in->rms_eps, xb[t]);
+		matvec(&ly->wq, xb[t], ly->bq, q[t]);
+		matvec(&ly->wk, xb[t], ly->bk, k);
+		matvec(&ly->wv, xb[t], ly->bv, v);
+		rope(q[t], in->n_head, in, n_past + t);
+		rope(k, in->n_head_kv, in, n_past + t);
+		memcpy(r->kc + ((size_t)l * 64 + n_past + t) * kvd, k, kvd * sizeof(double));
+		memcpy(r->vc + ((size_t)l * 64 + n_past + t) * kvd, v, kvd * sizeof(double));
+	}
+	for (uint32_t t = 0; t < n; t++) {
+		for (uint32_t h = 0; h < in->n_head; h++) {
+			double sc[64], mx = -1e300, sum = 0;
+			uint32_t g = h / grp, np = n_past + t + 1;
+
+			for (uint32_t j = 0; j < np; j++) {
+				const double *kj = r->kc + ((size_t)l * 64 + j) * kvd + g * hd;
+				double s = 0;
+
+				for (uint32_t i = 0; i < hd; i++)
+					s += q[t][h * hd + i] * kj[i];
+				sc[j] = s / sqrt(hd);
+				mx = sc[j] > mx ? sc[j] : mx;
+			}
+			for (uint32_t j = 0; j < np; j++)
+				sum += (sc[j] = exp(sc[j] - mx));
+			for (uint32_t i = 0; i < hd; i++) {
+				double a = 0;
+
+				for (uint32_t j = 0; j < np; j++)
+					a += sc[j] / sum * r->vc[((size_t)l * 64 + j) * kvd + g * hd + i];
+				att[h * hd + i] = a;
+			}
+		}
+		matvec(&ly->wo, att, NULL, o);
+		for (uint32_t i = 0; i < d; i++)
+			r->x[t][i] += o[i];
+	}
+}
+
+static void ref_ffn(struct ref *r, uint32_t l, uint32_t n)
+{
+	const struct ember_model_info *in = r->in;
+	const struct layer *ly = &r->m->layers[l];
+	static double xb[256], g[1024], u[1024], o[256];
+
+	for (uint32_t t = 0; t < n; t++) {
+		rmsnorm(r->x[t], ly->ffn_norm, in->n_embd, in->rms_eps, xb);
+		matvec(&ly->gate, xb, NULL, g);
+		matvec(&ly->up, xb, NULL, u);
+		for (uint32_t i = 0; i < in->n_ff; i++)
+			g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+		matvec(&ly->down, g, NULL, o);
+		for (uint32_t i = 0; i < in->n_embd; i++)
+			r->x[t][i] += o[i];
+	}
+}
+
+/* max |got - want| <= tol * max(1, max |want|) */
+static void compare(const char *what, const float *got, size_t got_stride, const double *want,
+		    size_t want_stride, uint32_t rows, uint32_t n, double tol)
+{
+	double maxd = 0, maxv = 1;
+
+	for (uint32_t r = 0; r < rows; r++)
+		for (uint32_t i = 0; i < n; i++) {
+			double w = want[r * want_stride + i], g = got[r * got_stride + i];
+
+			maxd = fabs(g - w) > maxd ? fabs(g - w) : maxd;
+			maxv = fabs(w) > maxv ? fabs(w) : maxv;
+		}
+	CHECK(maxd <= tol * maxv, "%s: max diff %.3g (scale %.3g, tol %.3g)", what, maxd, maxv, tol);
+}
+
+static void run_model(const char *label, const struct synth_spec *spec, int kv_dtype, double tol)
+{
+	char path[] = "/tmp/ember-test-steps-XXXXXX";
+	int fd = mkstemp(path);
+	struct ember_model *m = NULL;
+	struct ember_session *s = NULL;
+	struct ember_session_opts so;
+	struct ember_error err;
+	struct ref *r = calloc(1, sizeof(*r));
+	int32_t toks[MAXT] = { 1, 280, 281, 5, 200, 77, 260, 2 };
+	uint32_t n_past = 0;
+	char what[160];
+
+	close(fd);
+	CHECK(synth_write(spec, path, &err) == 0, "%s: %s", label, err.msg);
+	CHECK(ember_model_load(path, &m, &err) == 0, "%s: %s", label, err.msg);
+	unlink(path);
+	if (!m)
+		goto out;
+	ember_session_opts_default(&so);
+	so.n_ctx = 64;
+	so.n_threads = 2;
+	so.kv_dtype = kv_dtype;
+	CHECK(ember_session_create(m, &so, &s, &err) == 0, "%s", err.msg);
+	if (!s)
+		goto out;
+	r->m = m;
+	r->in = &m->info;
+	r->kc = calloc((size_t)m->info.n_layer * 64 * 256, sizeof(double));
+	r->vc = calloc((size_t)m->info.n_layer * 64 * 256, sizeof(double));
+	/* a 5-token prefill, then 3 single-token decodes */
+	for (int phase = 0; phase < 4; phase++) {
+		uint32_t n = phase == 0 ? 5 : 1, d = m->info.n_embd;
+		const int32_t *tk = toks + (phase ? 4 + phase : 0);
+		struct fwd_state *st = session_state(s);
+		struct step step = { STEP_EMBED, 0, n, n_past, tk };
+		static double logits[2048];
+
+		CHECK(session_run_step(s, &step) == 0, "embed");
+		for (uint32_t t = 0; t < n; t++) {
+			float row[256];
+
+			ek_dequantize_row(m->tok_embd.dtype,
+					  (const char *)m->tok_embd.data + tk[t] * m->tok_embd.stride,
+					  row, d);
+			for (uint32_t i = 0; i < d; i++)
+				r->x[t][i] = row[i];
+		}
+		snprintf(what, sizeof(what), "%s phase %d embed", label, phase);
+		compare(what, st->x, d, &r->x[0][0], 256, n, d, 1e-6);
+		for (uint32_t l = 0; l < m->info.n_layer; l++) {
+			step.layer = l;
+			step.kind = STEP_ATTN;
+			CHECK(session_run_step(s, &step) == 0, "attn");
+			ref_attn(r, l, n, n_past);
+			snprintf(what, sizeof(what), "%s phase %d layer %u attention", label, phase, l);
+			compare(what, st->x, d, &r->x[0][0], 256, n, d, tol);
+			step.kind = STEP_FFN;
+			CHECK(session_run_step(s, &step) == 0, "ffn");
+			ref_ffn(r, l, n);
+			snprintf(what, sizeof(what), "%s phase %d layer %u ffn", label, phase, l);
+			compare(what, st->x, d, &r->x[0][0], 256, n, d, tol);
+			/* continue from ember's state so errors do not compound */
+			for (uint32_t t = 0; t < n; t++)
+				for (uint32_t i = 0; i < d; i++)
+					r->x[t][i] = st->x[t * d + i];
+		}
+		step.kind = STEP_OUTPUT;
+		CHECK(session_run_step(s, &step) == 0, "output");
+		{
+			double xb[256];
+
+			rmsnorm(r->x[n - 1], m->output_norm, d, m->info.rms_eps, xb);
+			matvec(&m->output, xb, NULL, logits);
+		}
+		snprintf(what, sizeof(what), "%s phase %d logits", label, phase);
+		compare(what, st->logits, 0, logits, 0, 1, m->info.n_vocab, tol);
+		n_past += n;
+	}
+out:
+	if (r) {
+		free(r->kc);
+		free(r->vc);
+	}
+	free(r);
+	ember_session_free(s);
+	ember_model_free(m);
+}
+
+/* ember-mkmodel --quantize: matrices become the new type, logits stay close */
+static void test_quantize(const struct synth_spec *spec, int dtype)
+{
+	char a[] = "/tmp/ember-test-q-in-XXXXXX", b[] = "/tmp/ember-test-q-out-XXXXXX";
+	struct ember_model *m1 = NULL, *m2 = NULL;
+	struct ember_session *s1 = NULL, *s2 = NULL;
+	struct ember_error err;
+	int32_t toks[5] = { 1, 100, 200, 150, 7 };
+	const float *l1, *l2;
+	double maxd = 0, maxv = 1;
+
+	close(mkstemp(a));
+	close(mkstemp(b));
+	CHECK(synth_write(spec, a, &err) == 0, "%s", err.msg);
+	CHECK(synth_quantize(a, b, dtype, &err) == 0, "%s", err.msg);
+	CHECK(ember_model_load(a, &m1, &err) == 0, "%s", err.msg);
+	CHECK(ember_model_load(b, &m2, &err) == 0, "quantized: %s", err.msg);
+	unlink(a);
+	unlink(b);
+	if (!m1 || !m2)
+		goto out;
+	CHECK(m2->layers[0].wq.dtype == dtype && m2->tok_embd.dtype == dtype &&
+	      m2->layers[1].down.dtype == dtype, "matrices are %s", ek_dtype_name(dtype));
+	CHECK(ember_session_create(m1, NULL, &s1, &err) == 0 &&
+	      ember_session_create(m2, NULL, &s2, &err) == 0, "%s", err.msg);
+	if (!s1 || !s2)
+		goto out;
+	CHECK(ember_eval(s1, toks, 5, &l1, &err) == 0 && ember_eval(s2, toks, 5, &l2, &err) == 0,
+	      "%s", err.msg);
+	for (uint32_t i = 0; i < m1->info.n_vocab; i++) {
+		maxd = fabs(l1[i] - l2[i]) > maxd ? fabs(l1[i] - l2[i]) : maxd;
+		maxv = fabs(l1[i]) > maxv ? fabs(l1[i]) : maxv;
+	}
+	/* random weights amplify quantization error; garbage would be ~1x */
+	CHECK(maxd < (dtype == EK_Q4_0 ? 0.25 : 0.05) * maxv, "quantized %s logits differ by %.3g (scale %.3g)",
+	      ek_dtype_name(dtype), maxd, maxv);
+out:
+	ember_session_free(s1);
+	ember_session_free(s2);
+	ember_model_free(m1);
+	ember_model_free(m2);
+}
+
+int main(void)
+{
+	struct synth_spec llama = { "llama", "tiny-llama", 300, 64, 2, 4, 2, 96, 128, 8,
+				    10000.0f, 1e-5f, false, EK_F32, EK_F32, 7 };
+	struct synth_spec qwen = { "qwen2", "tiny-qwen2", 300, 64, 2, 8, 2, 128, 128, 0,
+				   1000000.0f, 1e-6f, true, EK_F32, EK_F32, 9 };
+	static const int types[] = { EK_F16, EK_BF16, EK_Q8_0, EK_Q4_0 };
+
+	run_model("llama f32 (GQA, rope 8 of 16)", &llama, EK_F32, 2e-4);
+	run_model("qwen2 f32 (bias, neox, tied)", &qwen, EK_F32, 2e-4);
+	run_model("llama f32, f16 kv", &llama, EK_F16, 2e-2);
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		char label[64];
+
+		llama.dtype = llama.embd_dtype = types[i];
+		snprintf(label, sizeof(label), "llama %s", ek_dtype_name(types[i]));
+		run_model(label, &llama, EK_F32, 5e-2);
+		qwen.dtype = types[i];
+		snprintf(label, sizeof(label), "qwen2 %s", ek_dtype_name(types[i]));
+		run_model(label, &qwen, EK_F32, 5e-2);
+	}
+	llama.dtype = llama.embd_dtype = EK_F32;
+	test_quantize(&llama, EK_Q8_0);
+	test_quantize(&llama, EK_Q4_0);
+	test_quantize(&llama, EK_F16);
+	return CHECK_DONE("steps");
+}

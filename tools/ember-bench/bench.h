@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ember-bench: shared pieces of the benchmark modes (timing, result lines,
+ * memory bandwidth, the OpenBLAS baseline). Each mode lives in its own
+ * file and registers in main.c's mode table.
+ */
+#ifndef EMBER_BENCH_H
+#define EMBER_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ember/kernels.h"
+
+struct bench_opts {
+	bool json;		/* one JSON object per line */
+	int threads;		/* threads for ember and the baselines */
+	double min_time;	/* seconds per timed batch */
+	const char *filter;	/* only ops whose name contains this */
+};
+
+/* One measurement. baseline < 0: none. */
+struct bench_result {
+	char op[32];
+	char dtype[16];
+	char shape[48];
+	char metric[16];	/* "GFLOP/s", "GB/s" */
+	double value;
+	double baseline;
+	char baseline_name[32];
+	char note[64];
+};
+
+void bench_print(const struct bench_opts *o, const struct bench_result *r);
+void bench_print_header(const struct bench_opts *o);
+
+double bench_now(void);
+/* Best seconds per call of fn(arg) over 5 batches of >= min_time each. */
+double bench_time(const struct bench_opts *o, void (*fn)(void *arg),
+		  void *arg);
+
+void *bench_alloc(size_t bytes);	/* 2 MiB aligned, touched; exits on OOM */
+void bench_free(void *p, size_t bytes);
+
+/* Read bandwidth in GB/s with the pool's threads over `bytes` of memory,
+ * several streams per thread. */
+double bench_read_bandwidth(const struct bench_opts *o,
+			    const struct ek_exec *ex, size_t bytes);
+
+/* OpenBLAS, loaded at run time with its core type pinned (auto-detection
+ * picks a generic core on some VMs). NULL members if unavailable. */
+struct bench_blas {
+	void *handle;
+	void (*sgemm)(int order, int ta, int tb, int m, int n, int k,
+		      float alpha, const float *a, int lda, const float *b,
+		      int ldb, float beta, float *c, int ldc);
+	void (*sgemv)(int order, int ta, int m, int n, float alpha,
+		      const float *a, int lda, const float *x, int incx,
+		      float beta, float *y, int incy);
+	const char *coretype;
+	char config[128];
+};
+/* Must run before any other thread exists (it edits the environment). */
+bool bench_blas_load(struct bench_blas *b, int threads);
+void bench_blas_unload(struct bench_blas *b);
+
+/* Modes */
+int bench_kernels_main(const struct bench_opts *o);
+
+#endif /* EMBER_BENCH_H */

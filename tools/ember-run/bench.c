@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ember-run --bench: prefill and decode speed of a model, and how close
+ * decode comes to the memory-bandwidth bound (bytes each token must read:
+ * every matmul weight, the LM head, and the KV cache so far), with the
+ * bandwidth measured in the same run on the same number of threads.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ember/kernels.h>
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+struct bw_arg {
+	const uint64_t *p;
+	size_t n;
+	uint64_t sum;
+};
+
+static void *bw_read(void *arg)
+{
+	struct bw_arg *a = arg;
+	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+
+	for (size_t i = 0; i + 4 <= a->n; i += 4) {
+		s0 += a->p[i];
+		s1 += a->p[i + 1];
+		s2 += a->p[i + 2];
+		s3 += a->p[i + 3];
+	}
+	a->sum = s0 + s1 + s2 + s3;
+	return NULL;
+}
+
+/* Read bandwidth (bytes/s) of a buffer far larger than the caches. */
+static double measure_bandwidth(int nthreads)
+{
+	size_t bytes = (size_t)1 << 30, n = bytes / 8;
+	uint64_t *buf = malloc(bytes);
+	pthread_t th[64];
+	struct bw_arg args[64];
+	double best = 0;
+
+	if (!buf)
+		return 0;
+	if (nthreads > 64)
+		nthreads = 64;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = i;
+	for (int rep = 0; rep < 3; rep++) {
+		double t0 = now(), t;
+
+		for (int i = 0; i < nthreads; i++) {
+			args[i].p = buf + n / nthreads * i;
+			args[i].n = n / nthreads;
+			pthread_create(&th[i], NULL, bw_read, &args[i]);
+		}
+		for (int i = 0; i < nthreads; i++)
+			pthread_join(th[i], NULL);
+		t = now() - t0;
+		if (bytes / t > best)
+			best = bytes / t;
+	}
+	free(buf);
+	return best;
+}
+
+static void report(const struct bench_opts *o, const struct ember_model_info *in,
+		   const char *phase, int n, double tps, double bound, uint64_t rss)
+{
+	const char *dt = ek_dtype_name(in->weight_dtype);
+	const char *name = in->name[0] ? in->name : in->path;
+
+	if (o->json)
+		printf("{\"model\": \"%s\", \"generated_weights\": %s, \"dtype\": \"%s\", \"phase\": \"%s\", \"tokens\": %d, \"threads\": %d, \"tokens_per_s\": %.2f, \"bound_tokens_per_s\": %.2f, \"ratio\": %.3f, \"peak_rss_bytes\": %llu}\n",
+		       name, in->generated ? "true" : "false", dt, phase, n, o->n_threads, tps,
+		       bound, bound > 0 ? tps / bound : 0, (unsigned long long)rss);
+	else
+		printf("%-8s %-60s %5s %4d tokens: %9.2f tok/s%s", phase, name, dt, n, tps,
+		       bound > 0 ? "" : "\n");
+	if (!o->json && bound > 0)
+		printf("  (bound %.2f, %.0f%%)\n", bound, 100 * tps / bound);
+}
+
+int run_bench(const struct bench_opts *o)
+{
+	struct ember_model *m = NULL;
+	struct ember_session *s = NULL;
+	struct ember_session_opts so;
+	struct ember_model_info in;
+	struct ember_error err;
+	int32_t *toks = NULL;
+	const float *logits;
+	double bw, kv_per_pos, best_pre = 0, best_dec = 0, bound;
+	uint64_t rss;
+	int ret;
+
+	ret = ember_model_load(o->model_path, &m, &err);
+	if (ret) {
+		fprintf(stderr, "ember-run: %s\n", err.msg);
+		return ret;
+	}
+	ember_model_get_info(m, &in);
+	ember_session_opts_default(&so);
+	so.n_ctx = (uint32_t)(o->n_prefill + o->n_decode + 1);
+	so.n_batch = (uint32_t)(o->n_prefill > 0 ? o->n_prefill : 1);
+	so.n_threads = o->n_threads;
+	so.kv_dtype = o->kv_dtype;
+	ret = ember_session_create(m, &so, &s, &err);
+	if (ret) {
+		fprintf(stderr, "ember-run: %s\n", err.msg);
+		goto out;
+	}
+	toks = malloc(((size_t)o->n_prefill + 1) * sizeof(*toks));
+	if (!toks) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < o->n_prefill + 1; i++)	/* fixed pseudo-random ids */
+		toks[i] = (int32_t)(3 + (uint32_t)(i * 2654435761u) % (in.n_vocab - 3));
+	/* warm up: page the weights in */
+	if ((ret = ember_eval(s, toks, 1, &logits, &err)))
+		goto fail;
+	for (int rep = 0; rep < o->reps; rep++) {
+		double t0, t;
+		int32_t tok;
+
+		ember_session_reset(s);
+		t0 = now();
+		if (o->n_prefill > 0 && (ret = ember_eval(s, toks, o->n_prefill, &logits, &err)))
+			goto fail;
+		t = now() - t0;
+		if (o->n_prefill > 0 && o->n_prefill / t > best_pre)
+			best_pre = o->n_prefill / t;
+		if (o->n_prefill == 0 && (ret = ember_eval(s, toks, 1, &logits, &err)))
+			goto fail;
+		tok = toks[0];
+		t0 = now();
+		for (int i = 0; i < o->n_decode; i++) {
+			if ((ret = ember_eval(s, &tok, 1, &logits, &err)))
+				goto fail;
+			tok = (int32_t)(3 + (uint32_t)(tok * 2654435761u) % (in.n_vocab - 3));
+		}
+		t = now() - t0;
+		if (o->n_decode > 0 && o->n_decode / t > best_dec)
+			best_dec = o->n_decode / t;
+	}
+	rss = ember_peak_rss();	/* before the bandwidth buffer */
+	bw = measure_bandwidth(o->n_threads > 0 ? o->n_threads : 1);
+	/* average KV bytes read per decode token: K and V of every layer for
+	 * the positions so far (mid-run average) */
+	kv_per_pos = (double)in.n_layer * 2.0 * in.n_head_kv * in.head_dim *
+		     (o->kv_dtype == EK_F32 ? 4 : 2);
+	bound = bw / ((double)in.matmul_bytes + kv_per_pos * (o->n_prefill + o->n_decode / 2.0));
+	if (o->n_prefill > 0)
+		report(o, &in, "prefill", o->n_prefill, best_pre, 0, rss);
+	if (o->n_decode > 0)
+		report(o, &in, "decode", o->n_decode, best_dec, bound, rss);
+	if (!o->json)
+		printf("read bandwidth %.2f GB/s on %d threads; %.1f MB read per token; peak RSS %.1f MiB\n",
+		       bw / 1e9, o->n_threads, in.matmul_bytes / 1e6,
+		       (double)rss / (1 << 20));
+	goto out;
+fail:
+	fprintf(stderr, "ember-run: %s\n", err.msg);
+out:
+	free(toks);
+	ember_session_free(s);
+	ember_model_free(m);
+	return ret;
+}

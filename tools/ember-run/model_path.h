@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef EMBER_RUN_MODEL_PATH_H
+#define EMBER_RUN_MODEL_PATH_H
+
+#include <stddef.h>
+
+/* The default model: $EMBER_MODEL, else shared/models/stories260K.gguf
+ * found beside the repository of the executable or the working directory.
+ * Returns 0 and fills buf, or -ENOENT. */
+int default_model_path(char *buf, size_t size);
+
+#endif
