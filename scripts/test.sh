@@ -6,6 +6,8 @@
 #                       each failing on any warning
 #   3. guest tests      one QEMU boot running every kselftest binary from
 #                       build-guest/tests/guest/ and the tests/guest/*.sh scripts
+#   4. masked device    a second boot with SWIGLU switched off (caps-ops-mask)
+#   5. device model     qemu/tests/ember_qtest.py: registers, MMU, ring, resets
 # It prints per-suite summaries and, as the very last line,
 # "N passed, N failed". Exit status: 0 only if nothing failed and the guest
 # tests ran.
@@ -185,6 +187,44 @@ else
 	126) record guest 0 1 0 "loading the modules in the guest failed"; guest_ok=0 ;;
 	*) record guest 0 1 0 "guest test runner exited $grc" ;;
 	esac
+fi
+
+# ---- 4. the same device with ops switched off ---------------------------------------------
+# Software must see UNSUPPORTED for what a smaller NPU lacks: ember-layer-test's
+# masked_ops_unsupported case runs (instead of skipping) only on such a device.
+if want guest && [ $guest_ok = 1 ] && [ -x "$stage/ember-layer-test" ]; then
+	section "guest tests on a device without SWIGLU (caps-ops-mask=0xdf)"
+	{
+		echo '#!/bin/sh'
+		echo "echo '@@EMBER-TEST-BEGIN ember-layer-test'"
+		echo "timeout ${EMBER_GUEST_TEST_TIMEOUT:-900} /opt/ember/tests/ember-layer-test; rc=\$?"
+		echo 'echo; echo "@@EMBER-TEST-END ember-layer-test rc=$rc"'
+	} > "$stage/run-masked.sh"
+	bash scripts/run-guest.sh --timeout "${EMBER_GUEST_TIMEOUT:-2700}" \
+		--log "$logs/guest-masked-console.log" \
+		--qemu-arg -global --qemu-arg ember-npu.caps-ops-mask=0xdf \
+		--add "$stage:/opt/ember/tests" -- 'sh /opt/ember/tests/run-masked.sh'
+	echo "guest exit status: $?"
+	masked=$(python3 scripts/lib/summarize.py guest "$logs/guest-masked-console.log" guest-masked)
+	record_lines <<<"$masked"
+	# All skipped would mean the mask never reached the device.
+	grep -qP '^guest-masked:ember-layer-test\t[1-9]' <<<"$masked" ||
+		record guest-masked 0 1 0 "no masked-op test passed: did caps-ops-mask reach the device?"
+fi
+
+# ---- 5. device model tests (qtest: the test plays the driver, no guest kernel) --------------
+if want guest && is_built qemu; then
+	section "device model tests (qemu/tests/ember_qtest.py)"
+	python3 qemu/tests/ember_qtest.py "$(ember_qemu)" >"$logs/qtest.log" 2>&1
+	qrc=$?
+	grep -E '^not ok' "$logs/qtest.log" | head -n 20
+	if line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logs/qtest.log" | tail -n1); then
+		read -r qp _ qf _ <<<"$line"
+		[ $qrc = 0 ] || [ "$qf" != 0 ] || qf=1
+		record device:qtest "$qp" "$qf" 0 "log: $logs/qtest.log"
+	else
+		record device:qtest 0 1 0 "no summary line (exit $qrc; log: $logs/qtest.log)"
+	fi
 fi
 
 # ---- summary ---------------------------------------------------------------------------------

@@ -181,6 +181,16 @@ TARGET static void dot4_##NAME(const void *const w[4], size_t pf,           \
 	}                                                                    \
 	for (; i + 2 <= nb; i += 2) {                                        \
 		__m512i aq = _mm512_loadu_si512(a->qs + i * EK_QK);          \
+		/* the 8 block scales of this step in one conversion:      \
+		 * [r0b0 r0b1 r1b0 r1b1 ...] x [a0 a1 a0 a1 ...] */          \
+		__m256 sc8 = _mm256_mul_ps(_mm256_cvtph_ps(_mm_setr_epi16(   \
+			(short)b[0][i].d, (short)b[0][i + 1].d,              \
+			(short)b[1][i].d, (short)b[1][i + 1].d,              \
+			(short)b[2][i].d, (short)b[2][i + 1].d,              \
+			(short)b[3][i].d, (short)b[3][i + 1].d)),            \
+			_mm256_castpd_ps(_mm256_broadcast_sd(                \
+				(const double *)(a->d + i))));               \
+		__m512 sc = _mm512_castps256_ps512(sc8);                     \
                                                                              \
 		for (int r = 0; r < 4; r++) {                                \
 			/* the next group of rows into L2: the hardware     \
@@ -189,8 +199,12 @@ TARGET static void dot4_##NAME(const void *const w[4], size_t pf,           \
 					   0, 1);                            \
 			__m512i wq = PAIR(b[r] + i);                         \
 			__m512i d = PRODUCT(wq, aq, DPBUSD);                 \
-			__m512 s = two_scales(b[r][i].d, a->d[i],            \
-					      b[r][i + 1].d, a->d[i + 1]);   \
+			/* lanes 0-7: block i, 8-15: block i + 1 */       \
+			__m512 s = _mm512_permutexvar_ps(_mm512_set_epi32(   \
+				2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1,  \
+				2 * r + 1, 2 * r + 1, 2 * r + 1, 2 * r + 1,  \
+				2 * r, 2 * r, 2 * r, 2 * r,                  \
+				2 * r, 2 * r, 2 * r, 2 * r), sc);            \
 			acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s,   \
 						 acc[r]);                    \
 		}                                                            \

@@ -38,6 +38,31 @@ struct fw_matmul_plan {
 struct fw_attention_plan {
 	struct ember_op_attention op;
 	struct fw_range q, k, v, out;
+	struct fw_range k_new, v_new;	/* len 0 without APPEND_KV */
+};
+
+struct fw_rmsnorm_plan {
+	struct ember_op_rmsnorm op;
+	struct fw_range x, w, out;	/* w.len 0 without WEIGHT */
+};
+
+struct fw_rope_plan {
+	struct ember_op_rope op;
+	struct fw_range x, out;
+	bool in_place;
+};
+
+/* SWIGLU and ADD: out = f(a, b) on rows of f32. */
+struct fw_binary_plan {
+	uint32_t opcode;
+	uint32_t rows, n;
+	struct fw_range a, b, out;
+	uint64_t a_stride, b_stride, out_stride;
+};
+
+struct fw_copy_plan {
+	struct ember_op_copy op;
+	struct fw_range src, dst;
 };
 
 /* One decoded, fully checked op. */
@@ -47,6 +72,10 @@ struct fw_op {
 	union {
 		struct fw_matmul_plan mm;
 		struct fw_attention_plan at;
+		struct fw_rmsnorm_plan rn;
+		struct fw_rope_plan rp;
+		struct fw_binary_plan bin;
+		struct fw_copy_plan cp;
 	} u;
 };
 
@@ -62,6 +91,16 @@ uint32_t fw_check_matmul(const struct ember_op_matmul *op,
 uint32_t fw_check_attention(const struct ember_op_attention *op,
 			    uint32_t caps_dtypes,
 			    struct fw_attention_plan *plan);
+uint32_t fw_check_rmsnorm(const struct ember_op_rmsnorm *op,
+			  uint32_t caps_dtypes, struct fw_rmsnorm_plan *plan);
+uint32_t fw_check_rope(const struct ember_op_rope *op, uint32_t caps_dtypes,
+		       struct fw_rope_plan *plan);
+uint32_t fw_check_swiglu(const struct ember_op_swiglu *op,
+			 uint32_t caps_dtypes, struct fw_binary_plan *plan);
+uint32_t fw_check_add(const struct ember_op_add *op, uint32_t caps_dtypes,
+		      struct fw_binary_plan *plan);
+uint32_t fw_check_copy(const struct ember_op_copy *op, uint32_t caps_dtypes,
+		       struct fw_copy_plan *plan);
 
 /* Run a checked op. Returns EMBER_JOB_OK or a status (MMU faults fill
  * res->fault_va); adds the bytes it moved to @res. */
@@ -72,8 +111,31 @@ uint32_t fw_run_attention(const struct ember_hal *hal, uint32_t as,
 			  const struct fw_attention_plan *plan,
 			  struct ember_job_result *res);
 
-/* The kernels' executor on the HAL's compute threads (ek_exec.run has
- * the shape of hal->parallel); serial if the HAL has no parallel(). */
+uint32_t fw_run_rmsnorm(const struct ember_hal *hal, uint32_t as,
+			const struct fw_rmsnorm_plan *plan,
+			struct ember_job_result *res);
+uint32_t fw_run_rope(const struct ember_hal *hal, uint32_t as,
+		     const struct fw_rope_plan *plan,
+		     struct ember_job_result *res);
+uint32_t fw_run_binary(const struct ember_hal *hal, uint32_t as,
+		       const struct fw_binary_plan *plan,
+		       struct ember_job_result *res);
+uint32_t fw_run_copy(const struct ember_hal *hal, uint32_t as,
+		     const struct fw_copy_plan *plan,
+		     struct ember_job_result *res);
+
+/* Shared field checks. */
+bool fw_float_is_finite(float f);
+/* f32 rows: shape bounded, stride >= row and 4-aligned, va 4-aligned, range
+ * computed without overflow. */
+bool fw_f32_rows(uint64_t va, uint64_t rows, uint64_t stride, uint64_t n,
+		 struct fw_range *r);
+/* Rope parameters: rope_dim even in [2, head_dim], base finite > 0. */
+bool fw_rope_params_ok(uint32_t head_dim, uint32_t rope_dim, float base);
+
+/* The kernels' executor on the HAL's compute threads (task counts above
+ * hal->nthreads are spread over them); serial if the HAL has no
+ * parallel(). */
 struct ek_exec fw_exec(const struct ember_hal *hal);
 
 /* Operand mapping shared by the op runners. */

@@ -5,11 +5,41 @@
 
 #include "fw_internal.h"
 
+/* ek_exec.run may ask for any number of tasks; the HAL runs at most
+ * nthreads at once, so larger counts are dealt round-robin to threads. */
+struct fw_spread {
+	ek_task_fn fn;
+	void *arg;
+	int n;
+};
+
+static void fw_spread_task(void *arg, int j, int m)
+{
+	const struct fw_spread *s = arg;
+
+	for (int i = j; i < s->n; i += m)
+		s->fn(s->arg, i, s->n);
+}
+
+static void fw_exec_run(void *ctx, ek_task_fn fn, void *arg, int n)
+{
+	const struct ember_hal *hal = ctx;
+	int nthreads = hal->nthreads > 0 ? hal->nthreads : 1;
+	struct fw_spread s = { fn, arg, n };
+
+	if (n <= 0)
+		return;
+	if (n <= nthreads)
+		hal->parallel(hal->ctx, fn, arg, n);
+	else
+		hal->parallel(hal->ctx, fw_spread_task, &s, nthreads);
+}
+
 struct ek_exec fw_exec(const struct ember_hal *hal)
 {
 	struct ek_exec ex = {
-		.run = hal->parallel,
-		.ctx = hal->ctx,
+		.run = fw_exec_run,
+		.ctx = (void *)(uintptr_t)hal,	/* only read */
 		.nthreads = hal->nthreads > 0 ? hal->nthreads : 1,
 	};
 
@@ -63,6 +93,15 @@ static uint32_t run_op(const struct ember_hal *hal, uint32_t as,
 		return fw_run_matmul(hal, as, &op->u.mm, res);
 	case EMBER_OP_ATTENTION:
 		return fw_run_attention(hal, as, &op->u.at, res);
+	case EMBER_OP_RMSNORM:
+		return fw_run_rmsnorm(hal, as, &op->u.rn, res);
+	case EMBER_OP_ROPE:
+		return fw_run_rope(hal, as, &op->u.rp, res);
+	case EMBER_OP_SWIGLU:
+	case EMBER_OP_ADD:
+		return fw_run_binary(hal, as, &op->u.bin, res);
+	case EMBER_OP_COPY:
+		return fw_run_copy(hal, as, &op->u.cp, res);
 	default:
 		return EMBER_JOB_FW_ERROR;
 	}

@@ -1,19 +1,36 @@
 // SPDX-License-Identifier: MIT
-/* ATTENTION: field checks and execution through ek_attention. */
+/* ATTENTION: field checks and execution through ek_attention, with the
+ * optional KV-cache append and rotary embedding of ABI 1.1. */
 #include <string.h>
 
 #include "ember/kernels.h"
 #include "fw_internal.h"
 
-/* APPEND_KV, ROPE and ROPE_NEOX are reserved in this ABI minor. */
-#define ATTN_FLAGS	0u
+#define ATTN_FLAGS	(EMBER_ATTN_APPEND_KV | EMBER_ATTN_ROPE | \
+			 EMBER_ATTN_ROPE_NEOX)
 
-static bool float_is_finite(float f)
+/*
+ * Work memory for the rotated Q (the caller's Q is only read): whole
+ * tokens at a time when one fits, else one head at a time.
+ */
+#define ATTN_QBUF_FLOATS	(64u << 10)
+
+/* The optional fields of the flags that are off must be zero. */
+static bool attn_flags_ok(const struct ember_op_attention *op)
 {
-	uint32_t bits;
+	uint32_t f = op->hdr.flags, base_bits;
 
-	memcpy(&bits, &f, sizeof(bits));
-	return (bits & 0x7f800000u) != 0x7f800000u;
+	memcpy(&base_bits, &op->rope_freq_base, sizeof(base_bits));
+	if (f & ~ATTN_FLAGS || op->pad0[0] || op->pad0[1] || op->pad0[2])
+		return false;
+	if ((f & EMBER_ATTN_ROPE_NEOX) && !(f & EMBER_ATTN_ROPE))
+		return false;
+	if (!(f & EMBER_ATTN_ROPE) && (op->rope_dim || base_bits))
+		return false;
+	if (!(f & EMBER_ATTN_APPEND_KV) &&
+	    (op->k_new_va || op->v_new_va || op->new_stride))
+		return false;
+	return true;
 }
 
 uint32_t fw_check_attention(const struct ember_op_attention *op,
@@ -21,12 +38,9 @@ uint32_t fw_check_attention(const struct ember_op_attention *op,
 			    struct fw_attention_plan *plan)
 {
 	uint64_t f32_align = ek_dtype_align(EK_F32), kv_align, kv_row, q_row;
-	uint32_t rope_base_bits;
+	bool append = op->hdr.flags & EMBER_ATTN_APPEND_KV;
 
-	memcpy(&rope_base_bits, &op->rope_freq_base, sizeof(rope_base_bits));
-	if (op->hdr.flags & ~ATTN_FLAGS || op->pad0[0] || op->pad0[1] ||
-	    op->pad0[2] || op->rope_dim || rope_base_bits || op->k_new_va ||
-	    op->v_new_va || op->new_stride)
+	if (!attn_flags_ok(op))
 		return EMBER_JOB_BAD_DESC;
 
 	if (!ek_dtype_known(op->kv_dtype))
@@ -44,7 +58,11 @@ uint32_t fw_check_attention(const struct ember_op_attention *op,
 	    op->n_ctx > FW_MAX_CTX || op->n_past > op->n_ctx ||
 	    op->n_tok > op->n_ctx - op->n_past)
 		return EMBER_JOB_BAD_DESC;
-	if (!float_is_finite(op->scale))
+	if (!fw_float_is_finite(op->scale))
+		return EMBER_JOB_BAD_DESC;
+	if ((op->hdr.flags & EMBER_ATTN_ROPE) &&
+	    !fw_rope_params_ok(op->head_dim, op->rope_dim,
+			       op->rope_freq_base))
 		return EMBER_JOB_BAD_DESC;
 
 	/* All bounded above, so these products fit easily. */
@@ -73,29 +91,159 @@ uint32_t fw_check_attention(const struct ember_op_attention *op,
 			     op->kv_stride, kv_row, &plan->v))
 		return EMBER_JOB_BAD_DESC;
 
+	plan->k_new.va = plan->k_new.len = 0;
+	plan->v_new.va = plan->v_new.len = 0;
+	if (append &&
+	    (!fw_f32_rows(op->k_new_va, op->n_tok, op->new_stride,
+			  (uint64_t)op->n_kv_head * op->head_dim,
+			  &plan->k_new) ||
+	     !fw_f32_rows(op->v_new_va, op->n_tok, op->new_stride,
+			  (uint64_t)op->n_kv_head * op->head_dim,
+			  &plan->v_new)))
+		return EMBER_JOB_BAD_DESC;
+
 	if (fw_ranges_overlap(plan->out, plan->q) ||
 	    fw_ranges_overlap(plan->out, plan->k) ||
-	    fw_ranges_overlap(plan->out, plan->v))
+	    fw_ranges_overlap(plan->out, plan->v) ||
+	    fw_ranges_overlap(plan->out, plan->k_new) ||
+	    fw_ranges_overlap(plan->out, plan->v_new))
+		return EMBER_JOB_BAD_DESC;
+	/* With APPEND_KV the caches are written too. */
+	if (append &&
+	    (fw_ranges_overlap(plan->k, plan->v) ||
+	     fw_ranges_overlap(plan->k, plan->q) ||
+	     fw_ranges_overlap(plan->k, plan->k_new) ||
+	     fw_ranges_overlap(plan->k, plan->v_new) ||
+	     fw_ranges_overlap(plan->v, plan->q) ||
+	     fw_ranges_overlap(plan->v, plan->k_new) ||
+	     fw_ranges_overlap(plan->v, plan->v_new)))
 		return EMBER_JOB_BAD_DESC;
 	return EMBER_JOB_OK;
+}
+
+/* Write the new K/V rows into the cache at n_past.., K rotated if asked. */
+static void append_kv(const struct ember_op_attention *op, uint8_t *k,
+		      uint8_t *v, const uint8_t *k_new, const uint8_t *v_new)
+{
+	bool rope = op->hdr.flags & EMBER_ATTN_ROPE;
+	bool neox = op->hdr.flags & EMBER_ATTN_ROPE_NEOX;
+	uint32_t hd = op->head_dim, row = op->n_kv_head * hd;
+	size_t head_bytes = ek_row_size(op->kv_dtype, hd);
+	float buf[EK_MAX_HEAD_DIM];
+
+	for (uint32_t t = 0; t < op->n_tok; t++) {
+		uint64_t pos = (uint64_t)op->n_past + t;
+		const float *kn = (const float *)(k_new + t * op->new_stride);
+		const float *vn = (const float *)(v_new + t * op->new_stride);
+		uint8_t *kd = k + pos * op->kv_stride;
+		uint8_t *vd = v + pos * op->kv_stride;
+
+		ek_quantize_row(op->kv_dtype, vn, vd, row);
+		if (!rope) {
+			ek_quantize_row(op->kv_dtype, kn, kd, row);
+			continue;
+		}
+		for (uint32_t g = 0; g < op->n_kv_head; g++) {
+			memcpy(buf, kn + (size_t)g * hd, hd * sizeof(float));
+			ek_rope(&ek_exec_serial, 1, 1, hd, op->rope_dim,
+				(uint32_t)pos, op->rope_freq_base, neox, buf,
+				hd * sizeof(float));
+			ek_quantize_row(op->kv_dtype, buf, kd + g * head_bytes,
+					hd);
+		}
+	}
+}
+
+/* Attention with Q rotated into @qbuf, the caller's Q left as it is. */
+static void attend_roped(const struct ek_exec *ex,
+			 const struct ek_attention *base,
+			 const struct ember_op_attention *op, float *qbuf)
+{
+	bool neox = op->hdr.flags & EMBER_ATTN_ROPE_NEOX;
+	uint32_t hd = op->head_dim, row = op->n_head * hd;
+	uint32_t group = op->n_head / op->n_kv_head;
+	size_t head_bytes = ek_row_size(op->kv_dtype, hd);
+
+	if (row <= ATTN_QBUF_FLOATS) {
+		uint32_t chunk = ATTN_QBUF_FLOATS / row;
+
+		for (uint32_t t0 = 0; t0 < op->n_tok; t0 += chunk) {
+			uint32_t c = op->n_tok - t0 < chunk ? op->n_tok - t0
+							     : chunk;
+			struct ek_attention p = *base;
+
+			for (uint32_t t = 0; t < c; t++)
+				memcpy(qbuf + (size_t)t * row,
+				       (const uint8_t *)base->q +
+					       (size_t)(t0 + t) * op->q_stride,
+				       row * sizeof(float));
+			ek_rope(ex, c, op->n_head, hd, op->rope_dim,
+				op->n_past + t0, op->rope_freq_base, neox, qbuf,
+				row * sizeof(float));
+			p.n_tok = c;
+			p.n_past = op->n_past + t0;
+			p.q = qbuf;
+			p.q_stride = row * sizeof(float);
+			p.out = (float *)((uint8_t *)base->out +
+					  (size_t)t0 * op->out_stride);
+			ek_attention(ex, &p);
+		}
+		return;
+	}
+	/* Very wide rows: one head of one token at a time. */
+	for (uint32_t t = 0; t < op->n_tok; t++) {
+		for (uint32_t h = 0; h < op->n_head; h++) {
+			struct ek_attention p = *base;
+			uint32_t g = h / group;
+
+			memcpy(qbuf, (const uint8_t *)base->q +
+				     (size_t)t * op->q_stride +
+				     (size_t)h * hd * sizeof(float),
+			       hd * sizeof(float));
+			ek_rope(&ek_exec_serial, 1, 1, hd, op->rope_dim,
+				op->n_past + t, op->rope_freq_base, neox, qbuf,
+				hd * sizeof(float));
+			p.n_tok = 1;
+			p.n_past = op->n_past + t;
+			p.n_head = 1;
+			p.n_kv_head = 1;
+			p.q = qbuf;
+			p.q_stride = hd * sizeof(float);
+			p.k = (const uint8_t *)base->k + g * head_bytes;
+			p.v = (const uint8_t *)base->v + g * head_bytes;
+			p.out = (float *)((uint8_t *)base->out +
+					  (size_t)t * op->out_stride +
+					  (size_t)h * hd * sizeof(float));
+			ek_attention(ex, &p);
+		}
+	}
 }
 
 uint32_t fw_run_attention(const struct ember_hal *hal, uint32_t as,
 			  const struct fw_attention_plan *plan,
 			  struct ember_job_result *res)
 {
+	_Alignas(64) float qbuf[ATTN_QBUF_FLOATS];
 	const struct ember_op_attention *op = &plan->op;
-	struct fw_mapping map[4];	/* q, k, v, out */
+	bool append = op->hdr.flags & EMBER_ATTN_APPEND_KV;
+	unsigned int kv_access = append ? EMBER_ACCESS_READ | EMBER_ACCESS_WRITE
+					: EMBER_ACCESS_READ;
+	struct fw_mapping map[6];	/* q, k, v, k_new, v_new, out */
 	struct ek_exec ex = fw_exec(hal);
 	struct ek_attention p;
 	uint32_t st = EMBER_JOB_MMU_FAULT;
 
 	memset(map, 0, sizeof(map));
 	if (!fw_map(hal, as, plan->q, EMBER_ACCESS_READ, &map[0], res) ||
-	    !fw_map(hal, as, plan->k, EMBER_ACCESS_READ, &map[1], res) ||
-	    !fw_map(hal, as, plan->v, EMBER_ACCESS_READ, &map[2], res) ||
-	    !fw_map(hal, as, plan->out, EMBER_ACCESS_WRITE, &map[3], res))
+	    !fw_map(hal, as, plan->k, kv_access, &map[1], res) ||
+	    !fw_map(hal, as, plan->v, kv_access, &map[2], res) ||
+	    !fw_map(hal, as, plan->k_new, EMBER_ACCESS_READ, &map[3], res) ||
+	    !fw_map(hal, as, plan->v_new, EMBER_ACCESS_READ, &map[4], res) ||
+	    !fw_map(hal, as, plan->out, EMBER_ACCESS_WRITE, &map[5], res))
 		goto out;
+
+	if (append)
+		append_kv(op, map[1].ptr, map[2].ptr, map[3].ptr, map[4].ptr);
 
 	memset(&p, 0, sizeof(p));
 	p.n_tok = op->n_tok;
@@ -110,11 +258,14 @@ uint32_t fw_run_attention(const struct ember_hal *hal, uint32_t as,
 	p.v = map[2].ptr;
 	p.kv_dtype = op->kv_dtype;
 	p.kv_stride = op->kv_stride;
-	p.out = map[3].ptr;
+	p.out = map[5].ptr;
 	p.out_stride = op->out_stride;
-	ek_attention(&ex, &p);
+	if (op->hdr.flags & EMBER_ATTN_ROPE)
+		attend_roped(&ex, &p, op, qbuf);
+	else
+		ek_attention(&ex, &p);
 	st = EMBER_JOB_OK;
 out:
-	fw_unmap_all(hal, map, 4, res);
+	fw_unmap_all(hal, map, 6, res);
 	return st;
 }

@@ -6,10 +6,21 @@
 
 #include "fw_internal.h"
 
+/* The op layouts are ABI: a change in size is a change of the uapi. */
+_Static_assert(sizeof(struct ember_op_matmul) == 80, "MATMUL layout");
+_Static_assert(sizeof(struct ember_op_attention) == 128, "ATTENTION layout");
+_Static_assert(sizeof(struct ember_op_rmsnorm) == 64, "RMSNORM layout");
+_Static_assert(sizeof(struct ember_op_rope) == 64, "ROPE layout");
+_Static_assert(sizeof(struct ember_op_swiglu) == 64, "SWIGLU layout");
+_Static_assert(sizeof(struct ember_op_add) == 64, "ADD layout");
+_Static_assert(sizeof(struct ember_op_copy) == 56, "COPY layout");
+
 uint32_t ember_fw_caps_ops(void)
 {
 	return (1u << EMBER_OP_NOP) | (1u << EMBER_OP_MATMUL) |
-	       (1u << EMBER_OP_ATTENTION);
+	       (1u << EMBER_OP_ATTENTION) | (1u << EMBER_OP_RMSNORM) |
+	       (1u << EMBER_OP_ROPE) | (1u << EMBER_OP_SWIGLU) |
+	       (1u << EMBER_OP_ADD) | (1u << EMBER_OP_COPY);
 }
 
 uint32_t ember_fw_caps_dtypes(void)
@@ -29,6 +40,16 @@ static uint32_t op_struct_size(uint32_t opcode)
 		return sizeof(struct ember_op_matmul);
 	case EMBER_OP_ATTENTION:
 		return sizeof(struct ember_op_attention);
+	case EMBER_OP_RMSNORM:
+		return sizeof(struct ember_op_rmsnorm);
+	case EMBER_OP_ROPE:
+		return sizeof(struct ember_op_rope);
+	case EMBER_OP_SWIGLU:
+		return sizeof(struct ember_op_swiglu);
+	case EMBER_OP_ADD:
+		return sizeof(struct ember_op_add);
+	case EMBER_OP_COPY:
+		return sizeof(struct ember_op_copy);
 	default:
 		return 0;
 	}
@@ -81,6 +102,27 @@ uint32_t fw_decode_op(const uint8_t *p, uint32_t avail, uint32_t caps_ops,
 		memcpy(&op->u.at.op, p, sizeof(op->u.at.op));
 		return fw_check_attention(&op->u.at.op, caps_dtypes,
 					  &op->u.at);
+	case EMBER_OP_RMSNORM:
+		memcpy(&op->u.rn.op, p, sizeof(op->u.rn.op));
+		return fw_check_rmsnorm(&op->u.rn.op, caps_dtypes, &op->u.rn);
+	case EMBER_OP_ROPE:
+		memcpy(&op->u.rp.op, p, sizeof(op->u.rp.op));
+		return fw_check_rope(&op->u.rp.op, caps_dtypes, &op->u.rp);
+	case EMBER_OP_SWIGLU: {
+		struct ember_op_swiglu sw;
+
+		memcpy(&sw, p, sizeof(sw));
+		return fw_check_swiglu(&sw, caps_dtypes, &op->u.bin);
+	}
+	case EMBER_OP_ADD: {
+		struct ember_op_add add;
+
+		memcpy(&add, p, sizeof(add));
+		return fw_check_add(&add, caps_dtypes, &op->u.bin);
+	}
+	case EMBER_OP_COPY:
+		memcpy(&op->u.cp.op, p, sizeof(op->u.cp.op));
+		return fw_check_copy(&op->u.cp.op, caps_dtypes, &op->u.cp);
 	default:
 		return EMBER_JOB_FW_ERROR;	/* op_struct_size() knows more */
 	}

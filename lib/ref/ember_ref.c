@@ -277,3 +277,43 @@ void eref_matmul_q8_act_tol(uint32_t m, uint32_t n, uint32_t k,
 		}
 	}
 }
+
+void eref_rmsnorm(uint32_t rows, uint32_t dim, const float *x, size_t ld,
+		  const float *w, double eps, double *out)
+{
+	for (uint32_t r = 0; r < rows; r++) {
+		const float *xr = x + r * ld;
+		double ss = 0, inv;
+
+		for (uint32_t i = 0; i < dim; i++)
+			ss += (double)xr[i] * xr[i];
+		inv = 1.0 / sqrt(ss / dim + eps);
+		for (uint32_t i = 0; i < dim; i++)
+			out[(size_t)r * dim + i] = xr[i] * inv * (w ? w[i] : 1.0);
+	}
+}
+
+void eref_rope(double *x, uint32_t n_head, uint32_t hd, uint32_t rope_dim,
+	       uint32_t pos, double freq_base, int neox)
+{
+	uint32_t half = rope_dim / 2;
+
+	for (uint32_t h = 0; h < n_head; h++) {
+		double *v = x + (size_t)h * hd;
+
+		for (uint32_t i = 0; i < half; i++) {
+			double th = pos * pow(freq_base, -2.0 * i / rope_dim);
+			uint32_t a = neox ? i : 2 * i;
+			uint32_t b = neox ? i + half : 2 * i + 1;
+			double x0 = v[a], x1 = v[b];
+
+			v[a] = x0 * cos(th) - x1 * sin(th);
+			v[b] = x0 * sin(th) + x1 * cos(th);
+		}
+	}
+}
+
+double eref_silu(double x)
+{
+	return x / (1.0 + exp(-x));
+}

@@ -61,4 +61,18 @@ void eref_attention(uint32_t n_tok, uint32_t n_past, uint32_t n_head,
 		    size_t q_ld, const float *k, const float *v, size_t kv_ld,
 		    double *out);
 
+/* out[r][i] = x[r][i] / sqrt(mean_i x[r][i]^2 + eps) * (w ? w[i] : 1);
+ * x rows @ld floats apart; out packed rows of dim doubles. */
+void eref_rmsnorm(uint32_t rows, uint32_t dim, const float *x, size_t ld,
+		  const float *w, double eps, double *out);
+
+/* Rotate the first rope_dim dims of each of n_head heads of x (one token
+ * at @pos) in place: pairs (2i, 2i+1), or (i, i + rope_dim/2) if @neox;
+ * theta = pos * freq_base^(-2i/rope_dim). */
+void eref_rope(double *x, uint32_t n_head, uint32_t hd, uint32_t rope_dim,
+	       uint32_t pos, double freq_base, int neox);
+
+/* x / (1 + e^-x) */
+double eref_silu(double x);
+
 #endif /* EMBER_REF_H */

@@ -293,6 +293,33 @@ static int check_caps(struct ember_cmdbuf *cb, const char *op, unsigned opc,
 	return 0;
 }
 
+/* Ops and flags of ABI 1.1 need a firmware that speaks it. */
+static int ember_abi_1_1(const struct ember_device *dev)
+{
+	return dev->info.fw_abi_version >= (1u << 16 | 1u);
+}
+
+/* Rope parameters with their defaults (0: head_dim, 0: 10000). */
+static int rope_params(struct ember_cmdbuf *cb, const char *op,
+		       uint32_t head_dim, uint32_t rope_dim, float base,
+		       __u32 *rope_dim_out, float *base_out)
+{
+	if (!rope_dim)
+		rope_dim = head_dim;
+	if (base == 0.0f)
+		base = 10000.0f;
+	if (rope_dim < 2 || rope_dim % 2 || rope_dim > head_dim)
+		return ember_fail(cb->dev, -EINVAL,
+			"%s: rope_dim %u must be even and in [2, head_dim %u]",
+			op, rope_dim, head_dim);
+	if (!isfinite(base) || base <= 0.0f)
+		return ember_fail(cb->dev, -EINVAL,
+			"%s: rope freq_base must be finite and > 0", op);
+	*rope_dim_out = rope_dim;
+	*base_out = base;
+	return 0;
+}
+
 int ember_cmdbuf_matmul(struct ember_cmdbuf *cb,
 			const struct ember_matmul_desc *d)
 {
@@ -383,7 +410,11 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 	static const char op[] = "ATTENTION";
 	struct ember_op_attention at;
 	uint64_t kvrow, kvalign, qrow, positions;
-	struct span sq, sk, sv, so;
+	struct span sq, sk, sv, so, skn = { 0, 0 }, svn = { 0, 0 };
+	int append = !!(d->flags & EMBER_ATTN_APPEND_KV);
+	int rope = !!(d->flags & EMBER_ATTN_ROPE);
+	uint32_t kv_use = append ? DRM_EMBER_BO_READ | DRM_EMBER_BO_WRITE
+				 : DRM_EMBER_BO_READ;
 	void *p = NULL;
 	int ret;
 
@@ -418,9 +449,27 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 	if (!isfinite(d->scale) || d->scale < 0)
 		return ember_fail(cb->dev, -EINVAL,
 			"ATTENTION: scale must be finite and >= 0 (0: 1/sqrt(head_dim))");
+	if (d->flags & ~(EMBER_ATTN_APPEND_KV | EMBER_ATTN_ROPE |
+			 EMBER_ATTN_ROPE_NEOX) ||
+	    ((d->flags & EMBER_ATTN_ROPE_NEOX) && !rope))
+		return ember_fail(cb->dev, -EINVAL,
+			"ATTENTION: flags 0x%x invalid (known: APPEND_KV, ROPE, ROPE_NEOX; NEOX needs ROPE)",
+			d->flags);
 	ret = check_caps(cb, op, EMBER_OP_ATTENTION, d->kv_dtype);
 	if (ret)
 		return ret;
+	if (d->flags && !ember_abi_1_1(cb->dev))
+		return ember_fail(cb->dev, -EOPNOTSUPP,
+			"ATTENTION: APPEND_KV/ROPE need firmware ABI 1.1, the device runs %u.%u: update the firmware",
+			cb->dev->info.fw_abi_version >> 16,
+			cb->dev->info.fw_abi_version & 0xffff);
+	if (rope) {
+		ret = rope_params(cb, op, d->head_dim, d->rope_dim,
+				  d->rope_freq_base, &at.rope_dim,
+				  &at.rope_freq_base);
+		if (ret)
+			return ret;
+	}
 	qrow = (uint64_t)d->n_head * d->head_dim * 4;
 	kvrow = row_bytes(d->kv_dtype, (uint64_t)d->n_kv_head * d->head_dim,
 			  &kvalign);
@@ -444,24 +493,58 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 		ret = check_alias(cb, op, "out", &so, "K", &sk);
 	if (!ret)
 		ret = check_alias(cb, op, "out", &so, "V", &sv);
+	if (!ret && append) {
+		uint64_t nrow = (uint64_t)d->n_kv_head * d->head_dim * 4;
+		__u64 ns2;
+
+		ret = check_operand(cb, op, "k_new", &d->k_new, d->n_tok, nrow,
+				    4, d->new_stride, &at.k_new_va,
+				    &at.new_stride, &skn);
+		if (!ret)
+			ret = check_operand(cb, op, "v_new", &d->v_new, d->n_tok,
+					    nrow, 4, d->new_stride, &at.v_new_va,
+					    &ns2, &svn);
+		if (!ret)
+			ret = check_alias(cb, op, "out", &so, "k_new", &skn);
+		if (!ret)
+			ret = check_alias(cb, op, "out", &so, "v_new", &svn);
+		if (!ret)
+			ret = check_alias(cb, op, "K", &sk, "V", &sv);
+		if (!ret)
+			ret = check_alias(cb, op, "K", &sk, "Q", &sq);
+		if (!ret)
+			ret = check_alias(cb, op, "K", &sk, "k_new", &skn);
+		if (!ret)
+			ret = check_alias(cb, op, "K", &sk, "v_new", &svn);
+		if (!ret)
+			ret = check_alias(cb, op, "V", &sv, "Q", &sq);
+		if (!ret)
+			ret = check_alias(cb, op, "V", &sv, "k_new", &skn);
+		if (!ret)
+			ret = check_alias(cb, op, "V", &sv, "v_new", &svn);
+	}
 	if (ret)
 		return ret;
 	ret = reserve(cb, sizeof(at), &p);
 	if (ret)
 		return ret;
 	{
-		const struct ember_ref *refs[4] = { &d->q, &d->k, &d->v, &d->out };
-		const uint32_t fl[4] = {
-			DRM_EMBER_BO_READ, DRM_EMBER_BO_READ, DRM_EMBER_BO_READ,
-			DRM_EMBER_BO_WRITE
+		const struct ember_ref *refs[6] = {
+			&d->q, &d->k, &d->v, &d->out,
+			append ? &d->k_new : NULL, append ? &d->v_new : NULL
+		};
+		const uint32_t fl[6] = {
+			DRM_EMBER_BO_READ, kv_use, kv_use, DRM_EMBER_BO_WRITE,
+			DRM_EMBER_BO_READ, DRM_EMBER_BO_READ
 		};
 
-		ret = add_bos(cb, op, refs, fl, 4);
+		ret = add_bos(cb, op, refs, fl, 6);
 		if (ret)
 			return ret;
 	}
 	at.hdr.opcode = EMBER_OP_ATTENTION;
 	at.hdr.size = sizeof(at);
+	at.hdr.flags = d->flags;
 	at.n_tok = d->n_tok;
 	at.n_past = d->n_past;
 	at.n_head = d->n_head;
@@ -473,4 +556,265 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 	memcpy(p, &at, sizeof(at));
 	cb->used += sizeof(at);
 	return 0;
+}
+
+/* ---- ABI 1.1 row ops --------------------------------------------------- */
+
+/* Caps, ABI and the shared shape limits of a row op. */
+static int row_op_begin(struct ember_cmdbuf *cb, const char *op, unsigned opc,
+			uint32_t dtype, uint32_t rows, uint64_t n)
+{
+	int ret;
+
+	if (!rows || !n || rows > EMBER_MAX_DIM || n > EMBER_MAX_DIM)
+		return ember_fail(cb->dev, -EINVAL,
+			"%s: rows %u and row length %llu must be in [1, %u]: split the op",
+			op, rows, (unsigned long long)n, EMBER_MAX_DIM);
+	ret = check_caps(cb, op, opc, dtype);
+	if (ret)
+		return ret;
+	if (!ember_abi_1_1(cb->dev))
+		return ember_fail(cb->dev, -EOPNOTSUPP,
+			"%s: needs firmware ABI 1.1, the device runs %u.%u: update the firmware",
+			op, cb->dev->info.fw_abi_version >> 16,
+			cb->dev->info.fw_abi_version & 0xffff);
+	return 0;
+}
+
+/* Reserve, add the BOs, copy the op in. */
+static int row_op_emit(struct ember_cmdbuf *cb, const char *op,
+		       const void *body, uint32_t size,
+		       const struct ember_ref *const *refs,
+		       const uint32_t *flags, int n)
+{
+	void *p = NULL;
+	int ret = reserve(cb, size, &p);
+
+	if (!ret)
+		ret = add_bos(cb, op, refs, flags, n);
+	if (ret)
+		return ret;
+	memcpy(p, body, size);
+	cb->used += size;
+	return 0;
+}
+
+int ember_cmdbuf_rmsnorm(struct ember_cmdbuf *cb,
+			 const struct ember_rmsnorm_desc *d)
+{
+	static const char op[] = "RMSNORM";
+	struct ember_op_rmsnorm rn;
+	int weight = !!(d->flags & EMBER_RMSNORM_WEIGHT);
+	struct span sx, sw = { 0, 0 }, so;
+	__u64 ws;
+	int ret;
+
+	memset(&rn, 0, sizeof(rn));
+	if (d->flags & ~EMBER_RMSNORM_WEIGHT)
+		return ember_fail(cb->dev, -EINVAL,
+			"RMSNORM: unknown flags 0x%x (known: WEIGHT)", d->flags);
+	if (!isfinite(d->eps) || d->eps < 0)
+		return ember_fail(cb->dev, -EINVAL,
+			"RMSNORM: eps must be finite and >= 0");
+	ret = row_op_begin(cb, op, EMBER_OP_RMSNORM, EMBER_DTYPE_F32, d->rows,
+			   d->dim);
+	if (!ret)
+		ret = check_operand(cb, op, "x", &d->x, d->rows,
+				    (uint64_t)d->dim * 4, 4, d->x_stride,
+				    &rn.x_va, &rn.x_stride, &sx);
+	if (!ret)
+		ret = check_operand(cb, op, "out", &d->out, d->rows,
+				    (uint64_t)d->dim * 4, 4, d->out_stride,
+				    &rn.out_va, &rn.out_stride, &so);
+	if (!ret && weight)
+		ret = check_operand(cb, op, "w", &d->w, 1, (uint64_t)d->dim * 4,
+				    4, 0, &rn.w_va, &ws, &sw);
+	if (!ret)
+		ret = check_alias(cb, op, "out", &so, "x", &sx);
+	if (!ret)
+		ret = check_alias(cb, op, "out", &so, "w", &sw);
+	if (ret)
+		return ret;
+	rn.hdr.opcode = EMBER_OP_RMSNORM;
+	rn.hdr.size = sizeof(rn);
+	rn.hdr.flags = d->flags;
+	rn.rows = d->rows;
+	rn.dim = d->dim;
+	rn.eps = d->eps;
+	{
+		const struct ember_ref *refs[3] = { &d->x, weight ? &d->w : NULL,
+						    &d->out };
+		const uint32_t fl[3] = { DRM_EMBER_BO_READ, DRM_EMBER_BO_READ,
+					 DRM_EMBER_BO_WRITE };
+
+		return row_op_emit(cb, op, &rn, sizeof(rn), refs, fl, 3);
+	}
+}
+
+int ember_cmdbuf_rope(struct ember_cmdbuf *cb, const struct ember_rope_desc *d)
+{
+	static const char op[] = "ROPE";
+	struct ember_op_rope rp;
+	struct span sx, so;
+	uint64_t row = (uint64_t)d->n_head * d->head_dim * 4;
+	int in_place;
+	int ret;
+
+	memset(&rp, 0, sizeof(rp));
+	if (d->flags & ~EMBER_ROPE_NEOX)
+		return ember_fail(cb->dev, -EINVAL,
+			"ROPE: unknown flags 0x%x (known: NEOX)", d->flags);
+	if (!d->n_head || d->n_head > EMBER_MAX_HEADS || !d->head_dim ||
+	    d->head_dim > EMBER_MAX_HEAD_DIM)
+		return ember_fail(cb->dev, -EINVAL,
+			"ROPE: n_head %u must be in [1, %u], head_dim %u in [1, %u]",
+			d->n_head, EMBER_MAX_HEADS, d->head_dim,
+			EMBER_MAX_HEAD_DIM);
+	if ((uint64_t)d->pos0 + d->rows > EMBER_MAX_CTX)
+		return ember_fail(cb->dev, -EINVAL,
+			"ROPE: pos0 %u + rows %u above the device's %u positions",
+			d->pos0, d->rows, EMBER_MAX_CTX);
+	/* the row length is bounded by n_head and head_dim above */
+	ret = row_op_begin(cb, op, EMBER_OP_ROPE, EMBER_DTYPE_F32, d->rows,
+			   d->head_dim);
+	if (!ret)
+		ret = rope_params(cb, op, d->head_dim, d->rope_dim, d->freq_base,
+				  &rp.rope_dim, &rp.freq_base);
+	if (!ret)
+		ret = check_operand(cb, op, "x", &d->x, d->rows, row, 4,
+				    d->x_stride, &rp.x_va, &rp.x_stride, &sx);
+	if (!ret)
+		ret = check_operand(cb, op, "out", &d->out, d->rows, row, 4,
+				    d->out_stride, &rp.out_va, &rp.out_stride,
+				    &so);
+	if (ret)
+		return ret;
+	in_place = rp.out_va == rp.x_va && rp.out_stride == rp.x_stride;
+	if (!in_place) {
+		ret = check_alias(cb, op, "out", &so, "x", &sx);
+		if (ret)
+			return ret;
+	}
+	rp.hdr.opcode = EMBER_OP_ROPE;
+	rp.hdr.size = sizeof(rp);
+	rp.hdr.flags = d->flags;
+	rp.rows = d->rows;
+	rp.n_head = d->n_head;
+	rp.head_dim = d->head_dim;
+	rp.pos0 = d->pos0;
+	{
+		const struct ember_ref *refs[2] = { &d->x, &d->out };
+		const uint32_t fl[2] = {
+			DRM_EMBER_BO_READ,
+			DRM_EMBER_BO_WRITE | (in_place ? DRM_EMBER_BO_READ : 0)
+		};
+
+		return row_op_emit(cb, op, &rp, sizeof(rp), refs, fl, 2);
+	}
+}
+
+/* out = f(a, b) on f32 rows: SWIGLU and ADD share layout and rules. */
+static int binary_op(struct ember_cmdbuf *cb, const char *op, unsigned opc,
+		     uint32_t rows, uint32_t n, const struct ember_ref *a,
+		     uint64_t as, const struct ember_ref *b, uint64_t bs,
+		     const struct ember_ref *out, uint64_t os)
+{
+	struct ember_op_add body;	/* same layout as ember_op_swiglu */
+	struct span sa, sb, so;
+	int ret;
+
+	_Static_assert(sizeof(struct ember_op_add) ==
+		       sizeof(struct ember_op_swiglu), "same layout");
+	memset(&body, 0, sizeof(body));
+	ret = row_op_begin(cb, op, opc, EMBER_DTYPE_F32, rows, n);
+	if (!ret)
+		ret = check_operand(cb, op, "a", a, rows, (uint64_t)n * 4, 4, as,
+				    &body.a_va, &body.a_stride, &sa);
+	if (!ret)
+		ret = check_operand(cb, op, "b", b, rows, (uint64_t)n * 4, 4, bs,
+				    &body.b_va, &body.b_stride, &sb);
+	if (!ret)
+		ret = check_operand(cb, op, "out", out, rows, (uint64_t)n * 4, 4,
+				    os, &body.out_va, &body.out_stride, &so);
+	if (!ret)
+		ret = check_alias(cb, op, "out", &so, "a", &sa);
+	if (!ret)
+		ret = check_alias(cb, op, "out", &so, "b", &sb);
+	if (ret)
+		return ret;
+	body.hdr.opcode = (uint16_t)opc;
+	body.hdr.size = sizeof(body);
+	body.rows = rows;
+	body.n = n;
+	{
+		const struct ember_ref *refs[3] = { a, b, out };
+		const uint32_t fl[3] = { DRM_EMBER_BO_READ, DRM_EMBER_BO_READ,
+					 DRM_EMBER_BO_WRITE };
+
+		return row_op_emit(cb, op, &body, sizeof(body), refs, fl, 3);
+	}
+}
+
+int ember_cmdbuf_swiglu(struct ember_cmdbuf *cb,
+			const struct ember_swiglu_desc *d)
+{
+	return binary_op(cb, "SWIGLU", EMBER_OP_SWIGLU, d->rows, d->n,
+			 &d->gate, d->gate_stride, &d->up, d->up_stride,
+			 &d->out, d->out_stride);
+}
+
+int ember_cmdbuf_add(struct ember_cmdbuf *cb, const struct ember_add_desc *d)
+{
+	return binary_op(cb, "ADD", EMBER_OP_ADD, d->rows, d->n, &d->a,
+			 d->a_stride, &d->b, d->b_stride, &d->out,
+			 d->out_stride);
+}
+
+int ember_cmdbuf_copy(struct ember_cmdbuf *cb, const struct ember_copy_desc *d)
+{
+	static const char op[] = "COPY";
+	struct ember_op_copy cp;
+	uint64_t srow, drow, salign, dalign;
+	struct span ss, sd;
+	int ret;
+
+	memset(&cp, 0, sizeof(cp));
+	srow = row_bytes(d->src_dtype, d->n, &salign);
+	drow = row_bytes(d->dst_dtype, d->n, &dalign);
+	if (!srow || !drow)
+		return ember_fail(cb->dev, -EINVAL,
+			"COPY: %s -> %s with n = %u is invalid (known dtypes F32/F16/BF16/Q8_0/Q4_0; block types need n %% 32 == 0)",
+			dtype_name(d->src_dtype), dtype_name(d->dst_dtype), d->n);
+	if (d->src_dtype != d->dst_dtype && d->src_dtype != EMBER_DTYPE_F32 &&
+	    d->dst_dtype != EMBER_DTYPE_F32)
+		return ember_fail(cb->dev, -EOPNOTSUPP,
+			"COPY: %s -> %s unsupported: one side must be F32 (copy through an F32 buffer)",
+			dtype_name(d->src_dtype), dtype_name(d->dst_dtype));
+	ret = row_op_begin(cb, op, EMBER_OP_COPY, d->src_dtype, d->rows, d->n);
+	if (!ret)
+		ret = check_caps(cb, op, EMBER_OP_COPY, d->dst_dtype);
+	if (!ret)
+		ret = check_operand(cb, op, "src", &d->src, d->rows, srow, salign,
+				    d->src_stride, &cp.src_va, &cp.src_stride,
+				    &ss);
+	if (!ret)
+		ret = check_operand(cb, op, "dst", &d->dst, d->rows, drow, dalign,
+				    d->dst_stride, &cp.dst_va, &cp.dst_stride,
+				    &sd);
+	if (!ret)
+		ret = check_alias(cb, op, "dst", &sd, "src", &ss);
+	if (ret)
+		return ret;
+	cp.hdr.opcode = EMBER_OP_COPY;
+	cp.hdr.size = sizeof(cp);
+	cp.rows = d->rows;
+	cp.n = d->n;
+	cp.src_dtype = (uint8_t)d->src_dtype;
+	cp.dst_dtype = (uint8_t)d->dst_dtype;
+	{
+		const struct ember_ref *refs[2] = { &d->src, &d->dst };
+		const uint32_t fl[2] = { DRM_EMBER_BO_READ, DRM_EMBER_BO_WRITE };
+
+		return row_op_emit(cb, op, &cp, sizeof(cp), refs, fl, 2);
+	}
 }

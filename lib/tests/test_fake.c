@@ -37,6 +37,8 @@ static struct {
 	uint32_t next_handle;
 	uint64_t next_va;
 	uint64_t caps_dtypes;
+	uint64_t caps_ops;
+	uint32_t fw_abi;
 	uint32_t closes;
 	struct drm_ember_job last_jobs[8];
 	struct drm_ember_bo_ref last_bos[8][32];
@@ -66,9 +68,9 @@ static int fake_query(struct drm_ember_query *q)
 {
 	struct drm_ember_device_info info = {
 		.pci_vendor = 0x1b36, .pci_device = 0xe3b0,
-		.hw_version = 1 << 16, .fw_abi_version = 1 << 16,
+		.hw_version = 1 << 16, .fw_abi_version = fk.fw_abi,
 		.fw_build_id = 0x1234,
-		.caps_ops = 7, .caps_dtypes = fk.caps_dtypes,
+		.caps_ops = fk.caps_ops, .caps_dtypes = fk.caps_dtypes,
 		.va_start = FAKE_VA_START, .va_size = 1ull << 40,
 		.compute_units = 2, .queue_depth = 64,
 		.max_submit_jobs = 1024, .max_job_bos = 8,
@@ -413,6 +415,245 @@ static void test_attention(struct ember_device *dev)
 	ember_bo_free(o);
 }
 
+/* ABI 1.1 ops on a 1.0 device: refused on the host. */
+static void test_layer_ops_old_device(struct ember_device *dev)
+{
+	struct ember_cmdbuf *cb;
+	struct ember_bo *x, *o;
+	int ret;
+
+	CHECK(!ember_bo_create(dev, 4096, &x) && !ember_bo_create(dev, 4096, &o),
+	      "bos");
+	CHECK(!ember_cmdbuf_create(dev, 4096, &cb), "cb");
+	{
+		struct ember_rmsnorm_desc d = { .rows = 1, .dim = 16, .eps = 1e-5f,
+						.x = { x, 0 }, .out = { o, 0 } };
+
+		ember_cmdbuf_begin(cb);
+		ret = ember_cmdbuf_rmsnorm(cb, &d);
+		CHECK(ret == -EOPNOTSUPP && strstr(ember_errmsg(dev), "caps_ops"),
+		      "rmsnorm on 1.0: %d %s", ret, ember_errmsg(dev));
+	}
+	{
+		struct ember_attention_desc d = {
+			.n_tok = 1, .n_past = 0, .n_head = 1, .n_kv_head = 1,
+			.head_dim = 16, .n_ctx = 4, .kv_dtype = EMBER_DTYPE_F32,
+			.q = { x, 0 }, .k = { x, 1024 }, .v = { x, 2048 },
+			.out = { o, 0 }, .flags = EMBER_ATTN_ROPE,
+		};
+
+		ember_cmdbuf_begin(cb);
+		ret = ember_cmdbuf_attention(cb, &d);
+		CHECK(ret == -EOPNOTSUPP && strstr(ember_errmsg(dev), "ABI 1.1"),
+		      "attention ROPE on 1.0: %d %s", ret, ember_errmsg(dev));
+	}
+	CHECK(ember_cmdbuf_used(cb) == 0, "nothing written");
+	ember_cmdbuf_free(cb);
+	ember_bo_free(x);
+	ember_bo_free(o);
+}
+
+/* The ABI 1.1 ops: encoding, BO use, host-side checks. */
+static void test_layer_ops(struct ember_device *dev)
+{
+	struct ember_cmdbuf *cb;
+	struct ember_bo *x, *w, *o, *k, *v, *kn;
+	struct ember_job job;
+	uint8_t *cmd;
+	int ret;
+
+	CHECK(!ember_bo_create(dev, 16384, &x) && !ember_bo_create(dev, 4096, &w) &&
+	      !ember_bo_create(dev, 16384, &o) && !ember_bo_create(dev, 65536, &k) &&
+	      !ember_bo_create(dev, 65536, &v) && !ember_bo_create(dev, 8192, &kn),
+	      "bos");
+	CHECK(!ember_cmdbuf_create(dev, 4096, &cb), "cb");
+	CHECK(!ember_bo_map(ember_cmdbuf_bo(cb), (void **)&cmd), "map");
+
+	/* RMSNORM */
+	{
+		struct ember_rmsnorm_desc d = {
+			.rows = 3, .dim = 100, .flags = EMBER_RMSNORM_WEIGHT,
+			.eps = 1e-6f, .x = { x, 64 }, .w = { w, 0 },
+			.out = { o, 0 }, .out_stride = 512,
+		};
+		struct ember_op_rmsnorm op;
+
+		ember_cmdbuf_begin(cb);
+		CHECK(ember_cmdbuf_rmsnorm(cb, &d) == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_end(cb, &job) == 0, "end");
+		memcpy(&op, cmd + job.cmd_offset, sizeof(op));
+		CHECK(op.hdr.opcode == EMBER_OP_RMSNORM && op.hdr.size == sizeof(op) &&
+		      op.hdr.flags == EMBER_RMSNORM_WEIGHT && op.rows == 3 &&
+		      op.dim == 100 && op.eps == 1e-6f &&
+		      op.x_va == ember_bo_va(x) + 64 && op.x_stride == 400 &&
+		      op.w_va == ember_bo_va(w) && op.out_stride == 512 && !op.pad,
+		      "rmsnorm encoding");
+		CHECK(job.bo_count == 3 && job.bos[0].flags == DRM_EMBER_BO_READ &&
+		      job.bos[1].flags == DRM_EMBER_BO_READ &&
+		      job.bos[2].flags == DRM_EMBER_BO_WRITE, "rmsnorm bos");
+		d.flags = 0;
+		ember_cmdbuf_begin(cb);
+		CHECK(ember_cmdbuf_rmsnorm(cb, &d) == 0 && cb && ember_cmdbuf_end(cb, &job) == 0,
+		      "no weight");
+		memcpy(&op, cmd + job.cmd_offset, sizeof(op));
+		CHECK(op.w_va == 0 && job.bo_count == 2, "no weight: w ignored");
+		d.eps = NAN;
+		ember_cmdbuf_begin(cb);
+		ret = ember_cmdbuf_rmsnorm(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "eps"), "eps %d", ret);
+		d.eps = 0;
+		d.out = (struct ember_ref){ x, 128 };
+		ret = ember_cmdbuf_rmsnorm(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "overlaps"), "alias %d", ret);
+		d.out = (struct ember_ref){ o, 16000 };
+		ret = ember_cmdbuf_rmsnorm(cb, &d);
+		CHECK(ret == -ERANGE, "range %d", ret);
+		d.out = (struct ember_ref){ o, 2 };
+		ret = ember_cmdbuf_rmsnorm(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "aligned"), "align %d", ret);
+		d.out = (struct ember_ref){ o, 0 };
+		d.flags = 4;
+		ret = ember_cmdbuf_rmsnorm(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "flags"), "flags %d", ret);
+	}
+	/* ROPE: defaults, in place needs READ|WRITE */
+	{
+		struct ember_rope_desc d = {
+			.rows = 2, .n_head = 4, .head_dim = 32, .pos0 = 9,
+			.flags = EMBER_ROPE_NEOX, .x = { x, 0 }, .out = { x, 0 },
+		};
+		struct ember_op_rope op;
+
+		ember_cmdbuf_begin(cb);
+		CHECK(ember_cmdbuf_rope(cb, &d) == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_end(cb, &job) == 0, "end");
+		memcpy(&op, cmd + job.cmd_offset, sizeof(op));
+		CHECK(op.hdr.opcode == EMBER_OP_ROPE && op.hdr.flags == EMBER_ROPE_NEOX &&
+		      op.rope_dim == 32 && op.freq_base == 10000.0f && op.pos0 == 9 &&
+		      op.x_va == op.out_va && op.x_stride == 512, "rope encoding");
+		CHECK(job.bo_count == 1 &&
+		      job.bos[0].flags == (DRM_EMBER_BO_READ | DRM_EMBER_BO_WRITE),
+		      "rope in place bos");
+		d.out = (struct ember_ref){ x, 256 };
+		ember_cmdbuf_begin(cb);
+		ret = ember_cmdbuf_rope(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "overlaps"), "rope alias %d", ret);
+		d.out = (struct ember_ref){ o, 0 };
+		d.rope_dim = 31;
+		ret = ember_cmdbuf_rope(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "rope_dim"), "rope_dim %d", ret);
+		d.rope_dim = 0;
+		d.pos0 = 1u << 24;
+		ret = ember_cmdbuf_rope(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "pos0"), "pos0 %d", ret);
+	}
+	/* SWIGLU switched off on this device; ADD */
+	{
+		struct ember_swiglu_desc sd = { .rows = 1, .n = 8, .gate = { x, 0 },
+						.up = { x, 32 }, .out = { o, 0 } };
+		struct ember_add_desc ad = { .rows = 2, .n = 8, .a = { x, 0 },
+					     .b = { w, 0 }, .out = { o, 0 },
+					     .out_stride = 64 };
+		struct ember_op_add op;
+
+		ember_cmdbuf_begin(cb);
+		ret = ember_cmdbuf_swiglu(cb, &sd);
+		CHECK(ret == -EOPNOTSUPP && strstr(ember_errmsg(dev), "SWIGLU"),
+		      "swiglu off: %d %s", ret, ember_errmsg(dev));
+		CHECK(ember_cmdbuf_add(cb, &ad) == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_end(cb, &job) == 0, "end");
+		memcpy(&op, cmd + job.cmd_offset, sizeof(op));
+		CHECK(job.cmd_size == sizeof(op) && op.hdr.opcode == EMBER_OP_ADD &&
+		      op.a_stride == 32 && op.b_va == ember_bo_va(w) &&
+		      op.out_stride == 64 && job.bo_count == 3, "add encoding");
+		ad.out = (struct ember_ref){ w, 0 };
+		ember_cmdbuf_begin(cb);
+		ret = ember_cmdbuf_add(cb, &ad);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "overlaps"), "add alias %d", ret);
+		ad.out = (struct ember_ref){ o, 0 };
+		ad.rows = 0;
+		ret = ember_cmdbuf_add(cb, &ad);
+		CHECK(ret == -EINVAL, "add rows 0 %d", ret);
+	}
+	/* COPY */
+	{
+		struct ember_copy_desc d = {
+			.rows = 2, .n = 64, .src_dtype = EMBER_DTYPE_F32,
+			.dst_dtype = EMBER_DTYPE_Q8_0, .src = { x, 0 }, .dst = { o, 0 },
+		};
+		struct ember_op_copy op;
+
+		ember_cmdbuf_begin(cb);
+		CHECK(ember_cmdbuf_copy(cb, &d) == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_end(cb, &job) == 0, "end");
+		memcpy(&op, cmd + job.cmd_offset, sizeof(op));
+		CHECK(op.hdr.opcode == EMBER_OP_COPY && op.src_stride == 256 &&
+		      op.dst_stride == 68 && op.dst_dtype == EMBER_DTYPE_Q8_0 &&
+		      !op.pad[0], "copy encoding");
+		d.n = 48;
+		ember_cmdbuf_begin(cb);
+		ret = ember_cmdbuf_copy(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "n % 32"), "copy n %d", ret);
+		d.n = 64;
+		d.src_dtype = EMBER_DTYPE_F16;
+		ret = ember_cmdbuf_copy(cb, &d);
+		CHECK(ret == -EOPNOTSUPP && strstr(ember_errmsg(dev), "F32"), "copy f16->q8 %d", ret);
+		d.src_dtype = EMBER_DTYPE_F32;
+		d.dst_dtype = EMBER_DTYPE_BF16;	/* not in this device's caps */
+		ret = ember_cmdbuf_copy(cb, &d);
+		CHECK(ret == -EOPNOTSUPP && strstr(ember_errmsg(dev), "BF16"), "copy bf16 %d", ret);
+	}
+	/* ATTENTION with APPEND_KV | ROPE: caches become written */
+	{
+		struct ember_attention_desc d = {
+			.n_tok = 2, .n_past = 5, .n_head = 4, .n_kv_head = 2,
+			.head_dim = 32, .n_ctx = 64, .kv_dtype = EMBER_DTYPE_F16,
+			.q = { x, 0 }, .k = { k, 0 }, .v = { v, 0 }, .out = { o, 0 },
+			.flags = EMBER_ATTN_APPEND_KV | EMBER_ATTN_ROPE,
+			.rope_dim = 16, .k_new = { kn, 0 }, .v_new = { kn, 1024 },
+		};
+		struct ember_op_attention op;
+
+		ember_cmdbuf_begin(cb);
+		CHECK(ember_cmdbuf_attention(cb, &d) == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_end(cb, &job) == 0, "end");
+		memcpy(&op, cmd + job.cmd_offset, sizeof(op));
+		CHECK(op.hdr.flags == (EMBER_ATTN_APPEND_KV | EMBER_ATTN_ROPE) &&
+		      op.rope_dim == 16 && op.rope_freq_base == 10000.0f &&
+		      op.k_new_va == ember_bo_va(kn) &&
+		      op.v_new_va == ember_bo_va(kn) + 1024 && op.new_stride == 256,
+		      "append encoding");
+		CHECK(job.bo_count == 5 &&
+		      job.bos[1].flags == (DRM_EMBER_BO_READ | DRM_EMBER_BO_WRITE) &&
+		      job.bos[2].flags == (DRM_EMBER_BO_READ | DRM_EMBER_BO_WRITE) &&
+		      job.bos[4].flags == DRM_EMBER_BO_READ, "append bos");
+		d.v_new = (struct ember_ref){ k, 0 };
+		ember_cmdbuf_begin(cb);
+		ret = ember_cmdbuf_attention(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "overlaps"), "append alias %d", ret);
+		d.v_new = (struct ember_ref){ kn, 1024 };
+		d.flags = EMBER_ATTN_ROPE_NEOX;
+		ret = ember_cmdbuf_attention(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "flags"), "neox alone %d", ret);
+		d.flags = EMBER_ATTN_ROPE;
+		d.rope_dim = 64;
+		ret = ember_cmdbuf_attention(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "rope_dim"), "rope_dim %d", ret);
+		d.flags = EMBER_ATTN_APPEND_KV;
+		d.k_new = (struct ember_ref){ kn, 8000 };
+		ret = ember_cmdbuf_attention(cb, &d);
+		CHECK(ret == -ERANGE, "k_new range %d", ret);
+	}
+	CHECK(ember_cmdbuf_used(cb) % 8 == 0, "aligned");
+	ember_cmdbuf_free(cb);
+	ember_bo_free(x);
+	ember_bo_free(w);
+	ember_bo_free(o);
+	ember_bo_free(k);
+	ember_bo_free(v);
+	ember_bo_free(kn);
+}
+
 static void test_submit(struct ember_device *dev)
 {
 	struct ember_cmdbuf *cb;
@@ -511,6 +752,8 @@ int main(void)
 		return 1;
 	}
 	fk.next_va = FAKE_VA_START;
+	fk.caps_ops = 7;		/* an ABI 1.0 device first */
+	fk.fw_abi = 1 << 16;
 	fk.caps_dtypes = (1u << EMBER_DTYPE_F32) | (1u << EMBER_DTYPE_F16) |
 			 (1u << EMBER_DTYPE_Q8_0) | (1u << EMBER_DTYPE_Q4_0);
 	dev = open_fake();
@@ -524,6 +767,15 @@ int main(void)
 	test_attention(dev);
 	test_submit(dev);
 	test_queue(dev);
+	test_layer_ops_old_device(dev);
+	ember_device_close(dev);
+	/* an ABI 1.1 device without SWIGLU */
+	fk.caps_ops = 0xff & ~(1u << EMBER_OP_SWIGLU);
+	fk.fw_abi = 1 << 16 | 1;
+	dev = open_fake();
+	if (!dev)
+		return 1;
+	test_layer_ops(dev);
 	ember_device_close(dev);
 	close(fk.memfd);
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);

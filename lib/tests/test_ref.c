@@ -103,8 +103,36 @@ static void check_attention(void)
 	      "%g %g", out[2], out[3]);
 }
 
+/* Known values: rmsnorm of (3, 4) is (3, 4) / sqrt(12.5); rope at pos 0
+ * is the identity and at pos 1, dim pair 0, a rotation by 1 rad; silu(0)
+ * = 0 and silu(x) -> x for large x. */
+static void check_layer_ops(void)
+{
+	const float x[2] = { 3, 4 }, w[2] = { 2, 1 };
+	double out[2], v[4] = { 1, 0, 1, 0 };
+
+	eref_rmsnorm(1, 2, x, 2, w, 0, out);
+	CHECK(fabs(out[0] - 6 / sqrt(12.5)) < 1e-12 &&
+	      fabs(out[1] - 4 / sqrt(12.5)) < 1e-12, "rmsnorm %g %g", out[0], out[1]);
+	eref_rope(v, 1, 4, 4, 0, 10000, 0);
+	CHECK(v[0] == 1 && v[1] == 0 && v[2] == 1 && v[3] == 0, "rope pos 0");
+	eref_rope(v, 1, 4, 2, 1, 10000, 0);
+	CHECK(fabs(v[0] - cos(1.0)) < 1e-12 && fabs(v[1] - sin(1.0)) < 1e-12 &&
+	      v[2] == 1 && v[3] == 0, "rope pos 1: %g %g %g %g", v[0], v[1], v[2], v[3]);
+	v[0] = 1;
+	v[1] = 0;
+	v[2] = 0;
+	v[3] = 0;
+	eref_rope(v, 1, 4, 4, 1, 10000, 1);	/* NEOX pairs (0, 2) */
+	CHECK(fabs(v[0] - cos(1.0)) < 1e-12 && fabs(v[2] - sin(1.0)) < 1e-12 &&
+	      v[1] == 0, "rope neox");
+	CHECK(eref_silu(0) == 0 && fabs(eref_silu(40) - 40) < 1e-12 &&
+	      fabs(eref_silu(1) - 1 / (1 + exp(-1.0))) < 1e-15, "silu");
+}
+
 int main(void)
 {
+	check_layer_ops();
 	check_f16();
 	check_quant();
 	check_matmul();

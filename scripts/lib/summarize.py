@@ -71,7 +71,7 @@ TAP = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*-?\s*([^#]*)(?:#\s*(\S+)(.*))?$")
 PLAN = re.compile(r"^1\.\.(\d+)")
 
 
-def guest(path):
+def guest(path, prefix="guest"):
     with open(path, encoding="utf-8", errors="replace") as f:
         lines = [l.rstrip("\r\n") for l in f]
     cur = None
@@ -90,7 +90,7 @@ def guest(path):
             if m.group(3) is not None and int(m.group(3)) > kw_seen:
                 cur["failed"].append(f"kernel WARN/BUG lines appeared during this test")
                 kw_seen = int(m.group(3))
-            finish(cur, int(m.group(2)))
+            finish(cur, int(m.group(2)), prefix)
             ran += 1
             cur = None
             continue
@@ -113,19 +113,19 @@ def guest(path):
     if cur is not None:  # the guest stopped inside this test
         cur["f"] += 1
         cur["failed"].append("guest stopped during this test")
-        finish(cur, None)
+        finish(cur, None, prefix)
     if ran == 0 and cur is None:
-        emit("guest", 0, 1, 0, "no guest test ran")
+        emit(prefix, 0, 1, 0, "no guest test ran")
     kw = [l for l in lines if "@@EMBER-EXIT" in l]
     if kw:
         n = int(kw[-1].rsplit("kernel_warnings=", 1)[-1].split()[0])
-        emit("guest:kernel-log", 0 if n else 1, 1 if n else 0, 0,
+        emit(f"{prefix}:kernel-log", 0 if n else 1, 1 if n else 0, 0,
              f"{n} WARNING/BUG lines in the guest kernel log" if n else "clean")
     else:
-        emit("guest:kernel-log", 0, 1, 0, "guest gave no exit marker (crash/timeout)")
+        emit(f"{prefix}:kernel-log", 0, 1, 0, "guest gave no exit marker (crash/timeout)")
 
 
-def finish(t, rc):
+def finish(t, rc, prefix):
     notes = list(t["failed"])
     if t["plan"] is not None and t["results"] < t["plan"]:
         missing = t["plan"] - t["results"]
@@ -141,14 +141,14 @@ def finish(t, rc):
             t["p"] += 1  # a plain script: its exit status is the result
         if rc != 0:
             notes.append(f"rc={rc}")
-    emit(f"guest:{t['name']}", t["p"], t["f"], t["s"], "; ".join(notes[:8]))
+    emit(f"{prefix}:{t['name']}", t["p"], t["f"], t["s"], "; ".join(notes[:8]))
 
 
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "meson":
         meson(sys.argv[2], sys.argv[3:])
-    elif len(sys.argv) == 3 and sys.argv[1] == "guest":
-        guest(sys.argv[2])
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "guest":
+        guest(*sys.argv[2:])
     else:
         sys.exit(__doc__)
 

@@ -94,6 +94,81 @@ static void make_seeds(struct input *seeds, int *count)
 	put(&seeds[n], &mm, sizeof(mm));
 	put(&seeds[n], &nop, 8);
 	put(&seeds[n++], &at, sizeof(at));
+	/* ABI 1.1: attention with APPEND_KV | ROPE, and the row ops */
+	at.hdr.flags = EMBER_ATTN_APPEND_KV | EMBER_ATTN_ROPE;
+	at.rope_dim = 8;
+	at.rope_freq_base = 10000.0f;
+	at.v_va = FAKE_VA_BASE + 0x48000;
+	at.k_new_va = FAKE_VA_BASE + 0x100;
+	at.v_new_va = FAKE_VA_BASE + 0x200;
+	at.new_stride = 64;
+	seed_caps(&seeds[n]);
+	put(&seeds[n++], &at, sizeof(at));
+	{
+		struct ember_op_rmsnorm rn;
+		struct ember_op_rope rp;
+		struct ember_op_swiglu sw;
+		struct ember_op_add add;
+		struct ember_op_copy cp;
+
+		memset(&rn, 0, sizeof(rn));
+		rn.hdr = (struct ember_op_hdr){ EMBER_OP_RMSNORM, sizeof(rn),
+						EMBER_RMSNORM_WEIGHT };
+		rn.rows = 2;
+		rn.dim = 16;
+		rn.eps = 1e-5f;
+		rn.x_va = FAKE_VA_BASE;
+		rn.x_stride = 64;
+		rn.w_va = FAKE_VA_BASE + 128;
+		rn.out_va = FAKE_VA_BASE + 0x10000;
+		rn.out_stride = 64;
+		memset(&rp, 0, sizeof(rp));
+		rp.hdr = (struct ember_op_hdr){ EMBER_OP_ROPE, sizeof(rp),
+						EMBER_ROPE_NEOX };
+		rp.rows = 2;
+		rp.n_head = 2;
+		rp.head_dim = 8;
+		rp.rope_dim = 8;
+		rp.pos0 = 3;
+		rp.freq_base = 10000.0f;
+		rp.x_va = rp.out_va = FAKE_VA_BASE + 0x10000;
+		rp.x_stride = rp.out_stride = 64;
+		memset(&sw, 0, sizeof(sw));
+		sw.hdr = (struct ember_op_hdr){ EMBER_OP_SWIGLU, sizeof(sw), 0 };
+		sw.rows = 1;
+		sw.n = 8;
+		sw.gate_va = FAKE_VA_BASE;
+		sw.up_va = FAKE_VA_BASE + 32;
+		sw.out_va = FAKE_VA_BASE + 0x10000;
+		sw.gate_stride = sw.up_stride = sw.out_stride = 32;
+		memset(&add, 0, sizeof(add));
+		add.hdr = (struct ember_op_hdr){ EMBER_OP_ADD, sizeof(add), 0 };
+		add.rows = 3;
+		add.n = 4;
+		add.a_va = add.b_va = FAKE_VA_BASE;
+		add.out_va = FAKE_VA_BASE + 0x10000;
+		add.a_stride = add.b_stride = add.out_stride = 16;
+		memset(&cp, 0, sizeof(cp));
+		cp.hdr = (struct ember_op_hdr){ EMBER_OP_COPY, sizeof(cp), 0 };
+		cp.rows = 2;
+		cp.n = 32;
+		cp.src_dtype = EMBER_DTYPE_F32;
+		cp.dst_dtype = EMBER_DTYPE_Q4_0;
+		cp.src_va = FAKE_VA_BASE;
+		cp.src_stride = 128;
+		cp.dst_va = FAKE_VA_BASE + 0x10000;
+		cp.dst_stride = 18;
+		seed_caps(&seeds[n]);
+		put(&seeds[n], &rn, sizeof(rn));
+		put(&seeds[n], &rp, sizeof(rp));
+		put(&seeds[n], &sw, sizeof(sw));
+		put(&seeds[n], &add, sizeof(add));
+		put(&seeds[n++], &cp, sizeof(cp));
+		seed_caps(&seeds[n]);
+		put(&seeds[n++], &cp, sizeof(cp));
+		seed_caps(&seeds[n]);
+		put(&seeds[n++], &rp, sizeof(rp));
+	}
 	mm.hdr.flags = EMBER_MATMUL_BIAS | EMBER_MATMUL_ACCUMULATE;
 	mm.bias_va = FAKE_VA_BASE + 0x60000;
 	mm.w_dtype = EMBER_DTYPE_F32;
@@ -198,7 +273,7 @@ int main(int argc, char **argv)
 {
 	long iters = argc > 1 ? atol(argv[1]) : 20000;
 	struct rng r = { argc > 2 ? strtoull(argv[2], NULL, 0) : 0x5eedf00dull };
-	struct input seeds[8], in;
+	struct input seeds[16], in;
 	unsigned long verdicts[8] = { 0 };
 	int nseeds;
 

@@ -66,7 +66,7 @@ static void test_identity(void)
 		 (unsigned long long)(ember_fw_build_id() >> 32));
 	CHECK(strcmp(ember_fw_version(), want) == 0, "version \"%s\", want \"%s\"",
 	      ember_fw_version(), want);
-	CHECK(ember_fw_caps_ops() == 0x7, "caps_ops %#x, want NOP|MATMUL|ATTENTION",
+	CHECK(ember_fw_caps_ops() == 0xff, "caps_ops %#x, want NOP..COPY (ABI 1.1)",
 	      ember_fw_caps_ops());
 	CHECK(ember_fw_caps_dtypes() == ((1u << 0) | (1u << 1) | (1u << 2) |
 					  (1u << 8) | (1u << 30)),

@@ -19,8 +19,15 @@ static struct fixture {
 	uint64_t a_va, w_va, c_va, bias_va, q_va, k_va, v_va, out_va;
 	uint64_t hole_va;	/* one unmapped page between mapped ones */
 	uint64_t ro_va;		/* 2 read-only pages */
+	uint64_t kn_va, vn_va;	/* new K/V rows for APPEND_KV */
+	uint64_t x_va, g_va;	/* inputs of the row ops: 4 x 256 B, 256 B */
 	struct ember_op_matmul mm;	/* valid */
 	struct ember_op_attention at;	/* valid */
+	struct ember_op_rmsnorm rn;	/* valid, all output to out_va */
+	struct ember_op_rope rp;
+	struct ember_op_swiglu sw;
+	struct ember_op_add add;
+	struct ember_op_copy cp;
 } fx;
 
 static void fixture_init(void)
@@ -44,6 +51,10 @@ static void fixture_init(void)
 	fx.ro_va = fake_alloc(&fx.heap, 2 * EMBER_PAGE_SIZE, EMBER_PAGE_SIZE);
 	fake_dev_set_perm(&fx.dev, 0, fx.ro_va, 2 * EMBER_PAGE_SIZE,
 			  EMBER_PTE_READ);
+	fx.kn_va = fake_alloc(&fx.heap, 2 * 128, 64);
+	fx.vn_va = fake_alloc(&fx.heap, 2 * 128, 64);
+	fx.x_va = fake_alloc(&fx.heap, 4 * 256, 64);
+	fx.g_va = fake_alloc(&fx.heap, 256, 64);
 
 	memset(&fx.mm, 0, sizeof(fx.mm));
 	op_hdr_init(&fx.mm.hdr, EMBER_OP_MATMUL, sizeof(fx.mm));
@@ -73,6 +84,65 @@ static void fixture_init(void)
 	fx.at.kv_stride = 128;
 	fx.at.out_va = fx.out_va;
 	fx.at.out_stride = 256;
+
+	/* row ops: 2 rows of 64 f32 (256 B) into out_va */
+	memset(&fx.rn, 0, sizeof(fx.rn));
+	op_hdr_init(&fx.rn.hdr, EMBER_OP_RMSNORM, sizeof(fx.rn));
+	fx.rn.hdr.flags = EMBER_RMSNORM_WEIGHT;
+	fx.rn.rows = 2;
+	fx.rn.dim = 64;
+	fx.rn.eps = 1e-5f;
+	fx.rn.x_va = fx.x_va;
+	fx.rn.x_stride = 256;
+	fx.rn.w_va = fx.g_va;
+	fx.rn.out_va = fx.out_va;
+	fx.rn.out_stride = 256;
+
+	memset(&fx.rp, 0, sizeof(fx.rp));
+	op_hdr_init(&fx.rp.hdr, EMBER_OP_ROPE, sizeof(fx.rp));
+	fx.rp.rows = 2;
+	fx.rp.n_head = 4;
+	fx.rp.head_dim = 16;
+	fx.rp.rope_dim = 16;
+	fx.rp.pos0 = 7;
+	fx.rp.freq_base = 10000.0f;
+	fx.rp.x_va = fx.x_va;
+	fx.rp.x_stride = 256;
+	fx.rp.out_va = fx.out_va;
+	fx.rp.out_stride = 256;
+
+	memset(&fx.sw, 0, sizeof(fx.sw));
+	op_hdr_init(&fx.sw.hdr, EMBER_OP_SWIGLU, sizeof(fx.sw));
+	fx.sw.rows = 2;
+	fx.sw.n = 64;
+	fx.sw.gate_va = fx.x_va;
+	fx.sw.gate_stride = 256;
+	fx.sw.up_va = fx.x_va + 512;
+	fx.sw.up_stride = 256;
+	fx.sw.out_va = fx.out_va;
+	fx.sw.out_stride = 256;
+
+	memset(&fx.add, 0, sizeof(fx.add));
+	op_hdr_init(&fx.add.hdr, EMBER_OP_ADD, sizeof(fx.add));
+	fx.add.rows = 2;
+	fx.add.n = 64;
+	fx.add.a_va = fx.x_va;
+	fx.add.a_stride = 256;
+	fx.add.b_va = fx.x_va + 512;
+	fx.add.b_stride = 256;
+	fx.add.out_va = fx.out_va;
+	fx.add.out_stride = 256;
+
+	memset(&fx.cp, 0, sizeof(fx.cp));
+	op_hdr_init(&fx.cp.hdr, EMBER_OP_COPY, sizeof(fx.cp));
+	fx.cp.rows = 2;
+	fx.cp.n = 64;
+	fx.cp.src_dtype = EMBER_DTYPE_F32;
+	fx.cp.dst_dtype = EMBER_DTYPE_Q8_0;
+	fx.cp.src_va = fx.x_va;
+	fx.cp.src_stride = 256;
+	fx.cp.dst_va = fx.out_va;
+	fx.cp.dst_stride = 68;
 }
 
 static void fill_outputs(void)
@@ -187,10 +257,14 @@ static void test_headers(void)
 	expect_op("unknown opcode 0xffff", &h, 8, ALL_OPS, ALL_DTYPES,
 		  EMBER_JOB_BAD_OP);
 	op_hdr_init(&h, EMBER_OP_RMSNORM, 8);
-	expect_op("reserved opcode RMSNORM", &h, 8, ALL_OPS, ALL_DTYPES,
-		  EMBER_JOB_UNSUPPORTED);
+	expect_op("RMSNORM header only", &h, 8, ALL_OPS, ALL_DTYPES,
+		  EMBER_JOB_BAD_OP);
 	op_hdr_init(&h, EMBER_OP_COPY, 8);
-	expect_op("reserved opcode COPY", &h, 8, ALL_OPS, ALL_DTYPES,
+	expect_op("COPY header only", &h, 8, ALL_OPS, ALL_DTYPES,
+		  EMBER_JOB_BAD_OP);
+	op_hdr_init(&h, EMBER_OP_COPY, 8);
+	expect_op("COPY header only, COPY off in caps", &h, 8,
+		  ALL_OPS & ~(1u << EMBER_OP_COPY), ALL_DTYPES,
 		  EMBER_JOB_UNSUPPORTED);
 	op_hdr_init(&h, EMBER_OP_NOP, 8);
 	h.flags = 1;
@@ -360,17 +434,66 @@ static void test_matmul_fields(void)
 static void test_attention_fields(void)
 {
 	AT_CASE("unknown attention flag", op.hdr.flags = 1u << 3, EMBER_JOB_BAD_DESC);
-	AT_CASE("reserved APPEND_KV flag", op.hdr.flags = EMBER_ATTN_APPEND_KV,
+	AT_CASE("APPEND_KV without k_new/v_new", op.hdr.flags = EMBER_ATTN_APPEND_KV,
 		EMBER_JOB_BAD_DESC);
-	AT_CASE("reserved ROPE flag", op.hdr.flags = EMBER_ATTN_ROPE,
-		EMBER_JOB_BAD_DESC);
+	AT_CASE("ROPE with rope_dim 0", (op.hdr.flags = EMBER_ATTN_ROPE,
+		op.rope_freq_base = 10000.0f), EMBER_JOB_BAD_DESC);
 	AT_CASE("pad0 non-zero", op.pad0[1] = 1, EMBER_JOB_BAD_DESC);
-	AT_CASE("rope_dim non-zero", op.rope_dim = 16, EMBER_JOB_BAD_DESC);
-	AT_CASE("rope_freq_base non-zero", op.rope_freq_base = 10000.0f,
+	AT_CASE("rope_dim without ROPE", op.rope_dim = 16, EMBER_JOB_BAD_DESC);
+	AT_CASE("rope_freq_base without ROPE", op.rope_freq_base = 10000.0f,
 		EMBER_JOB_BAD_DESC);
-	AT_CASE("k_new_va non-zero", op.k_new_va = fx.k_va, EMBER_JOB_BAD_DESC);
-	AT_CASE("v_new_va non-zero", op.v_new_va = fx.v_va, EMBER_JOB_BAD_DESC);
-	AT_CASE("new_stride non-zero", op.new_stride = 128, EMBER_JOB_BAD_DESC);
+	AT_CASE("k_new_va without APPEND_KV", op.k_new_va = fx.kn_va,
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("v_new_va without APPEND_KV", op.v_new_va = fx.vn_va,
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("new_stride without APPEND_KV", op.new_stride = 128,
+		EMBER_JOB_BAD_DESC);
+
+	/* ABI 1.1: APPEND_KV and ROPE */
+#define AT_APPEND (op.hdr.flags |= EMBER_ATTN_APPEND_KV, op.k_new_va = fx.kn_va, \
+		   op.v_new_va = fx.vn_va, op.new_stride = 128)
+#define AT_ROPE (op.hdr.flags |= EMBER_ATTN_ROPE, op.rope_dim = 16, \
+		 op.rope_freq_base = 10000.0f)
+	AT_CASE("APPEND_KV ok", AT_APPEND, EMBER_JOB_OK);
+	AT_CASE("ROPE ok", AT_ROPE, EMBER_JOB_OK);
+	AT_CASE("APPEND_KV | ROPE | NEOX ok",
+		(AT_APPEND, AT_ROPE, op.hdr.flags |= EMBER_ATTN_ROPE_NEOX),
+		EMBER_JOB_OK);
+	AT_CASE("APPEND_KV | ROPE F16 ok",
+		(AT_APPEND, AT_ROPE, op.kv_dtype = EMBER_DTYPE_F16), EMBER_JOB_OK);
+	AT_CASE("NEOX without ROPE", op.hdr.flags = EMBER_ATTN_ROPE_NEOX,
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("rope_dim odd", (AT_ROPE, op.rope_dim = 15), EMBER_JOB_BAD_DESC);
+	AT_CASE("rope_dim > head_dim", (AT_ROPE, op.rope_dim = 18),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("rope_dim 8 < head_dim ok", (AT_ROPE, op.rope_dim = 8),
+		EMBER_JOB_OK);
+	AT_CASE("rope_freq_base 0", (AT_ROPE, op.rope_freq_base = 0.0f),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("rope_freq_base negative", (AT_ROPE, op.rope_freq_base = -2.0f),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("rope_freq_base NaN", (AT_ROPE, op.rope_freq_base = NAN),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("new_stride too small", (AT_APPEND, op.new_stride = 124),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("new_stride misaligned", (AT_APPEND, op.new_stride = 130),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("k_new_va misaligned", (AT_APPEND, op.k_new_va += 2),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("new_stride overflow", (AT_APPEND, op.new_stride = ~0ull - 3),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("append: k and v the same cache", (AT_APPEND, op.v_va = op.k_va),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("append: k_new inside the K cache", (AT_APPEND, op.k_new_va = fx.k_va),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("append: v_new inside the V cache",
+		(AT_APPEND, op.v_new_va = fx.v_va + 256), EMBER_JOB_BAD_DESC);
+	AT_CASE("append: q inside the V cache", (AT_APPEND, op.q_va = fx.v_va),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("append: out overlaps k_new", (AT_APPEND, op.k_new_va = fx.out_va + 256),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("append: k_new == v_new is fine", (AT_APPEND, op.v_new_va = fx.kn_va),
+		EMBER_JOB_OK);
 
 	AT_CASE("kv_dtype unknown 5", op.kv_dtype = 5, EMBER_JOB_BAD_DESC);
 	AT_CASE("kv_dtype Q8_0 unsupported", op.kv_dtype = EMBER_DTYPE_Q8_0,
@@ -421,6 +544,174 @@ static void test_attention_fields(void)
 	AT_CASE("out overlaps v end", op.out_va = fx.v_va + 5 * 128 - 4,
 		EMBER_JOB_BAD_DESC);
 	AT_CASE("k and v the same range is fine", op.v_va = op.k_va, EMBER_JOB_OK);
+}
+
+#define OP_CASE(type, base, what, stmt, want)                              \
+	do {                                                                \
+		type op = base;                                             \
+		stmt;                                                       \
+		expect_op(what, &op, sizeof(op), ALL_OPS, ALL_DTYPES, want);\
+	} while (0)
+#define RN_CASE(w, s, st) OP_CASE(struct ember_op_rmsnorm, fx.rn, w, s, st)
+#define RP_CASE(w, s, st) OP_CASE(struct ember_op_rope, fx.rp, w, s, st)
+#define SW_CASE(w, s, st) OP_CASE(struct ember_op_swiglu, fx.sw, w, s, st)
+#define ADD_CASE(w, s, st) OP_CASE(struct ember_op_add, fx.add, w, s, st)
+#define CP_CASE(w, s, st) OP_CASE(struct ember_op_copy, fx.cp, w, s, st)
+
+static void test_row_op_fields(void)
+{
+	const uint32_t no_f32 = ALL_DTYPES & ~(1u << EMBER_DTYPE_F32);
+
+	/* valid ops, and each switched off in caps */
+	expect_op("valid rmsnorm", &fx.rn, sizeof(fx.rn), ALL_OPS, ALL_DTYPES,
+		  EMBER_JOB_OK);
+	expect_op("valid rope", &fx.rp, sizeof(fx.rp), ALL_OPS, ALL_DTYPES,
+		  EMBER_JOB_OK);
+	expect_op("valid swiglu", &fx.sw, sizeof(fx.sw), ALL_OPS, ALL_DTYPES,
+		  EMBER_JOB_OK);
+	expect_op("valid add", &fx.add, sizeof(fx.add), ALL_OPS, ALL_DTYPES,
+		  EMBER_JOB_OK);
+	expect_op("valid copy", &fx.cp, sizeof(fx.cp), ALL_OPS, ALL_DTYPES,
+		  EMBER_JOB_OK);
+	expect_op("rmsnorm off in caps", &fx.rn, sizeof(fx.rn),
+		  ALL_OPS & ~(1u << EMBER_OP_RMSNORM), ALL_DTYPES,
+		  EMBER_JOB_UNSUPPORTED);
+	expect_op("rope off in caps", &fx.rp, sizeof(fx.rp),
+		  ALL_OPS & ~(1u << EMBER_OP_ROPE), ALL_DTYPES,
+		  EMBER_JOB_UNSUPPORTED);
+	expect_op("swiglu off in caps", &fx.sw, sizeof(fx.sw),
+		  ALL_OPS & ~(1u << EMBER_OP_SWIGLU), ALL_DTYPES,
+		  EMBER_JOB_UNSUPPORTED);
+	expect_op("add off in caps", &fx.add, sizeof(fx.add),
+		  ALL_OPS & ~(1u << EMBER_OP_ADD), ALL_DTYPES,
+		  EMBER_JOB_UNSUPPORTED);
+	expect_op("copy off in caps", &fx.cp, sizeof(fx.cp),
+		  ALL_OPS & ~(1u << EMBER_OP_COPY), ALL_DTYPES,
+		  EMBER_JOB_UNSUPPORTED);
+	expect_op("rmsnorm without F32", &fx.rn, sizeof(fx.rn), ALL_OPS, no_f32,
+		  EMBER_JOB_UNSUPPORTED);
+	expect_op("add without F32", &fx.add, sizeof(fx.add), ALL_OPS, no_f32,
+		  EMBER_JOB_UNSUPPORTED);
+	RN_CASE("rmsnorm size - 8", op.hdr.size = sizeof(op) - 8,
+		EMBER_JOB_BAD_OP);
+	RP_CASE("rope size 8", op.hdr.size = 8, EMBER_JOB_BAD_OP);
+	CP_CASE("copy size not a multiple of 8", op.hdr.size = sizeof(op) - 4,
+		EMBER_JOB_BAD_OP);
+
+	RN_CASE("rmsnorm unknown flag", op.hdr.flags |= 2, EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm pad", op.pad = 1, EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm no weight ok", (op.hdr.flags = 0, op.w_va = 0),
+		EMBER_JOB_OK);
+	RN_CASE("rmsnorm w_va without WEIGHT", op.hdr.flags = 0,
+		EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm rows 0", op.rows = 0, EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm dim 0", op.dim = 0, EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm rows > 2^20", op.rows = (1u << 20) + 1,
+		EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm dim > 2^20", (op.dim = (1u << 20) + 1,
+		op.x_stride = op.out_stride = 1ull << 23), EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm eps NaN", op.eps = NAN, EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm eps negative", op.eps = -1e-5f, EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm eps 0 ok", op.eps = 0.0f, EMBER_JOB_OK);
+	RN_CASE("rmsnorm x_stride < row", op.x_stride = 252, EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm out_stride misaligned", op.out_stride = 258,
+		EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm w misaligned", op.w_va += 2, EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm x stride overflow", op.x_stride = ~0ull - 3,
+		EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm out overlaps x", op.out_va = fx.x_va + 256,
+		EMBER_JOB_BAD_DESC);
+	RN_CASE("rmsnorm out overlaps w", op.w_va = fx.out_va + 508,
+		EMBER_JOB_BAD_DESC);
+
+	RP_CASE("rope unknown flag", op.hdr.flags = 2, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope NEOX ok", op.hdr.flags = EMBER_ROPE_NEOX, EMBER_JOB_OK);
+	RP_CASE("rope in place ok", (op.out_va = op.x_va), EMBER_JOB_OK);
+	RP_CASE("rope in place, other stride",
+		(op.out_va = op.x_va, op.out_stride = 512), EMBER_JOB_BAD_DESC);
+	RP_CASE("rope out overlaps x", op.out_va = fx.x_va + 4,
+		EMBER_JOB_BAD_DESC);
+	RP_CASE("rope rows 0", op.rows = 0, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope n_head 0", op.n_head = 0, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope n_head > 4096", op.n_head = 4097, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope head_dim 0", op.head_dim = 0, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope head_dim > 512", (op.head_dim = 514, op.n_head = 1,
+		op.x_stride = op.out_stride = 4 * 514), EMBER_JOB_BAD_DESC);
+	RP_CASE("rope rope_dim 0", op.rope_dim = 0, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope rope_dim odd", op.rope_dim = 5, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope rope_dim > head_dim", op.rope_dim = 18,
+		EMBER_JOB_BAD_DESC);
+	RP_CASE("rope partial rope_dim ok", op.rope_dim = 2, EMBER_JOB_OK);
+	RP_CASE("rope freq_base inf", op.freq_base = INFINITY,
+		EMBER_JOB_BAD_DESC);
+	RP_CASE("rope freq_base 0", op.freq_base = 0.0f, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope pos0 + rows > 2^24", op.pos0 = (1u << 24) - 1,
+		EMBER_JOB_BAD_DESC);
+	RP_CASE("rope pos0 + rows == 2^24 ok", op.pos0 = (1u << 24) - 2,
+		EMBER_JOB_OK);
+	RP_CASE("rope pos0 huge", op.pos0 = 0xffffffffu, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope x_stride < row", op.x_stride = 128, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope x misaligned", op.x_va += 1, EMBER_JOB_BAD_DESC);
+	RP_CASE("rope out va overflow", op.out_va = ~0ull - 256,
+		EMBER_JOB_BAD_DESC);
+
+	SW_CASE("swiglu any flag", op.hdr.flags = 1, EMBER_JOB_BAD_DESC);
+	SW_CASE("swiglu n 0", op.n = 0, EMBER_JOB_BAD_DESC);
+	SW_CASE("swiglu rows 0", op.rows = 0, EMBER_JOB_BAD_DESC);
+	SW_CASE("swiglu up_stride < row", op.up_stride = 4, EMBER_JOB_BAD_DESC);
+	SW_CASE("swiglu gate misaligned", op.gate_va += 2, EMBER_JOB_BAD_DESC);
+	SW_CASE("swiglu out overlaps gate", op.out_va = fx.x_va,
+		EMBER_JOB_BAD_DESC);
+	SW_CASE("swiglu out overlaps up", op.up_va = fx.out_va + 256,
+		EMBER_JOB_BAD_DESC);
+	SW_CASE("swiglu gate == up ok", op.up_va = op.gate_va, EMBER_JOB_OK);
+	SW_CASE("swiglu out_stride overflow", op.out_stride = 1ull << 62,
+		EMBER_JOB_BAD_DESC);
+
+	ADD_CASE("add any flag", op.hdr.flags = 1u << 31, EMBER_JOB_BAD_DESC);
+	ADD_CASE("add n > 2^20", op.n = (1u << 20) + 1, EMBER_JOB_BAD_DESC);
+	ADD_CASE("add out == a (in place refused)", op.out_va = op.a_va,
+		EMBER_JOB_BAD_DESC);
+	ADD_CASE("add out overlaps b end", op.out_va = fx.x_va + 1020,
+		EMBER_JOB_BAD_DESC);
+	ADD_CASE("add a == b ok", op.b_va = op.a_va, EMBER_JOB_OK);
+	ADD_CASE("add b_stride misaligned", op.b_stride = 257,
+		EMBER_JOB_BAD_DESC);
+
+	CP_CASE("copy any flag", op.hdr.flags = 1, EMBER_JOB_BAD_DESC);
+	CP_CASE("copy pad", op.pad[5] = 1, EMBER_JOB_BAD_DESC);
+	CP_CASE("copy src dtype unknown", op.src_dtype = 3, EMBER_JOB_BAD_DESC);
+	CP_CASE("copy dst dtype unknown", op.dst_dtype = 255,
+		EMBER_JOB_BAD_DESC);
+	CP_CASE("copy F16 -> Q8_0 unsupported", op.src_dtype = EMBER_DTYPE_F16,
+		EMBER_JOB_UNSUPPORTED);
+	CP_CASE("copy Q8_0 -> Q8_0 ok", (op.src_dtype = EMBER_DTYPE_Q8_0,
+		op.src_stride = 68), EMBER_JOB_OK);
+	CP_CASE("copy F32 -> F16 ok", (op.dst_dtype = EMBER_DTYPE_F16,
+		op.dst_stride = 128), EMBER_JOB_OK);
+	CP_CASE("copy Q4_0 -> F32 ok", (op.src_dtype = EMBER_DTYPE_Q4_0,
+		op.src_stride = 36, op.dst_dtype = EMBER_DTYPE_F32,
+		op.dst_stride = 256), EMBER_JOB_OK);
+	{
+		struct ember_op_copy op = fx.cp;
+
+		expect_op("copy with Q8_0 off in caps", &op, sizeof(op),
+			  ALL_OPS, ALL_DTYPES & ~(1u << EMBER_DTYPE_Q8_0),
+			  EMBER_JOB_UNSUPPORTED);
+	}
+	CP_CASE("copy n % 32 for Q8_0", op.n = 48, EMBER_JOB_BAD_DESC);
+	CP_CASE("copy n 48 F32 -> F16 ok", (op.n = 48,
+		op.dst_dtype = EMBER_DTYPE_F16, op.dst_stride = 96), EMBER_JOB_OK);
+	CP_CASE("copy rows 0", op.rows = 0, EMBER_JOB_BAD_DESC);
+	CP_CASE("copy n 0", op.n = 0, EMBER_JOB_BAD_DESC);
+	CP_CASE("copy dst_stride < row", op.dst_stride = 66, EMBER_JOB_BAD_DESC);
+	CP_CASE("copy dst_stride misaligned", op.dst_stride = 69,
+		EMBER_JOB_BAD_DESC);
+	CP_CASE("copy dst misaligned", op.dst_va += 1, EMBER_JOB_BAD_DESC);
+	CP_CASE("copy src stride overflow", op.src_stride = ~0ull - 3,
+		EMBER_JOB_BAD_DESC);
+	CP_CASE("copy dst overlaps src", op.dst_va = fx.x_va + 256,
+		EMBER_JOB_BAD_DESC);
 }
 
 static void expect_fault(const char *what, const struct stream *s, uint32_t as,
@@ -475,6 +766,23 @@ static void test_mmu_faults(void)
 		   op.v_va = hole - 256, hole);
 	FAULT_CASE("attention out read-only", struct ember_op_attention, fx.at,
 		   op.out_va = fx.ro_va + 8, fx.ro_va + 8);
+	FAULT_CASE("append into a read-only K cache", struct ember_op_attention,
+		   fx.at, (op.hdr.flags = EMBER_ATTN_APPEND_KV,
+		   op.k_new_va = fx.kn_va, op.v_new_va = fx.vn_va,
+		   op.new_stride = 128, op.k_va = fx.ro_va), fx.ro_va);
+	FAULT_CASE("k_new unmapped", struct ember_op_attention, fx.at,
+		   (op.hdr.flags = EMBER_ATTN_APPEND_KV, op.k_new_va = hole,
+		   op.v_new_va = fx.vn_va, op.new_stride = 128), hole);
+	FAULT_CASE("rmsnorm w unmapped", struct ember_op_rmsnorm, fx.rn,
+		   op.w_va = hole + 4, hole + 4);
+	FAULT_CASE("rope in place read-only", struct ember_op_rope, fx.rp,
+		   (op.x_va = op.out_va = fx.ro_va), fx.ro_va);
+	FAULT_CASE("swiglu up unmapped", struct ember_op_swiglu, fx.sw,
+		   op.up_va = hole - 64, hole);
+	FAULT_CASE("add out read-only", struct ember_op_add, fx.add,
+		   op.out_va = fx.ro_va, fx.ro_va);
+	FAULT_CASE("copy src unmapped", struct ember_op_copy, fx.cp,
+		   op.src_va = hole, hole);
 
 	/* a fault in op 3 after op 1 ran: op 1's output stays written */
 	{
@@ -524,6 +832,7 @@ int main(void)
 	test_headers();
 	test_matmul_fields();
 	test_attention_fields();
+	test_row_op_fields();
 	test_mmu_faults();
 	fake_dev_free(&fx.dev);
 	return test_finish("test_validate");

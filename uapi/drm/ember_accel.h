@@ -244,13 +244,15 @@ enum ember_job_status {
  *    ops filling cmd_size exactly (at most 64 MiB) [BAD_OP];
  *  - unknown flag bits, non-zero pad/reserved fields or bytes past the
  *    struct, a dtype number that is not enum ember_dtype [BAD_DESC];
- *  - shapes non-zero and bounded: m, n, k, n_tok <= 2^20, n_head <= 4096,
- *    n_ctx <= 2^24, head_dim <= 512 [BAD_DESC];
+ *  - shapes non-zero and bounded: m, n, k, n_tok, rows, dim <= 2^20,
+ *    n_head <= 4096, n_ctx <= 2^24, head_dim <= 512 [BAD_DESC];
  *  - strides at least the row size (even for a single row) and aligned to
  *    the element or block size, addresses aligned likewise, no address range
  *    wrapping around [BAD_DESC];
- *  - no output's byte span overlapping any input's span; bias_va zero unless
- *    EMBER_MATMUL_BIAS; scale finite [BAD_DESC];
+ *  - no output's byte span overlapping any input's span or another
+ *    output's (except ROPE's documented in-place form); optional addresses
+ *    zero unless their flag is set; scale, eps, freq_base finite
+ *    [BAD_DESC];
  *  - every byte an op touches mapped with the permission it needs
  *    [MMU_FAULT, checked when the op runs].
  */
@@ -258,11 +260,11 @@ enum ember_opcode {
 	EMBER_OP_NOP = 0,
 	EMBER_OP_MATMUL = 1,
 	EMBER_OP_ATTENTION = 2,
-	EMBER_OP_RMSNORM = 3,		/* reserved for a later ABI minor */
-	EMBER_OP_ROPE = 4,		/* reserved */
-	EMBER_OP_SWIGLU = 5,		/* reserved */
-	EMBER_OP_ADD = 6,		/* reserved */
-	EMBER_OP_COPY = 7,		/* reserved */
+	EMBER_OP_RMSNORM = 3,		/* ABI 1.1 */
+	EMBER_OP_ROPE = 4,		/* ABI 1.1 */
+	EMBER_OP_SWIGLU = 5,		/* ABI 1.1 */
+	EMBER_OP_ADD = 6,		/* ABI 1.1 */
+	EMBER_OP_COPY = 7,		/* ABI 1.1 */
 	EMBER_OP_COUNT
 };
 
@@ -304,17 +306,31 @@ struct ember_op_matmul {
 /*
  * ATTENTION, causal, grouped-query. For token t < n_tok at position
  * p = n_past + t and query head h, with kv head g = h / (n_head / n_kv_head):
- *   out[t][h] = sum_{j <= p} softmax_j(scale * Q[t][h] . K[j][g]) V[j][g]
+ *   out[t][h] = sum_{j <= p} softmax_j(scale * Q'[t][h] . K[j][g]) V[j][g]
  * Q: f32 [n_tok][n_head][head_dim], q_stride bytes between tokens.
  * K, V cache: kv_dtype (F32 or F16) [n_ctx][n_kv_head][head_dim],
  *   kv_stride bytes between positions; positions 0 .. n_past+n_tok-1 used.
  * out: f32 [n_tok][n_head * head_dim], out_stride bytes between tokens.
- * Flags APPEND_KV / ROPE and the k_new/v_new/rope fields are reserved for a
- * later ABI minor and must be zero in this one.
+ *
+ * EMBER_ATTN_APPEND_KV (ABI 1.1): before attending, k_new/v_new, f32
+ *   [n_tok][n_kv_head][head_dim] rows new_stride apart, are converted to
+ *   kv_dtype and written to the cache at positions n_past .. n_past+n_tok-1
+ *   (K rows rotated first when EMBER_ATTN_ROPE is set). The cache ranges
+ *   are then outputs: they must not overlap each other, Q, k_new, v_new or
+ *   out. Without the flag k_new_va, v_new_va and new_stride must be zero.
+ * EMBER_ATTN_ROPE (ABI 1.1): Q' = Q rotated as EMBER_OP_ROPE does, token t
+ *   at position n_past + t, first rope_dim dims of each head (rope_dim even,
+ *   2 <= rope_dim <= head_dim), theta = pos * rope_freq_base^(-2i/rope_dim),
+ *   rope_freq_base finite and > 0; EMBER_ATTN_ROPE_NEOX selects the NEOX
+ *   pairing (needs EMBER_ATTN_ROPE). The rotation happens in device work
+ *   memory: the caller's Q buffer is only read. Keys already in the cache
+ *   are not rotated again; with APPEND_KV the new keys are. Without the
+ *   flag Q' = Q and rope_dim, rope_freq_base must be zero.
+ * Decode step of a layer = one ATTENTION op with APPEND_KV | ROPE.
  */
-#define EMBER_ATTN_APPEND_KV	(1u << 0)	/* reserved */
-#define EMBER_ATTN_ROPE		(1u << 1)	/* reserved */
-#define EMBER_ATTN_ROPE_NEOX	(1u << 2)	/* reserved */
+#define EMBER_ATTN_APPEND_KV	(1u << 0)	/* ABI 1.1 */
+#define EMBER_ATTN_ROPE		(1u << 1)	/* ABI 1.1 */
+#define EMBER_ATTN_ROPE_NEOX	(1u << 2)	/* ABI 1.1 */
 
 struct ember_op_attention {
 	struct ember_op_hdr hdr;
@@ -325,12 +341,98 @@ struct ember_op_attention {
 	__u8 pad0[3];
 	float scale;		/* usually 1 / sqrt(head_dim) */
 	__u32 n_ctx;		/* positions the cache holds (bounds check) */
-	__u32 rope_dim;		/* reserved */
-	float rope_freq_base;	/* reserved */
+	__u32 rope_dim;		/* EMBER_ATTN_ROPE only, else zero */
+	float rope_freq_base;	/* EMBER_ATTN_ROPE only, else zero */
 	__u64 q_va, q_stride;
 	__u64 k_va, v_va, kv_stride;
 	__u64 out_va, out_stride;
-	__u64 k_new_va, v_new_va, new_stride;	/* reserved */
+	__u64 k_new_va, v_new_va, new_stride;	/* EMBER_ATTN_APPEND_KV only */
+};
+
+/*
+ * RMSNORM (ABI 1.1): for each of @rows rows of @dim f32,
+ *   out[r][i] = x[r][i] / sqrt(mean_i(x[r][i]^2) + eps) (* w[i])
+ * x, out: f32 rows, x_stride / out_stride apart; w: f32[dim], used only with
+ * EMBER_RMSNORM_WEIGHT (else w_va must be zero). eps finite and >= 0.
+ * out must not overlap x or w.
+ */
+#define EMBER_RMSNORM_WEIGHT	(1u << 0)	/* multiply by w[dim] */
+
+struct ember_op_rmsnorm {
+	struct ember_op_hdr hdr;
+	__u32 rows, dim;
+	float eps;
+	__u32 pad;		/* must be zero */
+	__u64 x_va, x_stride;
+	__u64 w_va;
+	__u64 out_va, out_stride;
+};
+
+/*
+ * ROPE (ABI 1.1): rotary position embedding. x: @rows f32 rows of
+ * n_head x head_dim, x_stride apart; row t is at position pos0 + t. In each
+ * head the first rope_dim dims rotate (rope_dim even, 2 <= rope_dim <=
+ * head_dim), the rest are copied: pair i (i < rope_dim / 2) is
+ * (2i, 2i+1) (NORM, llama) or (i, i + rope_dim/2) with EMBER_ROPE_NEOX
+ * (qwen2), theta = pos * freq_base^(-2i/rope_dim), freq_base finite > 0,
+ * pos0 + rows <= 2^24.
+ *   (a, b) -> (a cos theta - b sin theta, a sin theta + b cos theta)
+ * In place when out_va == x_va and out_stride == x_stride; otherwise out
+ * (same shape, out_stride apart) must not overlap x.
+ */
+#define EMBER_ROPE_NEOX		(1u << 0)
+
+struct ember_op_rope {
+	struct ember_op_hdr hdr;
+	__u32 rows, n_head, head_dim, rope_dim;
+	__u32 pos0;
+	float freq_base;
+	__u64 x_va, x_stride;
+	__u64 out_va, out_stride;
+};
+
+/*
+ * SWIGLU (ABI 1.1): out[r][i] = silu(gate[r][i]) * up[r][i], silu(x) =
+ * x / (1 + e^-x); @rows f32 rows of @n, each operand its own stride.
+ * out must not overlap gate or up. No flags.
+ */
+struct ember_op_swiglu {
+	struct ember_op_hdr hdr;
+	__u32 rows, n;
+	__u64 gate_va, gate_stride;
+	__u64 up_va, up_stride;
+	__u64 out_va, out_stride;
+};
+
+/*
+ * ADD (ABI 1.1): out[r][i] = a[r][i] + b[r][i]; @rows f32 rows of @n.
+ * out must not overlap a or b (a and b may overlap). No flags.
+ */
+struct ember_op_add {
+	struct ember_op_hdr hdr;
+	__u32 rows, n;
+	__u64 a_va, a_stride;
+	__u64 b_va, b_stride;
+	__u64 out_va, out_stride;
+};
+
+/*
+ * COPY (ABI 1.1): copy @rows rows of @n elements from src (src_dtype,
+ * src_stride apart) to dst (dst_dtype, dst_stride apart), converting:
+ * src_dtype == dst_dtype copies the bytes; otherwise one side must be F32
+ * (F32 <-> F16, BF16, Q8_0, Q4_0; else UNSUPPORTED). F32 -> F16/BF16 rounds
+ * to nearest even; F32 -> Q8_0/Q4_0 quantizes each block of 32 as GGML's
+ * reference does (so n % 32 == 0 for block types). dst must not overlap src.
+ * No flags.
+ */
+struct ember_op_copy {
+	struct ember_op_hdr hdr;
+	__u32 rows, n;
+	__u8 src_dtype;		/* enum ember_dtype */
+	__u8 dst_dtype;		/* enum ember_dtype */
+	__u8 pad[6];		/* must be zero */
+	__u64 src_va, src_stride;
+	__u64 dst_va, dst_stride;
 };
 
 #if defined(__cplusplus)

@@ -147,7 +147,7 @@ struct ember_hw_job {
  * (IEEE 802.3, as zlib's crc32) of the payload. */
 #define EMBER_FW_MAGIC		0x57464d45	/* "EMFW" */
 #define EMBER_FW_ABI_MAJOR	1
-#define EMBER_FW_ABI_MINOR	0
+#define EMBER_FW_ABI_MINOR	1
 #define EMBER_FW_MAX_SIZE	(16u << 20)
 
 struct ember_fw_header {

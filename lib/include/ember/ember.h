@@ -177,6 +177,13 @@ struct ember_matmul_desc {
  * of n_kv_head * head_dim elements, of which positions 0 .. n_past + n_tok
  * - 1 are read (and must lie in their buffers). Strides of 0 mean packed.
  * A @scale of 0 means 1 / sqrt(head_dim).
+ * @flags (ABI 1.1; 0 for the plain op): EMBER_ATTN_APPEND_KV writes
+ * @k_new / @v_new (f32 [n_tok][n_kv_head * head_dim], @new_stride apart,
+ * 0: packed) into the caches at n_past.. first (K and V then become
+ * written buffers); EMBER_ATTN_ROPE rotates Q (in device work memory, Q
+ * is only read) and the appended keys by position, first @rope_dim dims
+ * (0: head_dim) with @rope_freq_base (0: 10000), EMBER_ATTN_ROPE_NEOX for
+ * the NEOX pairing. Fields of flags not set are ignored.
  */
 struct ember_attention_desc {
 	uint32_t n_tok, n_past, n_head, n_kv_head, head_dim, n_ctx;
@@ -184,6 +191,65 @@ struct ember_attention_desc {
 	float scale;
 	struct ember_ref q, k, v, out;
 	uint64_t q_stride, kv_stride, out_stride;
+	/* ABI 1.1 */
+	uint32_t flags;
+	uint32_t rope_dim;
+	float rope_freq_base;
+	struct ember_ref k_new, v_new;
+	uint64_t new_stride;
+};
+
+/*
+ * RMSNORM (ABI 1.1): out = x / sqrt(mean(x^2) + eps) (* w), @rows f32 rows
+ * of @dim; @flags EMBER_RMSNORM_WEIGHT uses @w (f32[dim]), else it is
+ * ignored. eps finite, >= 0. Strides of 0 mean packed.
+ */
+struct ember_rmsnorm_desc {
+	uint32_t rows, dim;
+	uint32_t flags;
+	float eps;
+	struct ember_ref x, w, out;
+	uint64_t x_stride, out_stride;
+};
+
+/*
+ * ROPE (ABI 1.1): rotate @rows f32 rows of n_head x head_dim, row t at
+ * position pos0 + t, first @rope_dim dims of each head (0: head_dim),
+ * @freq_base (0: 10000); @flags EMBER_ROPE_NEOX. In place when @out is
+ * the same place as @x with the same stride; else they must not overlap.
+ */
+struct ember_rope_desc {
+	uint32_t rows, n_head, head_dim, rope_dim, pos0;
+	uint32_t flags;
+	float freq_base;
+	struct ember_ref x, out;
+	uint64_t x_stride, out_stride;
+};
+
+/* SWIGLU (ABI 1.1): out = silu(gate) * up, @rows f32 rows of @n. */
+struct ember_swiglu_desc {
+	uint32_t rows, n;
+	struct ember_ref gate, up, out;
+	uint64_t gate_stride, up_stride, out_stride;
+};
+
+/* ADD (ABI 1.1): out = a + b, @rows f32 rows of @n (out apart from a, b). */
+struct ember_add_desc {
+	uint32_t rows, n;
+	struct ember_ref a, b, out;
+	uint64_t a_stride, b_stride, out_stride;
+};
+
+/*
+ * COPY (ABI 1.1): @rows rows of @n elements from @src (@src_dtype) to
+ * @dst (@dst_dtype): the same type copies bytes, otherwise one side is
+ * F32 (F32 <-> F16/BF16/Q8_0/Q4_0; block types need n % 32 == 0).
+ */
+struct ember_copy_desc {
+	uint32_t rows, n;
+	uint32_t src_dtype, dst_dtype;
+	struct ember_ref src, dst;
+	uint64_t src_stride, dst_stride;
 };
 
 /*
@@ -211,6 +277,15 @@ int ember_cmdbuf_matmul(struct ember_cmdbuf *cb,
 			const struct ember_matmul_desc *d);
 int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 			   const struct ember_attention_desc *d);
+/* ABI 1.1 ops, same checks and errors (-EOPNOTSUPP on a device whose
+ * caps_ops lacks the op). */
+int ember_cmdbuf_rmsnorm(struct ember_cmdbuf *cb,
+			 const struct ember_rmsnorm_desc *d);
+int ember_cmdbuf_rope(struct ember_cmdbuf *cb, const struct ember_rope_desc *d);
+int ember_cmdbuf_swiglu(struct ember_cmdbuf *cb,
+			const struct ember_swiglu_desc *d);
+int ember_cmdbuf_add(struct ember_cmdbuf *cb, const struct ember_add_desc *d);
+int ember_cmdbuf_copy(struct ember_cmdbuf *cb, const struct ember_copy_desc *d);
 
 /* Append @size bytes (a multiple of 8) as they are: no checks, no BOs.
  * For tests and ops this library does not know. */
