@@ -91,6 +91,22 @@ uint16_t eref_f32_to_f16(float f)
 	}
 }
 
+/* A Q8_0 / Q4_0 block starts with its scale d, an f16. */
+static void put_block_scale(uint8_t *block, float d)
+{
+	uint16_t dh = eref_f32_to_f16(d);
+
+	memcpy(block, &dh, 2);
+}
+
+static float block_scale(const uint8_t *block)
+{
+	uint16_t dh;
+
+	memcpy(&dh, block, 2);
+	return eref_f16_to_f32(dh);
+}
+
 void eref_quantize_q8_0(const float *x, void *dst, size_t n)
 {
 	uint8_t *o = dst;
@@ -98,14 +114,12 @@ void eref_quantize_q8_0(const float *x, void *dst, size_t n)
 
 	for (b = 0; b < n / 32; b++, o += 34) {
 		float amax = 0, d, id;
-		uint16_t dh;
 
 		for (i = 0; i < 32; i++)
 			amax = fmaxf(amax, fabsf(x[b * 32 + i]));
 		d = amax / 127.0f;
 		id = d ? 1.0f / d : 0.0f;
-		dh = eref_f32_to_f16(d);
-		memcpy(o, &dh, 2);
+		put_block_scale(o, d);
 		for (i = 0; i < 32; i++)
 			o[2 + i] = (uint8_t)(int8_t)roundf(x[b * 32 + i] * id);
 	}
@@ -117,11 +131,8 @@ void eref_dequantize_q8_0(const void *src, float *y, size_t n)
 	size_t b, i;
 
 	for (b = 0; b < n / 32; b++, p += 34) {
-		uint16_t dh;
-		float d;
+		float d = block_scale(p);
 
-		memcpy(&dh, p, 2);
-		d = eref_f16_to_f32(dh);
 		for (i = 0; i < 32; i++)
 			y[b * 32 + i] = d * (float)(int8_t)p[2 + i];
 	}
@@ -134,7 +145,6 @@ void eref_quantize_q4_0(const float *x, void *dst, size_t n)
 
 	for (b = 0; b < n / 32; b++, o += 18) {
 		float amax = 0, max = 0, d, id;
-		uint16_t dh;
 
 		for (i = 0; i < 32; i++) {
 			float v = x[b * 32 + i];
@@ -146,8 +156,7 @@ void eref_quantize_q4_0(const float *x, void *dst, size_t n)
 		}
 		d = max / -8.0f;
 		id = d ? 1.0f / d : 0.0f;
-		dh = eref_f32_to_f16(d);
-		memcpy(o, &dh, 2);
+		put_block_scale(o, d);
 		for (i = 0; i < 16; i++) {
 			float lo = x[b * 32 + i] * id + 8.5f;
 			float hi = x[b * 32 + 16 + i] * id + 8.5f;
@@ -165,11 +174,8 @@ void eref_dequantize_q4_0(const void *src, float *y, size_t n)
 	size_t b, i;
 
 	for (b = 0; b < n / 32; b++, p += 18) {
-		uint16_t dh;
-		float d;
+		float d = block_scale(p);
 
-		memcpy(&dh, p, 2);
-		d = eref_f16_to_f32(dh);
 		for (i = 0; i < 16; i++) {
 			y[b * 32 + i] = d * (float)((p[2 + i] & 0xf) - 8);
 			y[b * 32 + 16 + i] = d * (float)((p[2 + i] >> 4) - 8);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +188,7 @@ static const char *dtype_name(uint32_t dtype)
 
 struct span {
 	uint64_t start, end;	/* device VAs, [start, end) */
+	const char *name;	/* the operand's, for messages */
 };
 
 /* Limits of the device's firmware (not in the uapi yet). */
@@ -239,19 +241,32 @@ static int check_operand(struct ember_cmdbuf *cb, const char *op,
 	*stride_out = stride;
 	sp->start = *va;
 	sp->end = *va + span;
+	sp->name = what;
 	return 0;
 }
 
-/* The device refuses an output that overlaps an input (BAD_DESC). */
-static int check_alias(struct ember_cmdbuf *cb, const char *op,
-		       const char *out_name, const struct span *out,
-		       const char *in_name, const struct span *in)
+/*
+ * The device refuses an output that overlaps an input (BAD_DESC): check
+ * @out against each input span of the NULL-terminated list, in order. An
+ * empty span (an operand the op does not use) overlaps nothing.
+ */
+__attribute__((sentinel))
+static int check_aliases(struct ember_cmdbuf *cb, const char *op,
+			 const struct span *out, ...)
 {
-	if (in->end > in->start && out->start < in->end && in->start < out->end)
-		return ember_fail(cb->dev, -EINVAL,
-			"%s: output %s overlaps input %s; the device computes out of place: use separate memory",
-			op, out_name, in_name);
-	return 0;
+	const struct span *in;
+	va_list ap;
+	int ret = 0;
+
+	va_start(ap, out);
+	while (!ret && (in = va_arg(ap, const struct span *)))
+		if (in->end > in->start && out->start < in->end &&
+		    in->start < out->end)
+			ret = ember_fail(cb->dev, -EINVAL,
+				"%s: output %s overlaps input %s; the device computes out of place: use separate memory",
+				op, out->name, in->name);
+	va_end(ap);
+	return ret;
 }
 
 /* Add the operands' BOs to the current job (all or nothing). */
@@ -320,17 +335,43 @@ static int rope_params(struct ember_cmdbuf *cb, const char *op,
 	return 0;
 }
 
+/*
+ * Append a checked op: fill the header of @body (an op struct of @size
+ * bytes, header first), reserve room, add the operands' BOs to the job (all
+ * or nothing; a NULL ref is an unused operand) and copy the op in.
+ */
+static int emit_op(struct ember_cmdbuf *cb, const char *op, unsigned opc,
+		   uint32_t op_flags, void *body, uint32_t size,
+		   const struct ember_ref *const *refs, const uint32_t *flags,
+		   int n)
+{
+	struct ember_op_hdr *hdr = body;	/* the header leads every op */
+	void *p = NULL;
+	int ret;
+
+	hdr->opcode = (uint16_t)opc;
+	hdr->size = (uint16_t)size;
+	hdr->flags = op_flags;
+	ret = reserve(cb, size, &p);
+	if (!ret)
+		ret = add_bos(cb, op, refs, flags, n);
+	if (ret)
+		return ret;
+	memcpy(p, body, size);
+	cb->used += size;
+	return 0;
+}
+
 int ember_cmdbuf_matmul(struct ember_cmdbuf *cb,
 			const struct ember_matmul_desc *d)
 {
 	static const char op[] = "MATMUL";
 	struct ember_op_matmul mm;
 	uint64_t wrow, walign;
-	struct span sa, sw, sc, sb = { 0, 0 };
+	struct span sa, sw, sc, sb = { 0 };
 	__u64 a4;
 	int bias = !!(d->flags & EMBER_MATMUL_BIAS);
 	int acc = !!(d->flags & EMBER_MATMUL_ACCUMULATE);
-	void *p = NULL;
 	int ret;
 
 	memset(&mm, 0, sizeof(mm));
@@ -366,16 +407,15 @@ int ember_cmdbuf_matmul(struct ember_cmdbuf *cb,
 		ret = check_operand(cb, op, "bias", &d->bias, 1,
 				    (uint64_t)d->n * 4, 4, 0, &mm.bias_va, &a4, &sb);
 	if (!ret)
-		ret = check_alias(cb, op, "C", &sc, "A", &sa);
-	if (!ret)
-		ret = check_alias(cb, op, "C", &sc, "W", &sw);
-	if (!ret)
-		ret = check_alias(cb, op, "C", &sc, "bias", &sb);
+		ret = check_aliases(cb, op, &sc, &sa, &sw, &sb, NULL);
 	if (ret)
 		return ret;
-	ret = reserve(cb, sizeof(mm), &p);
-	if (ret)
-		return ret;
+	mm.m = d->m;
+	mm.n = d->n;
+	mm.k = d->k;
+	mm.w_dtype = (uint8_t)d->w_dtype;
+	mm.a_dtype = EMBER_DTYPE_F32;
+	mm.c_dtype = EMBER_DTYPE_F32;
 	{
 		const struct ember_ref *refs[4] = {
 			&d->a, &d->w, &d->c, bias ? &d->bias : NULL
@@ -386,22 +426,9 @@ int ember_cmdbuf_matmul(struct ember_cmdbuf *cb,
 			DRM_EMBER_BO_READ
 		};
 
-		ret = add_bos(cb, op, refs, fl, 4);
-		if (ret)
-			return ret;
+		return emit_op(cb, op, EMBER_OP_MATMUL, d->flags, &mm,
+			       sizeof(mm), refs, fl, 4);
 	}
-	mm.hdr.opcode = EMBER_OP_MATMUL;
-	mm.hdr.size = sizeof(mm);
-	mm.hdr.flags = d->flags;
-	mm.m = d->m;
-	mm.n = d->n;
-	mm.k = d->k;
-	mm.w_dtype = (uint8_t)d->w_dtype;
-	mm.a_dtype = EMBER_DTYPE_F32;
-	mm.c_dtype = EMBER_DTYPE_F32;
-	memcpy(p, &mm, sizeof(mm));
-	cb->used += sizeof(mm);
-	return 0;
 }
 
 int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
@@ -410,12 +437,11 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 	static const char op[] = "ATTENTION";
 	struct ember_op_attention at;
 	uint64_t kvrow, kvalign, qrow, positions;
-	struct span sq, sk, sv, so, skn = { 0, 0 }, svn = { 0, 0 };
+	struct span sq, sk, sv, so, skn = { 0 }, svn = { 0 };
 	int append = !!(d->flags & EMBER_ATTN_APPEND_KV);
 	int rope = !!(d->flags & EMBER_ATTN_ROPE);
 	uint32_t kv_use = append ? DRM_EMBER_BO_READ | DRM_EMBER_BO_WRITE
 				 : DRM_EMBER_BO_READ;
-	void *p = NULL;
 	int ret;
 
 	memset(&at, 0, sizeof(at));
@@ -488,11 +514,7 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 				    d->out_stride, &at.out_va, &at.out_stride,
 				    &so);
 	if (!ret)
-		ret = check_alias(cb, op, "out", &so, "Q", &sq);
-	if (!ret)
-		ret = check_alias(cb, op, "out", &so, "K", &sk);
-	if (!ret)
-		ret = check_alias(cb, op, "out", &so, "V", &sv);
+		ret = check_aliases(cb, op, &so, &sq, &sk, &sv, NULL);
 	if (!ret && append) {
 		uint64_t nrow = (uint64_t)d->n_kv_head * d->head_dim * 4;
 		__u64 ns2;
@@ -504,30 +526,25 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 			ret = check_operand(cb, op, "v_new", &d->v_new, d->n_tok,
 					    nrow, 4, d->new_stride, &at.v_new_va,
 					    &ns2, &svn);
+		/* appending, the device writes K and V too */
 		if (!ret)
-			ret = check_alias(cb, op, "out", &so, "k_new", &skn);
+			ret = check_aliases(cb, op, &so, &skn, &svn, NULL);
 		if (!ret)
-			ret = check_alias(cb, op, "out", &so, "v_new", &svn);
+			ret = check_aliases(cb, op, &sk, &sv, &sq, &skn, &svn,
+					    NULL);
 		if (!ret)
-			ret = check_alias(cb, op, "K", &sk, "V", &sv);
-		if (!ret)
-			ret = check_alias(cb, op, "K", &sk, "Q", &sq);
-		if (!ret)
-			ret = check_alias(cb, op, "K", &sk, "k_new", &skn);
-		if (!ret)
-			ret = check_alias(cb, op, "K", &sk, "v_new", &svn);
-		if (!ret)
-			ret = check_alias(cb, op, "V", &sv, "Q", &sq);
-		if (!ret)
-			ret = check_alias(cb, op, "V", &sv, "k_new", &skn);
-		if (!ret)
-			ret = check_alias(cb, op, "V", &sv, "v_new", &svn);
+			ret = check_aliases(cb, op, &sv, &sq, &skn, &svn, NULL);
 	}
 	if (ret)
 		return ret;
-	ret = reserve(cb, sizeof(at), &p);
-	if (ret)
-		return ret;
+	at.n_tok = d->n_tok;
+	at.n_past = d->n_past;
+	at.n_head = d->n_head;
+	at.n_kv_head = d->n_kv_head;
+	at.head_dim = d->head_dim;
+	at.kv_dtype = (uint8_t)d->kv_dtype;
+	at.scale = d->scale > 0 ? d->scale : 1.0f / sqrtf((float)d->head_dim);
+	at.n_ctx = d->n_ctx;
 	{
 		const struct ember_ref *refs[6] = {
 			&d->q, &d->k, &d->v, &d->out,
@@ -538,24 +555,9 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 			DRM_EMBER_BO_READ, DRM_EMBER_BO_READ
 		};
 
-		ret = add_bos(cb, op, refs, fl, 6);
-		if (ret)
-			return ret;
+		return emit_op(cb, op, EMBER_OP_ATTENTION, d->flags, &at,
+			       sizeof(at), refs, fl, 6);
 	}
-	at.hdr.opcode = EMBER_OP_ATTENTION;
-	at.hdr.size = sizeof(at);
-	at.hdr.flags = d->flags;
-	at.n_tok = d->n_tok;
-	at.n_past = d->n_past;
-	at.n_head = d->n_head;
-	at.n_kv_head = d->n_kv_head;
-	at.head_dim = d->head_dim;
-	at.kv_dtype = (uint8_t)d->kv_dtype;
-	at.scale = d->scale > 0 ? d->scale : 1.0f / sqrtf((float)d->head_dim);
-	at.n_ctx = d->n_ctx;
-	memcpy(p, &at, sizeof(at));
-	cb->used += sizeof(at);
-	return 0;
 }
 
 /* ---- ABI 1.1 row ops --------------------------------------------------- */
@@ -581,31 +583,13 @@ static int row_op_begin(struct ember_cmdbuf *cb, const char *op, unsigned opc,
 	return 0;
 }
 
-/* Reserve, add the BOs, copy the op in. */
-static int row_op_emit(struct ember_cmdbuf *cb, const char *op,
-		       const void *body, uint32_t size,
-		       const struct ember_ref *const *refs,
-		       const uint32_t *flags, int n)
-{
-	void *p = NULL;
-	int ret = reserve(cb, size, &p);
-
-	if (!ret)
-		ret = add_bos(cb, op, refs, flags, n);
-	if (ret)
-		return ret;
-	memcpy(p, body, size);
-	cb->used += size;
-	return 0;
-}
-
 int ember_cmdbuf_rmsnorm(struct ember_cmdbuf *cb,
 			 const struct ember_rmsnorm_desc *d)
 {
 	static const char op[] = "RMSNORM";
 	struct ember_op_rmsnorm rn;
 	int weight = !!(d->flags & EMBER_RMSNORM_WEIGHT);
-	struct span sx, sw = { 0, 0 }, so;
+	struct span sx, sw = { 0 }, so;
 	__u64 ws;
 	int ret;
 
@@ -630,14 +614,9 @@ int ember_cmdbuf_rmsnorm(struct ember_cmdbuf *cb,
 		ret = check_operand(cb, op, "w", &d->w, 1, (uint64_t)d->dim * 4,
 				    4, 0, &rn.w_va, &ws, &sw);
 	if (!ret)
-		ret = check_alias(cb, op, "out", &so, "x", &sx);
-	if (!ret)
-		ret = check_alias(cb, op, "out", &so, "w", &sw);
+		ret = check_aliases(cb, op, &so, &sx, &sw, NULL);
 	if (ret)
 		return ret;
-	rn.hdr.opcode = EMBER_OP_RMSNORM;
-	rn.hdr.size = sizeof(rn);
-	rn.hdr.flags = d->flags;
 	rn.rows = d->rows;
 	rn.dim = d->dim;
 	rn.eps = d->eps;
@@ -647,7 +626,8 @@ int ember_cmdbuf_rmsnorm(struct ember_cmdbuf *cb,
 		const uint32_t fl[3] = { DRM_EMBER_BO_READ, DRM_EMBER_BO_READ,
 					 DRM_EMBER_BO_WRITE };
 
-		return row_op_emit(cb, op, &rn, sizeof(rn), refs, fl, 3);
+		return emit_op(cb, op, EMBER_OP_RMSNORM, d->flags, &rn,
+			       sizeof(rn), refs, fl, 3);
 	}
 }
 
@@ -691,13 +671,10 @@ int ember_cmdbuf_rope(struct ember_cmdbuf *cb, const struct ember_rope_desc *d)
 		return ret;
 	in_place = rp.out_va == rp.x_va && rp.out_stride == rp.x_stride;
 	if (!in_place) {
-		ret = check_alias(cb, op, "out", &so, "x", &sx);
+		ret = check_aliases(cb, op, &so, &sx, NULL);
 		if (ret)
 			return ret;
 	}
-	rp.hdr.opcode = EMBER_OP_ROPE;
-	rp.hdr.size = sizeof(rp);
-	rp.hdr.flags = d->flags;
 	rp.rows = d->rows;
 	rp.n_head = d->n_head;
 	rp.head_dim = d->head_dim;
@@ -709,7 +686,8 @@ int ember_cmdbuf_rope(struct ember_cmdbuf *cb, const struct ember_rope_desc *d)
 			DRM_EMBER_BO_WRITE | (in_place ? DRM_EMBER_BO_READ : 0)
 		};
 
-		return row_op_emit(cb, op, &rp, sizeof(rp), refs, fl, 2);
+		return emit_op(cb, op, EMBER_OP_ROPE, d->flags, &rp,
+			       sizeof(rp), refs, fl, 2);
 	}
 }
 
@@ -737,13 +715,9 @@ static int binary_op(struct ember_cmdbuf *cb, const char *op, unsigned opc,
 		ret = check_operand(cb, op, "out", out, rows, (uint64_t)n * 4, 4,
 				    os, &body.out_va, &body.out_stride, &so);
 	if (!ret)
-		ret = check_alias(cb, op, "out", &so, "a", &sa);
-	if (!ret)
-		ret = check_alias(cb, op, "out", &so, "b", &sb);
+		ret = check_aliases(cb, op, &so, &sa, &sb, NULL);
 	if (ret)
 		return ret;
-	body.hdr.opcode = (uint16_t)opc;
-	body.hdr.size = sizeof(body);
 	body.rows = rows;
 	body.n = n;
 	{
@@ -751,7 +725,8 @@ static int binary_op(struct ember_cmdbuf *cb, const char *op, unsigned opc,
 		const uint32_t fl[3] = { DRM_EMBER_BO_READ, DRM_EMBER_BO_READ,
 					 DRM_EMBER_BO_WRITE };
 
-		return row_op_emit(cb, op, &body, sizeof(body), refs, fl, 3);
+		return emit_op(cb, op, opc, 0, &body, sizeof(body), refs, fl,
+			       3);
 	}
 }
 
@@ -802,11 +777,9 @@ int ember_cmdbuf_copy(struct ember_cmdbuf *cb, const struct ember_copy_desc *d)
 				    d->dst_stride, &cp.dst_va, &cp.dst_stride,
 				    &sd);
 	if (!ret)
-		ret = check_alias(cb, op, "dst", &sd, "src", &ss);
+		ret = check_aliases(cb, op, &sd, &ss, NULL);
 	if (ret)
 		return ret;
-	cp.hdr.opcode = EMBER_OP_COPY;
-	cp.hdr.size = sizeof(cp);
 	cp.rows = d->rows;
 	cp.n = d->n;
 	cp.src_dtype = (uint8_t)d->src_dtype;
@@ -815,6 +788,7 @@ int ember_cmdbuf_copy(struct ember_cmdbuf *cb, const struct ember_copy_desc *d)
 		const struct ember_ref *refs[2] = { &d->src, &d->dst };
 		const uint32_t fl[2] = { DRM_EMBER_BO_READ, DRM_EMBER_BO_WRITE };
 
-		return row_op_emit(cb, op, &cp, sizeof(cp), refs, fl, 2);
+		return emit_op(cb, op, EMBER_OP_COPY, 0, &cp, sizeof(cp), refs,
+			       fl, 2);
 	}
 }

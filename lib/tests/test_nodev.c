@@ -9,17 +9,7 @@
 #include <string.h>
 
 #include "ember/ember.h"
-
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		failures++; \
-		printf("not ok: %s: ", #cond); \
-		printf(__VA_ARGS__); \
-		printf("\n"); \
-	} \
-} while (0)
+#include "check.h"
 
 static void expect_nodev(const char *path, const char *needle)
 {
@@ -64,6 +54,5 @@ int main(void)
 	CHECK(strcmp(ember_status_name(99), "?") == 0, "unknown status");
 	CHECK(strcmp(ember_status_name(-1), "?") == 0, "negative status");
 
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
-	return failures ? 1 : 0;
+	return check_summary();
 }

@@ -5,17 +5,7 @@
 #include <string.h>
 
 #include "ember_ref.h"
-
-static int failures;
-
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		failures++; \
-		printf("not ok: %s: ", #cond); \
-		printf(__VA_ARGS__); \
-		printf("\n"); \
-	} \
-} while (0)
+#include "check.h"
 
 static void check_f16(void)
 {
@@ -137,6 +127,5 @@ int main(void)
 	check_quant();
 	check_matmul();
 	check_attention();
-	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
-	return failures ? 1 : 0;
+	return check_summary();
 }

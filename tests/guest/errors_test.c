@@ -53,6 +53,12 @@ FIXTURE_TEARDOWN(errs)
 		TH_LOG("after the error: %s", _why); \
 } while (0)
 
+/* An ioctl: 0, or the errno when it fails (returns -1). */
+static int ioctl_errno(int fd, unsigned long request, void *arg)
+{
+	return drmIoctl(fd, request, arg) == -1 ? errno : 0;
+}
+
 /* SUBMIT @count jobs @stride apart; 0 or the errno. */
 static int submit_raw(int fd, const void *jobs, uint32_t count,
 		      uint32_t stride, uint64_t *seqno)
@@ -61,12 +67,11 @@ static int submit_raw(int fd, const void *jobs, uint32_t count,
 		.jobs = (uintptr_t)jobs, .job_count = count,
 		.job_stride = stride,
 	};
+	int err = ioctl_errno(fd, DRM_IOCTL_EMBER_SUBMIT, &s);
 
-	if (drmIoctl(fd, DRM_IOCTL_EMBER_SUBMIT, &s))
-		return errno;
-	if (seqno)
+	if (!err && seqno)
 		*seqno = s.seqno;
-	return 0;
+	return err;
 }
 
 static int submit_one(int fd, const struct drm_ember_job *j, uint64_t *seqno)
@@ -76,7 +81,24 @@ static int submit_one(int fd, const struct drm_ember_job *j, uint64_t *seqno)
 
 static int submit_s(int fd, struct drm_ember_submit *s)
 {
-	return drmIoctl(fd, DRM_IOCTL_EMBER_SUBMIT, s) ? errno : 0;
+	return ioctl_errno(fd, DRM_IOCTL_EMBER_SUBMIT, s);
+}
+
+/* A valid 2x8x32 F32 MATMUL on @p's buffers, built by libember as a job
+ * (@ref: its BO list) and copied out as the raw op @mm, for tests to break. */
+static void matmul_op(struct __test_metadata *_metadata,
+		      struct _test_data_errs *self, struct tg_mm *p,
+		      struct ember_op_matmul *mm, struct ember_job *ref)
+{
+	void *base;
+
+	ASSERT_EQ(0, tg_mm_init(self->dev, p, 2, 8, 32, EMBER_DTYPE_F32, 0,
+				0, 0, 1));
+	ember_cmdbuf_begin(self->cb);
+	ASSERT_EQ(0, tg_mm_add(self->cb, p));
+	ASSERT_EQ(0, ember_cmdbuf_end(self->cb, ref));
+	ASSERT_EQ(0, ember_bo_map(ember_cmdbuf_bo(self->cb), &base));
+	memcpy(mm, (uint8_t *)base + ref->cmd_offset, sizeof(*mm));
 }
 
 /* Submit one job made of @size bytes of raw ops; return its status. */
@@ -110,11 +132,9 @@ TEST_F(errs, bad_handles_enoent)
 					.flags = DRM_EMBER_BO_READ };
 	struct drm_ember_job j = self->dnop;
 
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_BO_INFO, &info));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(ENOENT, ioctl_errno(self->fd, DRM_IOCTL_EMBER_BO_INFO, &info));
 	info.handle = 0;
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_BO_INFO, &info));
-	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(ENOENT, ioctl_errno(self->fd, DRM_IOCTL_EMBER_BO_INFO, &info));
 
 	j.cmd_handle = 0xdead;
 	EXPECT_EQ(ENOENT, submit_one(self->fd, &j, NULL));
@@ -159,15 +179,11 @@ TEST_F(errs, pads_and_flags_einval)
 	struct drm_ember_job j;
 	int ret;
 
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(EINVAL, ioctl_errno(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
 	bc.flags = 0x80000000u;
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
-	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_BO_INFO, &bi));
-	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_WAIT, &w));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(EINVAL, ioctl_errno(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
+	EXPECT_EQ(EINVAL, ioctl_errno(self->fd, DRM_IOCTL_EMBER_BO_INFO, &bi));
+	EXPECT_EQ(EINVAL, ioctl_errno(self->fd, DRM_IOCTL_EMBER_WAIT, &w));
 
 	s.flags = 1;
 	EXPECT_EQ(EINVAL, submit_s(self->fd, &s));
@@ -230,18 +246,16 @@ TEST_F(errs, bad_pointers_efault)
 TEST_F(errs, huge_sizes)
 {
 	struct drm_ember_bo_create bc = { .size = 0 };
+	int err;
 
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(EINVAL, ioctl_errno(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
 	bc.size = (4ull << 30) + 1;
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
-	EXPECT_EQ(E2BIG, errno);
+	EXPECT_EQ(E2BIG, ioctl_errno(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
 	bc.size = 1ull << 62;
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
-	EXPECT_EQ(E2BIG, errno);
+	EXPECT_EQ(E2BIG, ioctl_errno(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
 	bc.size = UINT64_MAX;
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc));
-	EXPECT_TRUE(errno == E2BIG || errno == EINVAL) TH_LOG("errno %d", errno);
+	err = ioctl_errno(self->fd, DRM_IOCTL_EMBER_BO_CREATE, &bc);
+	EXPECT_TRUE(err == E2BIG || err == EINVAL) TH_LOG("errno %d", err);
 	DEVICE_STILL_WORKS(self->dev);
 }
 
@@ -331,17 +345,7 @@ TEST_F(errs, bad_ops_job_status)
 		struct tg_mm p;
 		struct ember_job ref;
 
-		ASSERT_EQ(0, tg_mm_init(self->dev, &p, 2, 8, 32,
-					EMBER_DTYPE_F32, 0, 0, 0, 1));
-		ember_cmdbuf_begin(self->cb);
-		ASSERT_EQ(0, tg_mm_add(self->cb, &p));
-		ASSERT_EQ(0, ember_cmdbuf_end(self->cb, &ref));
-		{
-			void *base;
-
-			ASSERT_EQ(0, ember_bo_map(ember_cmdbuf_bo(self->cb), &base));
-			memcpy(&mm, (uint8_t *)base + ref.cmd_offset, sizeof(mm));
-		}
+		matmul_op(_metadata, self, &p, &mm, &ref);
 		mm.m = 0;
 		EXPECT_EQ(EMBER_JOB_BAD_DESC, run_raw_ops(self, &mm, sizeof(mm), &ref));
 		mm.m = 2;
@@ -405,19 +409,12 @@ TEST_F_TIMEOUT(errs, mmu_fault_kills_context, 120)
 	struct ember_job ref;
 	struct tg_mm p;
 	uint64_t seqno;
-	void *base;
 	int st;
 
 	ASSERT_EQ(0, ember_device_open(ember_device_path(self->dev), &other,
 				       msg, sizeof(msg))) TH_LOG("%s", msg);
 	ASSERT_EQ(0, ember_query_perf(self->dev, &perf0));
-	ASSERT_EQ(0, tg_mm_init(self->dev, &p, 2, 8, 32, EMBER_DTYPE_F32, 0,
-				0, 0, 1));
-	ember_cmdbuf_begin(self->cb);
-	ASSERT_EQ(0, tg_mm_add(self->cb, &p));
-	ASSERT_EQ(0, ember_cmdbuf_end(self->cb, &ref));
-	ASSERT_EQ(0, ember_bo_map(ember_cmdbuf_bo(self->cb), &base));
-	memcpy(&mm, (uint8_t *)base + ref.cmd_offset, sizeof(mm));
+	matmul_op(_metadata, self, &p, &mm, &ref);
 	mm.a_va = unmapped_va(info, (struct ember_bo *[]){
 		ember_cmdbuf_bo(self->cb), p.a, p.w, p.c, p.bias }, 5, 64 * 1024);
 	ASSERT_NE(0, mm.a_va) TH_LOG("no unmapped VA found");
@@ -462,16 +459,9 @@ TEST_F_TIMEOUT(errs, freed_buffer_faults, 120)
 	struct tg_mm p;
 	struct ember_device *fresh;
 	char msg[EMBER_ERRMSG_SIZE];
-	void *base;
 	int st;
 
-	ASSERT_EQ(0, tg_mm_init(self->dev, &p, 2, 8, 32, EMBER_DTYPE_F32, 0,
-				0, 0, 1));
-	ember_cmdbuf_begin(self->cb);
-	ASSERT_EQ(0, tg_mm_add(self->cb, &p));
-	ASSERT_EQ(0, ember_cmdbuf_end(self->cb, &ref));
-	ASSERT_EQ(0, ember_bo_map(ember_cmdbuf_bo(self->cb), &base));
-	memcpy(&mm, (uint8_t *)base + ref.cmd_offset, sizeof(mm));
+	matmul_op(_metadata, self, &p, &mm, &ref);
 	/* free C: its VA must be unmapped from the device again */
 	ember_bo_free(p.c);
 	p.c = NULL;
@@ -569,13 +559,11 @@ TEST_F(errs, wait_errors)
 	struct drm_ember_wait w = { .seqno = 0, .timeout_ns = INT64_MAX };
 	uint64_t seqno;
 
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_WAIT, &w));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(EINVAL, ioctl_errno(self->fd, DRM_IOCTL_EMBER_WAIT, &w));
 	ASSERT_EQ(0, ember_submit(self->dev, &self->nop, 1, &seqno));
 	EXPECT_EQ(EMBER_JOB_OK, ember_wait(self->dev, seqno, 10 * SEC));
 	w.seqno = seqno + 1000;	/* never issued */
-	EXPECT_EQ(-1, drmIoctl(self->fd, DRM_IOCTL_EMBER_WAIT, &w));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(EINVAL, ioctl_errno(self->fd, DRM_IOCTL_EMBER_WAIT, &w));
 	/* a finished job's status is kept: a past deadline is fine */
 	w.seqno = seqno;
 	w.timeout_ns = 0;

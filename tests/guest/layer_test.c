@@ -395,6 +395,32 @@ static int check_close(struct __test_metadata *_metadata, const char *what,
 	return bad;
 }
 
+/* Run ROPE @d (packed f32 rows of @x, out in @got) as one job and check it
+ * against the reference with @rope_dim and @base (what 0s in @d mean). */
+static void check_rope(struct __test_metadata *_metadata,
+		       struct _test_data_layer *self,
+		       const struct ember_rope_desc *d, const float *x,
+		       const float *got, uint32_t rope_dim, double base,
+		       const char *what)
+{
+	uint32_t row = d->n_head * d->head_dim;
+	struct ember_job job;
+	double ref[512];
+
+	ASSERT_GE(512, d->rows * row);
+	ember_cmdbuf_begin(self->cb);
+	ASSERT_EQ(0, ember_cmdbuf_rope(self->cb, d)) TH_LOG("%s", ember_errmsg(self->dev));
+	ASSERT_EQ(0, ember_cmdbuf_end(self->cb, &job));
+	ASSERT_EQ(EMBER_JOB_OK, run_job(self, &job));
+	for (uint32_t t = 0; t < d->rows; t++) {
+		for (uint32_t i = 0; i < row; i++)
+			ref[t * row + i] = x[t * row + i];
+		eref_rope(ref + t * row, d->n_head, d->head_dim, rope_dim,
+			  d->pos0 + t, base, !!(d->flags & EMBER_ROPE_NEOX));
+	}
+	EXPECT_EQ(0, check_close(_metadata, what, got, ref, d->rows * row, 1e-5));
+}
+
 TEST_F_TIMEOUT(layer, single_ops, 300)
 {
 	struct arena *a = &self->ar;
@@ -441,16 +467,7 @@ TEST_F_TIMEOUT(layer, single_ops, 300)
 			.rope_dim = 8, .pos0 = 5, .flags = EMBER_ROPE_NEOX,
 			.freq_base = 500000.0f, .x = rx, .out = ro };
 
-		ember_cmdbuf_begin(self->cb);
-		ASSERT_EQ(0, ember_cmdbuf_rope(self->cb, &d)) TH_LOG("%s", ember_errmsg(self->dev));
-		ASSERT_EQ(0, ember_cmdbuf_end(self->cb, &job));
-		ASSERT_EQ(EMBER_JOB_OK, run_job(self, &job));
-		for (int t = 0; t < 2; t++) {
-			for (int i = 0; i < 64; i++)
-				ref[t * 64 + i] = x[t * 64 + i];
-			eref_rope(ref + t * 64, 4, 16, 8, 5 + t, 500000.0, 1);
-		}
-		EXPECT_EQ(0, check_close(_metadata, "rope neox", o, ref, 128, 1e-5));
+		check_rope(_metadata, self, &d, x, o, 8, 500000.0, "rope neox");
 
 		memcpy(o2, x, 4 * 128);
 		d.x = ro2;
@@ -458,16 +475,7 @@ TEST_F_TIMEOUT(layer, single_ops, 300)
 		d.flags = 0;
 		d.rope_dim = 0;		/* head_dim */
 		d.freq_base = 0;	/* 10000 */
-		ember_cmdbuf_begin(self->cb);
-		ASSERT_EQ(0, ember_cmdbuf_rope(self->cb, &d)) TH_LOG("%s", ember_errmsg(self->dev));
-		ASSERT_EQ(0, ember_cmdbuf_end(self->cb, &job));
-		ASSERT_EQ(EMBER_JOB_OK, run_job(self, &job));
-		for (int t = 0; t < 2; t++) {
-			for (int i = 0; i < 64; i++)
-				ref[t * 64 + i] = x[t * 64 + i];
-			eref_rope(ref + t * 64, 4, 16, 16, 5 + t, 10000.0, 0);
-		}
-		EXPECT_EQ(0, check_close(_metadata, "rope in place", o2, ref, 128, 1e-5));
+		check_rope(_metadata, self, &d, x, o2, 16, 10000.0, "rope in place");
 	}
 	/* SWIGLU 2 x 70 and ADD 3 x 33 in one job */
 	{

@@ -54,9 +54,6 @@ static int one_round(char *why, size_t len)
 {
 	struct ember_device *dev;
 	struct tg_mm p;
-	struct ember_cmdbuf *cb = NULL;
-	struct ember_job job;
-	uint64_t seqno;
 	int ret;
 
 	ret = tg_open(&dev, why, len);
@@ -65,18 +62,9 @@ static int one_round(char *why, size_t len)
 	/* 16 x 512 f32 A, 512 x 512 f32 W... kept small: 64 KiB each */
 	ret = tg_mm_init(dev, &p, 4, 32, 512, EMBER_DTYPE_F32, 0, 0, 0, 9);
 	if (!ret)
-		ret = ember_cmdbuf_create(dev, 4096, &cb);
-	if (!ret)
-		ret = tg_mm_add(cb, &p);
-	if (!ret)
-		ret = ember_cmdbuf_end(cb, &job);
-	if (!ret)
-		ret = ember_submit(dev, &job, 1, &seqno);
-	if (!ret)
-		ret = ember_wait(dev, seqno, 10ll * 1000000000);
+		ret = tg_mm_run(dev, &p);
 	if (ret)
 		snprintf(why, len, "%d: %s", ret, ember_errmsg(dev));
-	ember_cmdbuf_free(cb);
 	tg_mm_fini(&p);
 	ember_device_close(dev);
 	return ret;

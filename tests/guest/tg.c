@@ -210,6 +210,26 @@ int tg_mm_add(struct ember_cmdbuf *cb, struct tg_mm *p)
 	return ember_cmdbuf_matmul(cb, &d);
 }
 
+int tg_mm_run(struct ember_device *dev, struct tg_mm *p)
+{
+	struct ember_cmdbuf *cb = NULL;
+	struct ember_job job;
+	uint64_t seqno;
+	int ret;
+
+	ret = ember_cmdbuf_create(dev, 4096, &cb);
+	if (!ret)
+		ret = tg_mm_add(cb, p);
+	if (!ret)
+		ret = ember_cmdbuf_end(cb, &job);
+	if (!ret)
+		ret = ember_submit(dev, &job, 1, &seqno);
+	if (!ret)
+		ret = ember_wait(dev, seqno, 10ll * 1000000000);
+	ember_cmdbuf_free(cb);
+	return ret;
+}
+
 size_t tg_mm_check(const struct tg_mm *p, double *worst, double *max_abs,
 		   char *why, size_t len)
 {
@@ -417,25 +437,14 @@ void tg_attn_fini(struct tg_attn *p)
 
 int tg_good_job(struct ember_device *dev, char *why, size_t len)
 {
-	struct ember_cmdbuf *cb = NULL;
-	struct ember_job job;
 	struct tg_mm p;
 	double worst, max_abs;
-	uint64_t seqno;
 	size_t bad;
 	int ret;
 
 	ret = tg_mm_init(dev, &p, 2, 3, 32, EMBER_DTYPE_F32, 0, 0, 0, 4242);
 	if (!ret)
-		ret = ember_cmdbuf_create(dev, 4096, &cb);
-	if (!ret)
-		ret = tg_mm_add(cb, &p);
-	if (!ret)
-		ret = ember_cmdbuf_end(cb, &job);
-	if (!ret)
-		ret = ember_submit(dev, &job, 1, &seqno);
-	if (!ret)
-		ret = ember_wait(dev, seqno, 10ll * 1000000000);
+		ret = tg_mm_run(dev, &p);
 	if (ret < 0) {
 		snprintf(why, len, "good job: %s", ember_errmsg(dev));
 	} else if (ret > 0) {
@@ -445,7 +454,6 @@ int tg_good_job(struct ember_device *dev, char *why, size_t len)
 		if (bad)
 			ret = -EIO;
 	}
-	ember_cmdbuf_free(cb);
 	tg_mm_fini(&p);
 	return ret;
 }

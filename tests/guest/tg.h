@@ -46,6 +46,9 @@ int tg_mm_init(struct ember_device *dev, struct tg_mm *p, uint32_t m,
 /* Fill C with its initial values (C0 if ACCUMULATE, else NaN). */
 void tg_mm_reset_output(struct tg_mm *p);
 int tg_mm_add(struct ember_cmdbuf *cb, struct tg_mm *p);
+/* @p's MATMUL as one job in its own command buffer, through the SUBMIT
+ * ioctl: 0, -errno (ember_errmsg() says why) or the job's status (> 0). */
+int tg_mm_run(struct ember_device *dev, struct tg_mm *p);
 /* Number of elements out of tolerance; *worst = max |err| / tol. A message
  * about the first bad element goes to @why. */
 size_t tg_mm_check(const struct tg_mm *p, double *worst, double *max_abs,
