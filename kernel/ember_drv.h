@@ -253,20 +253,32 @@ void ember_file_put(struct ember_file *efile);
 void ember_file_activate(struct ember_file *efile);
 void ember_file_deactivate(struct ember_file *efile);
 
-/* ember_job.c */
-int ember_job_init(struct ember_device *edev);
-void ember_job_fini(struct ember_device *edev);
-void ember_job_shutdown(struct ember_device *edev);
-int ember_job_file_init(struct ember_file *efile);
-void ember_job_file_fini(struct ember_file *efile);
-irqreturn_t ember_irq_job(int irq, void *arg);
-irqreturn_t ember_irq_error(int irq, void *arg);
+/* ember_job.c: submission */
 int ember_submit(struct drm_file *file, const struct drm_ember_job *jobs, u32 count,
 		 u32 in_syncobj, u32 out_syncobj, bool nonblock, u64 *first_seqno,
 		 struct dma_fence **last_done);
+int ember_job_validate(const struct drm_ember_job *job);
+void ember_job_free(struct ember_job *job);
+
+/* ember_sched.c: drm_sched backend, removal, timeout recovery */
+extern unsigned int ember_job_timeout_ms;
+int ember_job_init(struct ember_device *edev);
+void ember_job_shutdown(struct ember_device *edev);
+int ember_job_file_init(struct ember_file *efile);
+void ember_job_file_fini(struct ember_file *efile);
+
+/* ember_ring.c: hardware ring and its interrupts (ring_lock) */
+struct dma_fence *ember_run_job(struct drm_sched_job *sched_job);
+void ember_ring_retire(struct ember_device *edev);
+void ember_ring_abort(struct ember_device *edev, struct ember_job *bad);
+irqreturn_t ember_irq_job(int irq, void *arg);
+irqreturn_t ember_irq_error(int irq, void *arg);
+
+/* ember_status.c: per-file status records, WAIT */
+void ember_rec_start(struct ember_file *efile, u64 seqno, struct dma_fence *done);
+void ember_rec_done(struct ember_file *efile, u64 seqno, u32 status);
 int ember_job_status(struct ember_file *efile, u64 seqno, u32 *status);
 int ember_wait(struct ember_file *efile, u64 seqno, s64 timeout_ns, u32 *status);
-int ember_job_validate(const struct drm_ember_job *job);
 
 /* ember_ioctl.c */
 #define EMBER_NUM_IOCTLS	(DRM_EMBER_WAIT + 1)
