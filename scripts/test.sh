@@ -6,7 +6,8 @@
 #                       each failing on any warning
 #   3. guest tests      one QEMU boot running every kselftest binary from
 #                       build-guest/tests/guest/ and the tests/guest/*.sh scripts
-#   4. masked device    a second boot with SWIGLU switched off (caps-ops-mask)
+#   4. variant devices  boots with SWIGLU switched off (caps-ops-mask) and
+#                       with a hanging job (inject-hang-job: timeout + recovery)
 #   5. device model     qemu/tests/ember_qtest.py: registers, MMU, ring, resets
 # It prints per-suite summaries and, as the very last line,
 # "N passed, N failed". Exit status: 0 only if nothing failed and the guest
@@ -189,27 +190,36 @@ else
 	esac
 fi
 
-# ---- 4. the same device with ops switched off ---------------------------------------------
-# Software must see UNSUPPORTED for what a smaller NPU lacks: ember-layer-test's
-# masked_ops_unsupported case runs (instead of skipping) only on such a device.
-if want guest && [ $guest_ok = 1 ] && [ -x "$stage/ember-layer-test" ]; then
-	section "guest tests on a device without SWIGLU (caps-ops-mask=0xdf)"
+# ---- 4. devices configured differently -------------------------------------------------------
+# guest_variant NAME QEMU_GLOBAL TEST [ENV]: boot once more with
+# "-global QEMU_GLOBAL" and run one guest test binary; at least one of its
+# cases must pass (all skipped would mean the setting never took effect).
+guest_variant() {
+	local name=$1 global=$2 t=$3 env=${4:-} out
+	[ -x "$stage/$t" ] || { record "$name" 0 1 0 "$t was not built"; return; }
+	section "guest tests on a device with $global"
 	{
 		echo '#!/bin/sh'
-		echo "echo '@@EMBER-TEST-BEGIN ember-layer-test'"
-		echo "timeout ${EMBER_GUEST_TEST_TIMEOUT:-900} /opt/ember/tests/ember-layer-test; rc=\$?"
-		echo 'echo; echo "@@EMBER-TEST-END ember-layer-test rc=$rc"'
-	} > "$stage/run-masked.sh"
+		echo "echo '@@EMBER-TEST-BEGIN $t'"
+		echo "$env timeout ${EMBER_GUEST_TEST_TIMEOUT:-900} /opt/ember/tests/$t; rc=\$?"
+		echo "echo; echo \"@@EMBER-TEST-END $t rc=\$rc\""
+	} > "$stage/run-$name.sh"
 	bash scripts/run-guest.sh --timeout "${EMBER_GUEST_TIMEOUT:-2700}" \
-		--log "$logs/guest-masked-console.log" \
-		--qemu-arg -global --qemu-arg ember-npu.caps-ops-mask=0xdf \
-		--add "$stage:/opt/ember/tests" -- 'sh /opt/ember/tests/run-masked.sh'
+		--log "$logs/$name-console.log" \
+		--qemu-arg -global --qemu-arg "$global" \
+		--add "$stage:/opt/ember/tests" -- "sh /opt/ember/tests/run-$name.sh"
 	echo "guest exit status: $?"
-	masked=$(python3 scripts/lib/summarize.py guest "$logs/guest-masked-console.log" guest-masked)
-	record_lines <<<"$masked"
-	# All skipped would mean the mask never reached the device.
-	grep -qP '^guest-masked:ember-layer-test\t[1-9]' <<<"$masked" ||
-		record guest-masked 0 1 0 "no masked-op test passed: did caps-ops-mask reach the device?"
+	out=$(python3 scripts/lib/summarize.py guest "$logs/$name-console.log" "$name")
+	record_lines <<<"$out"
+	grep -qP "^$name:$t\t[1-9]" <<<"$out" ||
+		record "$name" 0 1 0 "no case of $t passed: did $global reach the device?"
+}
+if want guest && [ $guest_ok = 1 ]; then
+	# Software must see UNSUPPORTED for what a smaller NPU lacks (no SWIGLU).
+	guest_variant guest-masked ember-npu.caps-ops-mask=0xdf ember-layer-test
+	# The first job hangs: the driver must time it out and recover the device.
+	guest_variant guest-hang ember-npu.inject-hang-job=1 ember-recovery-test \
+		EMBER_EXPECT_HANG=1
 fi
 
 # ---- 5. device model tests (qtest: the test plays the driver, no guest kernel) --------------
