@@ -147,8 +147,11 @@ static void mm_q8_task(void *arg, int i, int n)
 				ek_q8_row_view(ek_ptr_add_mut(j->scratch,
 							      m * j->q8_bytes),
 					       p->k, &a);
+				/* prefetch the rows two groups ahead: one
+				 * group ahead (2 rows) left Q8_0 / Q4_0 decode
+				 * ~7% slower from DRAM on Zen 4 */
 				if (dot4)
-					dot4(w, 2 * p->w_stride, &a, nb, out);
+					dot4(w, 4 * p->w_stride, &a, nb, out);
 				else
 					out[0] = dot(w[0], &a, nb);
 				for (int x = 0; x < cnt; x++)

@@ -227,6 +227,112 @@ DEFINE_DOT4(q8_0_avx512, EK_TARGET_AVX512, DPBUSD_BW, struct ek_block_q8_0,
 DEFINE_DOT4(q4_0_avx512, EK_TARGET_AVX512, DPBUSD_BW, struct ek_block_q4_0,
 	    q4_0_pair, Q4_PRODUCT, ek_dot_q4_0_portable)
 
+/* acc + u8 x s8 sums of 4 */
+#define DPBUSD_ACC_VNNI(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
+#define DPBUSD_ACC_BW(acc, u, s) _mm512_add_epi32(acc, DPBUSD_BW(u, s))
+
+/*
+ * Q4_0, four rows, four blocks per step. The 4 x 16 nibble bytes of a row
+ * are loaded as they are (no reordering of the weights): the low nibbles
+ * are elements 0-15 of each block, the high ones 16-31, so the
+ * activations are rearranged instead (once per step, shared by the four
+ * rows) into the low and high halves of the four blocks. The -8 offset
+ * starts each row's integer sum (-8 x a, also shared), so a row costs a
+ * 64-byte and a 16-byte load, one vpermw (the 64 nibble bytes out of the
+ * 72-byte blocks), three logic ops and two vpdpbusd per 128 weights, and
+ * the 16 scales of the four rows take two vpermw instead of 16 scalar
+ * inserts. Lanes 4b..4b+3 hold block i + b. Measured on Zen 4 (one
+ * thread, L3-resident): 16.4 -> 24.6 GB/s of weights; the same vpermw
+ * gathers made the Q8_0 dot4 slower (38 -> 35), so it keeps its loads.
+ */
+/* the 16 scales [r0b0 r0b1 r0b2 r0b3 r1b0 ...] of blocks i..i+3 (word
+ * 9j of each row's 72 bytes), two vpermw */
+#define Q4SC(b, i, wa) _mm256_inserti128_si256(                              \
+	_mm512_castsi512_si256(_mm512_permutex2var_epi16(wa[0], isc, wa[1])), \
+	_mm512_castsi512_si128(_mm512_permutex2var_epi16(wa[2], isc, wa[3])), 1)
+#define DEFINE_DOT4_Q4X4(NAME, TARGET, ACC, PAIRED)                         \
+TARGET static void dot4x4_##NAME(const void *const w[4], size_t pf,         \
+				 const struct ek_q8_row *a, uint64_t nb,      \
+				 float out[4])                                \
+{                                                                            \
+	const struct ek_block_q4_0 *b[4];                                    \
+	__m512 acc[4];                                                       \
+	const __m512i m4 = _mm512_set1_epi8(0x0f);                           \
+	const __m512i eight = _mm512_set1_epi8(8);                           \
+	const __m512i ilo = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13);     \
+	const __m512i ihi = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);   \
+	const __m512i iqs = _mm512_set_epi16(                                \
+		39, 38, 37, 36, 35, 34, 33, 32, 26, 25, 24, 23, 22, 21, 20, 19, \
+		17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);     \
+	const __m512i isc = _mm512_set_epi16(                                \
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,              \
+		0, 0, 0, 0, 0, 0, 0, 0, 59, 50, 41, 32, 27, 18, 9, 0);       \
+	uint64_t i = 0;                                                      \
+                                                                             \
+	for (int r = 0; r < 4; r++) {                                        \
+		b[r] = w[r];                                                 \
+		acc[r] = _mm512_setzero_ps();                                \
+	}                                                                    \
+	for (; i + 4 <= nb; i += 4) {                                        \
+		__m512i a0 = _mm512_loadu_si512(a->qs + i * EK_QK);          \
+		__m512i a1 = _mm512_loadu_si512(a->qs + i * EK_QK + 64);     \
+		__m512i alo = _mm512_permutex2var_epi64(a0, ilo, a1);        \
+		__m512i ahi = _mm512_permutex2var_epi64(a0, ihi, a1);        \
+		__m512i neg8a = _mm512_sub_epi32(_mm512_setzero_si512(),     \
+			ACC(ACC(_mm512_setzero_si512(), eight, alo), eight,  \
+			    ahi));                                           \
+		__m512i wa[4], wx[4];                                        \
+                                                                             \
+		for (int r = 0; r < 4; r++) {                                \
+			/* blocks i..i+3: 72 bytes = 36 words, as words     \
+			 * 0-31 and 28-35 (block j: scale at word 9j,       \
+			 * nibbles at words 9j+1..9j+8) */                  \
+			const char *q = (const char *)(b[r] + i);            \
+                                                                             \
+			__builtin_prefetch(q + pf, 0, 1);                    \
+			__builtin_prefetch(q + pf + 64, 0, 1);               \
+			wa[r] = _mm512_loadu_si512(q);                       \
+			wx[r] = _mm512_castsi128_si512(                      \
+				_mm_loadu_si128((const __m128i *)(q + 56))); \
+		}                                                            \
+		__m256i s16 = Q4SC(b, i, wa);                                \
+		__m512 sc = _mm512_mul_ps(_mm512_cvtph_ps(s16),              \
+			_mm512_broadcast_f32x4(_mm_loadu_ps(a->d + i)));     \
+                                                                             \
+		for (int r = 0; r < 4; r++) {                                \
+			__m512i x = _mm512_permutex2var_epi16(wa[r], iqs,    \
+							      wx[r]);        \
+			__m512i lo = _mm512_and_si512(x, m4);                \
+			__m512i hi = _mm512_and_si512(                       \
+				_mm512_srli_epi16(x, 4), m4);                \
+			__m512i d = ACC(ACC(neg8a, lo, alo), hi, ahi);       \
+			__m512 s = _mm512_permutexvar_ps(_mm512_set_epi32(   \
+				4 * r + 3, 4 * r + 3, 4 * r + 3, 4 * r + 3,  \
+				4 * r + 2, 4 * r + 2, 4 * r + 2, 4 * r + 2,  \
+				4 * r + 1, 4 * r + 1, 4 * r + 1, 4 * r + 1,  \
+				4 * r, 4 * r, 4 * r, 4 * r), sc);            \
+			acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s,   \
+						 acc[r]);                    \
+		}                                                            \
+	}                                                                    \
+	if (i < nb) {                                                        \
+		struct ek_q8_row t = q8_tail(a, i);                          \
+		const void *wt[4] = { b[0] + i, b[1] + i, b[2] + i,          \
+				      b[3] + i };                            \
+                                                                             \
+		PAIRED(wt, pf, &t, nb - i, out);                             \
+	} else {                                                             \
+		for (int r = 0; r < 4; r++)                                  \
+			out[r] = 0.0f;                                       \
+	}                                                                    \
+	for (int r = 0; r < 4; r++)                                          \
+		out[r] += _mm512_reduce_add_ps(acc[r]);                      \
+}
+
+DEFINE_DOT4_Q4X4(q4_0_vnni, EK_TARGET_VNNI, DPBUSD_ACC_VNNI, dot4_q4_0_vnni)
+DEFINE_DOT4_Q4X4(q4_0_avx512, EK_TARGET_AVX512, DPBUSD_ACC_BW,
+		 dot4_q4_0_avx512)
+
 DEFINE_DOTS(vnni, EK_TARGET_VNNI, DPBUSD_VNNI)
 DEFINE_DOTS(avx512, EK_TARGET_AVX512, DPBUSD_BW)
 
@@ -412,7 +518,7 @@ const struct ek_mm_kernels ek_mm_kernels_avx512 = {
 	.dot_q8_0 = dot_q8_0_avx512,
 	.dot_q4_0 = dot_q4_0_avx512,
 	.dot4_q8_0 = dot4_q8_0_avx512,
-	.dot4_q4_0 = dot4_q4_0_avx512,
+	.dot4_q4_0 = dot4x4_q4_0_avx512,
 	.dot_f = dot_f_avx512,
 	.gemm_task_bytes = gemm_bytes_avx512,
 	.gemm = gemm_avx512,
@@ -423,7 +529,7 @@ const struct ek_mm_kernels ek_mm_kernels_vnni = {
 	.dot_q8_0 = dot_q8_0_vnni,
 	.dot_q4_0 = dot_q4_0_vnni,
 	.dot4_q8_0 = dot4_q8_0_vnni,
-	.dot4_q4_0 = dot4_q4_0_vnni,
+	.dot4_q4_0 = dot4x4_q4_0_vnni,
 	.dot_f = dot_f_avx512,
 	.gemm_task_bytes = gemm_bytes_avx512,
 	.gemm = gemm_avx512,

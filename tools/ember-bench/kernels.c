@@ -123,8 +123,13 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 	size_t wbytes;
 	char op[32];
 
+	char full[96];
+
 	snprintf(op, sizeof(op), "matmul");
-	if (!wanted(k, op))
+	/* the filter may also name a dtype or shape: "matmul q8_0 1x" */
+	snprintf(full, sizeof(full), "matmul %s %ux%ux%u %s",
+		 ek_dtype_name(dtype), m, n, kk, tag);
+	if (!wanted(k, op) && !wanted(k, full))
 		return;
 	memset(&a, 0, sizeof(a));
 	memset(&r, 0, sizeof(r));
