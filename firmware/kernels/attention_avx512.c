@@ -17,7 +17,7 @@
 #if EK_X86
 
 #define TILE 16
-#define PF_AHEAD 16	/* positions ahead that K rows are prefetched */
+#define PF_AHEAD 16	/* positions ahead that K and V rows are prefetched */
 
 EK_TARGET_AVX512 static inline __m512 kv16(int dtype, const void *row,
 					   uint32_t d, __mmask16 m)
@@ -42,10 +42,12 @@ static inline void prefetch_row(const void *row, size_t bytes)
 EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
 attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 	  const float *qs, uint32_t hdp, uint32_t g, uint32_t ha,
-	  uint32_t j0, uint32_t nj, const uint32_t nh)
+	  uint32_t j0, uint32_t nj, const uint32_t nh, const int dt)
 {
 	const uint32_t hd = p->head_dim, base = ha - w->h0;
-	const int dt = p->kv_dtype;
+	const size_t ks = p->kv_stride;
+	const char *kb = ek_attn_kv(p, p->k, j0, g);
+	const char *vb = ek_attn_kv(p, p->v, j0, g);
 	const __mmask16 tail = hd % 16 ? (__mmask16)((1u << (hd % 16)) - 1) :
 					 0xffff;
 	const __mmask16 valid = nj == TILE ? 0xffff :
@@ -54,6 +56,12 @@ attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 	float rr[EK_ATTN_HEADS];
 	__m512 s[EK_ATTN_HEADS];
 
+	/* K row offsets; rows past nj repeat row 0 (their lanes are masked
+	 * below), so the loads need no branches */
+	size_t ko[TILE];
+
+	for (uint32_t i = 0; i < TILE; i++)
+		ko[i] = i < nj ? i * ks : 0;
 	for (uint32_t h = 0; h < nh; h++)
 		s[h] = _mm512_setzero_ps();
 	/* scores: s[h][lane j] = sum_d qs[h][d] k[j0 + j][d] */
@@ -61,11 +69,11 @@ attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 		__mmask16 m = hd - d >= 16 ? 0xffff : tail;
 		__m512 r[16];
 
+#pragma GCC unroll 16
 		for (uint32_t i = 0; i < 16; i++)
-			r[i] = i < nj ? kv16(dt, ek_attn_kv(p, p->k, j0 + i, g),
-					     d, m) :
-					_mm512_setzero_ps();
+			r[i] = kv16(dt, kb + ko[i], d, m);
 		ek_transpose16_512(r);	/* r[i]: dim d + i */
+#pragma GCC unroll 16
 		for (uint32_t i = 0; i < 16; i++)
 			for (uint32_t h = 0; h < nh; h++)
 				s[h] = _mm512_fmadd_ps(
@@ -98,8 +106,9 @@ attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 			a[h] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m,
 					w->acc + (size_t)(base + h) * hd + d),
 					_mm512_set1_ps(rr[h]));
+#pragma GCC unroll 4
 		for (uint32_t j = 0; j < nj; j++) {
-			__m512 vv = kv16(dt, ek_attn_kv(p, p->v, j0 + j, g), d, m);
+			__m512 vv = kv16(dt, vb + j * ks, d, m);
 
 			for (uint32_t h = 0; h < nh; h++)
 				a[h] = _mm512_fmadd_ps(_mm512_set1_ps(pr[h][j]),
@@ -108,6 +117,23 @@ attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 		for (uint32_t h = 0; h < nh; h++)
 			_mm512_mask_storeu_ps(w->acc + (size_t)(base + h) * hd + d,
 					      m, a[h]);
+	}
+}
+
+EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
+attn_tile_nh(const struct ek_attention *p, struct ek_attn_part *w,
+	     const float *qs, uint32_t hdp, uint32_t g, uint32_t ha,
+	     uint32_t j0, uint32_t nj, uint32_t nh, const int dt)
+{
+	switch (nh) {
+	case 1: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 1, dt); break;
+	case 2: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 2, dt); break;
+	case 3: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 3, dt); break;
+	case 4: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 4, dt); break;
+	case 5: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 5, dt); break;
+	case 6: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 6, dt); break;
+	case 7: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 7, dt); break;
+	default: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 8, dt); break;
 	}
 }
 
@@ -136,26 +162,28 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 	for (uint32_t j0 = w->j0; j0 < w->j1; j0 += TILE) {
 		uint32_t nj = w->j1 - j0 < TILE ? w->j1 - j0 : TILE;
 
+		/* K and V rows PF_AHEAD positions ahead (V of the first tile
+		 * before it) */
 		for (uint32_t j = 0; j < nj; j++) {
-			if (j0 + j + PF_AHEAD < w->j1)
+			if (j0 == w->j0)
+				prefetch_row(ek_attn_kv(p, p->v, j0 + j, g0), span);
+			if (j0 + j + PF_AHEAD < w->j1) {
 				prefetch_row(ek_attn_kv(p, p->k, j0 + j + PF_AHEAD,
 							g0), span);
-			prefetch_row(ek_attn_kv(p, p->v, j0 + j, g0), span);
+				prefetch_row(ek_attn_kv(p, p->v, j0 + j + PF_AHEAD,
+							g0), span);
+			}
 		}
 		for (uint32_t g = g0; g < g1; g++) {
 			uint32_t ha, hb;
 
 			ek_attn_group_heads(p, w, g, &ha, &hb);
-			switch (hb - ha) {
-			case 1: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 1); break;
-			case 2: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 2); break;
-			case 3: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 3); break;
-			case 4: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 4); break;
-			case 5: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 5); break;
-			case 6: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 6); break;
-			case 7: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 7); break;
-			default: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 8); break;
-			}
+			if (p->kv_dtype == EK_F16)
+				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
+					     EK_F16);
+			else
+				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
+					     EK_F32);
 		}
 	}
 }
