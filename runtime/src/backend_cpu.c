@@ -162,16 +162,11 @@ static const struct backend_ops cpu_ops = {
 	.destroy = cpu_destroy,
 };
 
-/* Scratch for a matmul of this shape; a and c must be non-NULL for the
- * size query but are not read. */
-static size_t scratch_for(const struct fwd_state *st, const struct weight *w, uint32_t m,
-			  int nthreads)
+/* Scratch for a matmul of this shape (the size depends on the shape only). */
+static size_t scratch_for(const struct weight *w, uint32_t m, int nthreads)
 {
 	struct ek_matmul p = {
-		.m = m, .n = w->n_out, .k = w->n_in,
-		.a = st->x, .c = st->x, .a_stride = (size_t)w->n_in * 4,
-		.w = w->data, .w_dtype = w->dtype, .w_stride = w->stride,
-		.c_stride = (size_t)w->n_out * 4,
+		.m = m, .n = w->n_out, .k = w->n_in, .w_dtype = w->dtype,
 	};
 
 	return ek_matmul_scratch_size(&p, nthreads);
@@ -205,13 +200,13 @@ int cpu_backend_create(struct fwd_state *st, int n_threads, struct backend *out,
 					      &l->up, &l->down };
 
 		for (size_t j = 0; j < sizeof(ws) / sizeof(ws[0]); j++) {
-			size_t s = scratch_for(st, ws[j], st->n_batch, c->ex.nthreads);
+			size_t s = scratch_for(ws[j], st->n_batch, c->ex.nthreads);
 
 			need = s > need ? s : need;
 		}
 	}
 	{
-		size_t s = scratch_for(st, &m->output, 1, c->ex.nthreads);
+		size_t s = scratch_for(&m->output, 1, c->ex.nthreads);
 
 		need = s > need ? s : need;
 	}

@@ -158,6 +158,18 @@ static void mm_check(struct kt *t, const struct mm_data *d, const float *c,
 		     const char *what)
 {
 	const struct ek_matmul *p = &d->p;
+	/* the scratch size depends on the shape only (kernels.h) */
+	const struct ek_matmul shape = {
+		.m = p->m, .n = p->n, .k = p->k, .w_dtype = p->w_dtype,
+	};
+
+	for (int nt = 1; nt <= 4; nt++)
+		KT_CHECK(t, ek_matmul_scratch_size(&shape, nt) ==
+			    ek_matmul_scratch_size(p, nt),
+			 "scratch size of %s M=%u N=%u K=%u, %d threads: "
+			 "%zu without pointers, %zu with", ek_dtype_name(p->w_dtype),
+			 p->m, p->n, p->k, nt, ek_matmul_scratch_size(&shape, nt),
+			 ek_matmul_scratch_size(p, nt));
 
 	for (uint32_t m = 0; m < p->m; m++) {
 		const float *row = (const float *)((const char *)c +

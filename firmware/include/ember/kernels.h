@@ -86,7 +86,8 @@ struct ek_matmul {
 	const float *bias;	/* NULL: none */
 	bool accumulate;
 };
-/* Work memory ek_matmul needs (e.g. quantized activations); 0 if none. */
+/* Work memory ek_matmul needs (e.g. quantized activations); 0 if none.
+ * Reads only the shape (m, n, k, w_dtype): pointers may be NULL. */
 size_t ek_matmul_scratch_size(const struct ek_matmul *p, int nthreads);
 /* scratch: at least ek_matmul_scratch_size() bytes, 64-byte aligned, or
  * NULL: then a slower path that needs no work memory is used. */
