@@ -17,7 +17,7 @@
  * of the calling thread). */
 #define ATTN_MAX_SPLIT 8
 /* Positions per part below which splitting is not worth it. */
-#define ATTN_MIN_SPLIT_POS 256
+#define ATTN_MIN_SPLIT_POS 64
 
 typedef void (*attn_part_fn)(const struct ek_attention *p,
 			     struct ek_attn_part *w);
