@@ -138,6 +138,28 @@ static int mm_next_row(struct mm_rows *s, uint64_t rows[4])
 	return 0;
 }
 
+/* Activation rows m..m+3 against W rows rows[] with the 4x4 tile. */
+static void mm_q8_tile(const struct mm_job *j, ek_tile_q8_fn tile,
+		       const void *const w[4], const uint64_t rows[4], int cnt,
+		       uint64_t m)
+{
+	const struct ek_matmul *p = j->p;
+	struct ek_q8_row av[4];
+	const struct ek_q8_row *ap[4];
+	float out[4][4];
+
+	for (int y = 0; y < 4; y++) {
+		ek_q8_row_view(ek_ptr_add_mut(j->scratch,
+					      (m + y) * j->q8_bytes),
+			       p->k, &av[y]);
+		ap[y] = &av[y];
+	}
+	tile(w, ap, p->k / EK_QK, out);
+	for (int x = 0; x < cnt; x++)
+		for (int y = 0; y < 4; y++)
+			mm_store(p, m + y, rows[x], out[x][y]);
+}
+
 static void mm_q8_task(void *arg, int i, int n)
 {
 	const struct mm_job *j = arg;
@@ -146,7 +168,10 @@ static void mm_q8_task(void *arg, int i, int n)
 	bool q8 = p->w_dtype == EK_Q8_0;
 	ek_dot_q8_fn dot = q8 ? j->kern->dot_q8_0 : j->kern->dot_q4_0;
 	ek_dot4_q8_fn dot4 = q8 ? j->kern->dot4_q8_0 : j->kern->dot4_q4_0;
+	ek_tile_q8_fn tile = q8 ? j->kern->tile_q8_0 : j->kern->tile_q4_0;
 
+	if (!dot4)
+		tile = NULL;
 	ek_split(p->n, MM_N_GRAIN, i, n, &n0, &n1);
 	for (uint64_t mb = 0; mb < p->m; mb += MM_M_BLOCK) {
 		uint64_t me = mb + MM_M_BLOCK < p->m ? mb + MM_M_BLOCK : p->m;
@@ -154,9 +179,9 @@ static void mm_q8_task(void *arg, int i, int n)
 
 		mm_rows_init(&rs, n0, n1);
 		for (;;) {
-			uint64_t rows[4];
+			uint64_t rows[4], m = mb;
 			const void *w[4];
-			int cnt = 1;
+			int cnt;
 
 			cnt = dot4 ? mm_next_group(&rs, rows) :
 				     mm_next_row(&rs, rows);
@@ -164,7 +189,9 @@ static void mm_q8_task(void *arg, int i, int n)
 				break;
 			for (int x = 0; x < (dot4 ? 4 : 1); x++)
 				w[x] = ek_ptr_add(p->w, rows[x] * p->w_stride);
-			for (uint64_t m = mb; m < me; m++) {
+			for (; tile && m + 4 <= me; m += 4)
+				mm_q8_tile(j, tile, w, rows, cnt, m);
+			for (; m < me; m++) {
 				struct ek_q8_row a;
 				float out[4];
 

@@ -333,6 +333,203 @@ DEFINE_DOT4_Q4X4(q4_0_vnni, EK_TARGET_VNNI, DPBUSD_ACC_VNNI, dot4_q4_0_vnni)
 DEFINE_DOT4_Q4X4(q4_0_avx512, EK_TARGET_AVX512, DPBUSD_ACC_BW,
 		 dot4_q4_0_avx512)
 
+/*
+ * Prefill, Q4_0: dot4x4 for four activation rows at once. The nibbles and
+ * scales of each weight row are unpacked once per step and serve the four
+ * activation rows; the lanes, offsets and tail are dot4x4's, so the
+ * results are bitwise the same as decode's.
+ */
+EK_TARGET_VNNI static void tile_q4_0(const void *const w[4],
+				     const struct ek_q8_row *const a[4],
+				     uint64_t nb, float out[4][4])
+{
+	const struct ek_block_q4_0 *b[4];
+	__m512 acc[4][4];
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	const __m512i eight = _mm512_set1_epi8(8);
+	const __m512i ilo = _mm512_setr_epi64(0, 1, 4, 5, 8, 9, 12, 13);
+	const __m512i ihi = _mm512_setr_epi64(2, 3, 6, 7, 10, 11, 14, 15);
+	const __m512i iqs = _mm512_set_epi16(
+		39, 38, 37, 36, 35, 34, 33, 32, 26, 25, 24, 23, 22, 21, 20, 19,
+		17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
+	const __m512i isc = _mm512_set_epi16(
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0, 59, 50, 41, 32, 27, 18, 9, 0);
+	uint64_t i = 0;
+
+	for (int r = 0; r < 4; r++) {
+		b[r] = w[r];
+		for (int m = 0; m < 4; m++)
+			acc[r][m] = _mm512_setzero_ps();
+	}
+	for (; i + 4 <= nb; i += 4) {
+		__m512i alo[4], ahi[4], neg8a[4], wa[4], wx[4];
+		__m512 sw, sc[4];
+
+		for (int m = 0; m < 4; m++) {
+			__m512i a0 = _mm512_loadu_si512(a[m]->qs + i * EK_QK);
+			__m512i a1 = _mm512_loadu_si512(a[m]->qs + i * EK_QK +
+							64);
+
+			alo[m] = _mm512_permutex2var_epi64(a0, ilo, a1);
+			ahi[m] = _mm512_permutex2var_epi64(a0, ihi, a1);
+			neg8a[m] = _mm512_sub_epi32(_mm512_setzero_si512(),
+				_mm512_dpbusd_epi32(_mm512_dpbusd_epi32(
+					_mm512_setzero_si512(), eight, alo[m]),
+					eight, ahi[m]));
+		}
+		for (int r = 0; r < 4; r++) {
+			const char *q = (const char *)(b[r] + i);
+
+			wa[r] = _mm512_loadu_si512(q);
+			wx[r] = _mm512_castsi128_si512(
+				_mm_loadu_si128((const __m128i *)(q + 56)));
+		}
+		sw = _mm512_cvtph_ps(Q4SC(b, i, wa));
+		/* as dot4x4: the scale products, permuted per row below */
+		for (int m = 0; m < 4; m++)
+			sc[m] = _mm512_mul_ps(sw, _mm512_broadcast_f32x4(
+				_mm_loadu_ps(a[m]->d + i)));
+		for (int r = 0; r < 4; r++) {
+			__m512i x = _mm512_permutex2var_epi16(wa[r], iqs,
+							      wx[r]);
+			__m512i lo = _mm512_and_si512(x, m4);
+			__m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4),
+						      m4);
+			__m512i idx = _mm512_set_epi32(
+				4 * r + 3, 4 * r + 3, 4 * r + 3, 4 * r + 3,
+				4 * r + 2, 4 * r + 2, 4 * r + 2, 4 * r + 2,
+				4 * r + 1, 4 * r + 1, 4 * r + 1, 4 * r + 1,
+				4 * r, 4 * r, 4 * r, 4 * r);
+
+			for (int m = 0; m < 4; m++) {
+				__m512i d = _mm512_dpbusd_epi32(
+					_mm512_dpbusd_epi32(neg8a[m], lo,
+							    alo[m]),
+					hi, ahi[m]);
+				__m512 s = _mm512_permutexvar_ps(idx, sc[m]);
+
+				acc[r][m] = _mm512_fmadd_ps(
+					_mm512_cvtepi32_ps(d), s, acc[r][m]);
+			}
+		}
+	}
+	/* the rest as dot4x4 does it: the pair loop of dot4, on its own
+	 * accumulators, added to the 4-block sums at the end */
+	float r4[4][4];
+
+	for (int r = 0; r < 4; r++)
+		for (int m = 0; m < 4; m++) {
+			r4[r][m] = _mm512_reduce_add_ps(acc[r][m]);
+			acc[r][m] = _mm512_setzero_ps();
+		}
+	for (; i + 2 <= nb; i += 2) {
+		__m512i aq[4], n8[4];
+		__m512 da[4];
+
+		for (int m = 0; m < 4; m++) {
+			aq[m] = _mm512_loadu_si512(a[m]->qs + i * EK_QK);
+			n8[m] = _mm512_sub_epi32(_mm512_setzero_si512(),
+				_mm512_dpbusd_epi32(_mm512_setzero_si512(),
+						    eight, aq[m]));
+			da[m] = _mm512_insertf32x8(
+				_mm512_set1_ps(a[m]->d[i]),
+				_mm256_set1_ps(a[m]->d[i + 1]), 1);
+		}
+		for (int r = 0; r < 4; r++) {
+			__m512i wq = q4_0_pair(b[r] + i);
+			__m512 dw = _mm512_insertf32x8(
+				_mm512_set1_ps(_cvtsh_ss(b[r][i].d)),
+				_mm256_set1_ps(_cvtsh_ss(b[r][i + 1].d)), 1);
+
+			for (int m = 0; m < 4; m++) {
+				__m512i d = _mm512_dpbusd_epi32(n8[m], wq,
+								aq[m]);
+
+				acc[r][m] = _mm512_fmadd_ps(
+					_mm512_cvtepi32_ps(d),
+					_mm512_mul_ps(dw, da[m]), acc[r][m]);
+			}
+		}
+	}
+	for (int r = 0; r < 4; r++)
+		for (int m = 0; m < 4; m++) {
+			float o = _mm512_reduce_add_ps(acc[r][m]);
+
+			if (i < nb) {
+				struct ek_q8_row t = q8_tail(a[m], i);
+
+				o += ek_dot_q4_0_portable(b[r] + i, &t,
+							  nb - i);
+			}
+			out[r][m] = o + r4[r][m];
+		}
+}
+
+/*
+ * Prefill, Q8_0: four weight rows x four activation rows per call, so each
+ * weight load serves four activation rows. The weights are made unsigned
+ * (w ^ 0x80 = w + 128) so that one vpdpbusd forms each product; the offset
+ * (128 x the activation bytes) starts every sum, computed once per
+ * activation row and step. The integer lanes and the scale products equal
+ * those of dot4, so the results are bitwise the same as decode's. VNNI
+ * only: vpmaddubsw would saturate on 255 x 127 x 2.
+ */
+EK_TARGET_VNNI static void tile_q8_0(const void *const w[4],
+				     const struct ek_q8_row *const a[4],
+				     uint64_t nb, float out[4][4])
+{
+	const struct ek_block_q8_0 *b[4];
+	__m512 acc[4][4];
+	const __m512i c = _mm512_set1_epi8((char)0x80);
+	uint64_t i = 0;
+
+	for (int r = 0; r < 4; r++) {
+		b[r] = w[r];
+		for (int m = 0; m < 4; m++)
+			acc[r][m] = _mm512_setzero_ps();
+	}
+	for (; i + 2 <= nb; i += 2) {
+		__m512i aq[4], o[4];
+		__m512 da[4];
+
+		for (int m = 0; m < 4; m++) {
+			aq[m] = _mm512_loadu_si512(a[m]->qs + i * EK_QK);
+			o[m] = _mm512_sub_epi32(_mm512_setzero_si512(),
+				_mm512_dpbusd_epi32(_mm512_setzero_si512(),
+						    c, aq[m]));
+			da[m] = _mm512_insertf32x8(
+				_mm512_set1_ps(a[m]->d[i]),
+				_mm256_set1_ps(a[m]->d[i + 1]), 1);
+		}
+		for (int r = 0; r < 4; r++) {
+			__m512i wu = _mm512_xor_si512(q8_0_pair(b[r] + i), c);
+			__m512 dw = _mm512_insertf32x8(
+				_mm512_set1_ps(_cvtsh_ss(b[r][i].d)),
+				_mm256_set1_ps(_cvtsh_ss(b[r][i + 1].d)), 1);
+
+			for (int m = 0; m < 4; m++) {
+				__m512i d = _mm512_dpbusd_epi32(o[m], wu,
+								aq[m]);
+
+				acc[r][m] = _mm512_fmadd_ps(
+					_mm512_cvtepi32_ps(d),
+					_mm512_mul_ps(dw, da[m]), acc[r][m]);
+			}
+		}
+	}
+	for (int r = 0; r < 4; r++)
+		for (int m = 0; m < 4; m++) {
+			out[r][m] = _mm512_reduce_add_ps(acc[r][m]);
+			if (i < nb) {
+				struct ek_q8_row t = q8_tail(a[m], i);
+
+				out[r][m] += ek_dot_q8_0_portable(b[r] + i, &t,
+								  nb - i);
+			}
+		}
+}
+
 DEFINE_DOTS(vnni, EK_TARGET_VNNI, DPBUSD_VNNI)
 DEFINE_DOTS(avx512, EK_TARGET_AVX512, DPBUSD_BW)
 
@@ -530,6 +727,8 @@ const struct ek_mm_kernels ek_mm_kernels_vnni = {
 	.dot_q4_0 = dot_q4_0_vnni,
 	.dot4_q8_0 = dot4_q8_0_vnni,
 	.dot4_q4_0 = dot4x4_q4_0_vnni,
+	.tile_q8_0 = tile_q8_0,
+	.tile_q4_0 = tile_q4_0,
 	.dot_f = dot_f_avx512,
 	.gemm_task_bytes = gemm_bytes_avx512,
 	.gemm = gemm_avx512,

@@ -14,12 +14,20 @@ typedef void (*ek_dot4_q8_fn)(const void *const w[4], size_t pf,
 			      const struct ek_q8_row *a, uint64_t nb,
 			      float out[4]);
 
+/* Four weight rows against four activation rows (out[row][act]), the
+ * same sums as four dot4 calls; for M > 1. */
+typedef void (*ek_tile_q8_fn)(const void *const w[4],
+			      const struct ek_q8_row *const a[4], uint64_t nb,
+			      float out[4][4]);
+
 struct ek_mm_kernels {
 	void (*quantize)(const float *x, uint64_t k, struct ek_q8_row *r);
 	ek_dot_q8_fn dot_q8_0;
 	ek_dot_q8_fn dot_q4_0;
 	ek_dot4_q8_fn dot4_q8_0;	/* NULL: use dot_q8_0 four times */
 	ek_dot4_q8_fn dot4_q4_0;
+	ek_tile_q8_fn tile_q8_0;	/* NULL: use dot4 per activation row */
+	ek_tile_q8_fn tile_q4_0;
 	/* any weight type against f32 activations */
 	float (*dot_f)(int dtype, const void *w, const float *a, uint64_t k);
 	/* tiled GEMM for float weights, NULL if none: per-task buffer bytes

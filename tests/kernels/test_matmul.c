@@ -199,6 +199,34 @@ static void mm_check(struct kt *t, const struct mm_data *d, const float *c,
 	}
 }
 
+/* A quantized matmul gives each row of A the same bits whether it runs in
+ * a batch (prefill tiles) or alone (decode): the runtime relies on it. */
+static void mm_check_rows_alone(struct kt *t, struct mm_data *d,
+				const struct ek_exec *ex, const float *batch)
+{
+	struct ek_matmul whole = d->p;
+
+	for (uint32_t m = 0; m < whole.m; m++) {
+		d->p.m = 1;
+		d->p.a = (const float *)((const char *)whole.a +
+					 m * whole.a_stride);
+		d->p.c = (float *)((char *)whole.c + m * whole.c_stride);
+		float *c0 = d->c0;
+
+		d->c0 = (float *)((char *)c0 + m * whole.c_stride);
+		float *c = mm_run(d, ex, true);
+
+		d->c0 = c0;
+		KT_CHECK(t, !memcmp(c, (const char *)batch + m * whole.c_stride,
+				    whole.n * 4),
+			 "matmul %s M=%u N=%u K=%u: row %u alone differs from "
+			 "the batch", ek_dtype_name(whole.w_dtype), whole.m,
+			 whole.n, whole.k, m);
+		kt_free(c);
+	}
+	d->p = whole;
+}
+
 static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 			const struct mm_case *mc, int dtype, int variant)
 {
@@ -208,6 +236,8 @@ static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 	mm_setup(&d, rng, mc, dtype, variant);
 	first = mm_run(&d, &e->ex[0], true);
 	mm_check(t, &d, first, "serial");
+	if (dtype == EK_Q8_0 || dtype == EK_Q4_0)
+		mm_check_rows_alone(t, &d, &e->ex[0], first);
 	for (int i = 1; i <= KT_MAX_POOL; i++) {
 		float *c = mm_run(&d, &e->ex[i], true);
 
