@@ -157,13 +157,10 @@ TARGET static float dot_q4_0_##NAME(const void *w, const struct ek_q8_row *a, \
 #define DPBUSD_BW(u, s) \
 	_mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1))
 
-
-/* w . a per 4 bytes for signed Q8_0 weights and for Q4_0 nibbles */
+/* w . a per 4 bytes for signed Q8_0 weights */
 #define Q8_PRODUCT(wq, aq, DPBUSD)                                           \
 	DPBUSD(_mm512_abs_epi8(wq), _mm512_mask_sub_epi8(aq,                 \
 		_mm512_movepi8_mask(wq), _mm512_setzero_si512(), aq))
-#define Q4_PRODUCT(wq, aq, DPBUSD)                                           \
-	_mm512_sub_epi32(DPBUSD(wq, aq), DPBUSD(_mm512_set1_epi8(8), aq))
 
 /* Four rows at once: one activation load serves four weight rows. */
 #define DEFINE_DOT4(NAME, TARGET, DPBUSD, BLK, PAIR, PRODUCT, PORTABLE)      \
@@ -220,12 +217,8 @@ TARGET static void dot4_##NAME(const void *const w[4], size_t pf,           \
 
 DEFINE_DOT4(q8_0_vnni, EK_TARGET_VNNI, DPBUSD_VNNI, struct ek_block_q8_0,
 	    q8_0_pair, Q8_PRODUCT, ek_dot_q8_0_portable)
-DEFINE_DOT4(q4_0_vnni, EK_TARGET_VNNI, DPBUSD_VNNI, struct ek_block_q4_0,
-	    q4_0_pair, Q4_PRODUCT, ek_dot_q4_0_portable)
 DEFINE_DOT4(q8_0_avx512, EK_TARGET_AVX512, DPBUSD_BW, struct ek_block_q8_0,
 	    q8_0_pair, Q8_PRODUCT, ek_dot_q8_0_portable)
-DEFINE_DOT4(q4_0_avx512, EK_TARGET_AVX512, DPBUSD_BW, struct ek_block_q4_0,
-	    q4_0_pair, Q4_PRODUCT, ek_dot_q4_0_portable)
 
 /* acc + u8 x s8 sums of 4 */
 #define DPBUSD_ACC_VNNI(acc, u, s) _mm512_dpbusd_epi32(acc, u, s)
@@ -250,7 +243,7 @@ DEFINE_DOT4(q4_0_avx512, EK_TARGET_AVX512, DPBUSD_BW, struct ek_block_q4_0,
 #define Q4SC(b, i, wa) _mm256_inserti128_si256(                              \
 	_mm512_castsi512_si256(_mm512_permutex2var_epi16(wa[0], isc, wa[1])), \
 	_mm512_castsi512_si128(_mm512_permutex2var_epi16(wa[2], isc, wa[3])), 1)
-#define DEFINE_DOT4_Q4X4(NAME, TARGET, ACC, PAIRED)                         \
+#define DEFINE_DOT4_Q4X4(NAME, TARGET, ACC)                         \
 TARGET static void dot4x4_##NAME(const void *const w[4], size_t pf,         \
 				 const struct ek_q8_row *a, uint64_t nb,      \
 				 float out[4])                                \
@@ -315,23 +308,33 @@ TARGET static void dot4x4_##NAME(const void *const w[4], size_t pf,         \
 						 acc[r]);                    \
 		}                                                            \
 	}                                                                    \
-	if (i < nb) {                                                        \
-		struct ek_q8_row t = q8_tail(a, i);                          \
-		const void *wt[4] = { b[0] + i, b[1] + i, b[2] + i,          \
-				      b[3] + i };                            \
+	/* the last 1-3 blocks in pairs, on the same accumulators */       \
+	for (; i + 2 <= nb; i += 2) {                                        \
+		__m512i aq = _mm512_loadu_si512(a->qs + i * EK_QK);          \
+		__m512i n8 = _mm512_sub_epi32(_mm512_setzero_si512(),        \
+			ACC(_mm512_setzero_si512(), eight, aq));             \
                                                                              \
-		PAIRED(wt, pf, &t, nb - i, out);                             \
-	} else {                                                             \
-		for (int r = 0; r < 4; r++)                                  \
-			out[r] = 0.0f;                                       \
+		for (int r = 0; r < 4; r++) {                                \
+			__m512i d = ACC(n8, q4_0_pair(b[r] + i), aq);        \
+			__m512 s = two_scales(b[r][i].d, a->d[i],            \
+					      b[r][i + 1].d, a->d[i + 1]);   \
+                                                                             \
+			acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), s,   \
+						 acc[r]);                    \
+		}                                                            \
 	}                                                                    \
-	for (int r = 0; r < 4; r++)                                          \
-		out[r] += _mm512_reduce_add_ps(acc[r]);                      \
+	for (int r = 0; r < 4; r++) {                                        \
+		out[r] = _mm512_reduce_add_ps(acc[r]);                       \
+		if (i < nb) {                                                \
+			struct ek_q8_row t = q8_tail(a, i);                  \
+                                                                             \
+			out[r] += ek_dot_q4_0_portable(b[r] + i, &t, nb - i); \
+		}                                                            \
+	}                                                                    \
 }
 
-DEFINE_DOT4_Q4X4(q4_0_vnni, EK_TARGET_VNNI, DPBUSD_ACC_VNNI, dot4_q4_0_vnni)
-DEFINE_DOT4_Q4X4(q4_0_avx512, EK_TARGET_AVX512, DPBUSD_ACC_BW,
-		 dot4_q4_0_avx512)
+DEFINE_DOT4_Q4X4(q4_0_vnni, EK_TARGET_VNNI, DPBUSD_ACC_VNNI)
+DEFINE_DOT4_Q4X4(q4_0_avx512, EK_TARGET_AVX512, DPBUSD_ACC_BW)
 
 /*
  * Prefill, Q4_0: dot4x4 for four activation rows at once. The nibbles and
@@ -414,15 +417,7 @@ EK_TARGET_VNNI static void tile_q4_0(const void *const w[4],
 			}
 		}
 	}
-	/* the rest as dot4x4 does it: the pair loop of dot4, on its own
-	 * accumulators, added to the 4-block sums at the end */
-	float r4[4][4];
-
-	for (int r = 0; r < 4; r++)
-		for (int m = 0; m < 4; m++) {
-			r4[r][m] = _mm512_reduce_add_ps(acc[r][m]);
-			acc[r][m] = _mm512_setzero_ps();
-		}
+	/* the last 1-3 blocks as dot4x4: in pairs, same accumulators */
 	for (; i + 2 <= nb; i += 2) {
 		__m512i aq[4], n8[4];
 		__m512 da[4];
@@ -462,7 +457,7 @@ EK_TARGET_VNNI static void tile_q4_0(const void *const w[4],
 				o += ek_dot_q4_0_portable(b[r] + i, &t,
 							  nb - i);
 			}
-			out[r][m] = o + r4[r][m];
+			out[r][m] = o;
 		}
 }
 

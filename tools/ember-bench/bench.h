@@ -43,11 +43,6 @@ double bench_time(const struct bench_opts *o, void (*fn)(void *arg),
 void *bench_alloc(size_t bytes);	/* 2 MiB aligned, touched; exits on OOM */
 void bench_free(void *p, size_t bytes);
 
-/* Read bandwidth in GB/s with the pool's threads over `bytes` of memory,
- * several streams per thread. */
-double bench_read_bandwidth(const struct bench_opts *o,
-			    const struct ek_exec *ex, size_t bytes);
-
 /* OpenBLAS, loaded at run time with its core type pinned (auto-detection
  * picks a generic core on some VMs). NULL members if unavailable. */
 struct bench_blas {

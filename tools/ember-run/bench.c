@@ -7,8 +7,9 @@
  */
 #include "bench.h"
 
+#include "bandwidth.h"
+
 #include <errno.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,58 +26,19 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-struct bw_arg {
-	const uint64_t *p;
-	size_t n;
-	uint64_t sum;
-};
-
-static void *bw_read(void *arg)
-{
-	struct bw_arg *a = arg;
-	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-
-	for (size_t i = 0; i + 4 <= a->n; i += 4) {
-		s0 += a->p[i];
-		s1 += a->p[i + 1];
-		s2 += a->p[i + 2];
-		s3 += a->p[i + 3];
-	}
-	a->sum = s0 + s1 + s2 + s3;
-	return NULL;
-}
-
-/* Read bandwidth (bytes/s) of a buffer far larger than the caches. */
+/* Read bandwidth (bytes/s) on the thread count the model runs with. */
 static double measure_bandwidth(int nthreads)
 {
-	size_t bytes = (size_t)1 << 30, n = bytes / 8;
-	uint64_t *buf = malloc(bytes);
-	pthread_t th[64];
-	struct bw_arg args[64];
-	double best = 0;
+	struct ek_pool *pool = ek_pool_create(nthreads);
+	struct ek_exec ex;
+	double bw;
 
-	if (!buf)
+	if (!pool)
 		return 0;
-	if (nthreads > 64)
-		nthreads = 64;
-	for (size_t i = 0; i < n; i++)
-		buf[i] = i;
-	for (int rep = 0; rep < 3; rep++) {
-		double t0 = now(), t;
-
-		for (int i = 0; i < nthreads; i++) {
-			args[i].p = buf + n / nthreads * i;
-			args[i].n = n / nthreads;
-			pthread_create(&th[i], NULL, bw_read, &args[i]);
-		}
-		for (int i = 0; i < nthreads; i++)
-			pthread_join(th[i], NULL);
-		t = now() - t0;
-		if (bytes / t > best)
-			best = bytes / t;
-	}
-	free(buf);
-	return best;
+	ex = ek_pool_exec(pool);
+	bw = ember_read_bandwidth(&ex, (size_t)1 << 30, 3);
+	ek_pool_destroy(pool);
+	return bw;
 }
 
 static void report(const struct bench_opts *o, const struct ember_model_info *in,

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* The machine's read bandwidth: the baseline of every memory-bound figure
+ * that ember-bench and ember-run --bench print. */
+#ifndef EMBER_TOOLS_BANDWIDTH_H
+#define EMBER_TOOLS_BANDWIDTH_H
+
+#include <stddef.h>
+
+#include <ember/kernels.h>
+
+/*
+ * Bytes per second read from a fresh buffer of `bytes` (far larger than
+ * the caches) by ex's threads, each streaming its share. Tries 1, 2 and 4
+ * sequential streams per thread and returns the best of `reps` passes of
+ * each, so the bound it gives is the best this machine showed, not the
+ * best one access pattern showed. 0 if the buffer cannot be allocated.
+ */
+double ember_read_bandwidth(const struct ek_exec *ex, size_t bytes, int reps);
+
+#endif
