@@ -27,7 +27,9 @@
 #define MM_DECODE_TASKS_PER_THREAD 2
 
 struct mm_job {
-	const struct ek_matmul *p;
+	const struct ek_matmul *p;	/* [count]: same A, rows end to end */
+	int count;
+	uint64_t total_n;		/* rows of all W */
 	const struct ek_mm_kernels *kern;
 	void *scratch;		/* q8 activations, or GEMM panels */
 	size_t q8_bytes;	/* per quantized activation row */
@@ -75,10 +77,10 @@ size_t ek_matmul_scratch_size(const struct ek_matmul *p, int nthreads)
 	return ek_gemm_scratch_size(ek_mm_kernels_for(ek_isa()), p, nthreads);
 }
 
-static int mm_decode_tasks(const struct ek_exec *ex, const struct ek_matmul *p)
+static int mm_decode_tasks(const struct ek_exec *ex, uint64_t rows)
 {
 	int n = ex && ex->nthreads > 0 ? ex->nthreads : 1;
-	uint64_t chunks = (p->n + MM_N_GRAIN - 1) / MM_N_GRAIN;
+	uint64_t chunks = (rows + MM_N_GRAIN - 1) / MM_N_GRAIN;
 
 	if (n > 1)
 		n *= MM_DECODE_TASKS_PER_THREAD;
@@ -138,32 +140,61 @@ static int mm_next_row(struct mm_rows *s, uint64_t rows[4])
 	return 0;
 }
 
-/* Activation rows m..m+3 against W rows rows[] with the 4x4 tile. */
-static void mm_q8_tile(const struct mm_job *j, ek_tile_q8_fn tile,
-		       const void *const w[4], const uint64_t rows[4], int cnt,
-		       uint64_t m)
+/* The matmul of the job that row g of the joined W belongs to, and the
+ * row within it. */
+static const struct ek_matmul *mm_locate(const struct mm_job *j, uint64_t g,
+					 uint64_t *row)
 {
-	const struct ek_matmul *p = j->p;
+	int x = 0;
+
+	while (x + 1 < j->count && g >= j->p[x].n)
+		g -= j->p[x++].n;
+	*row = g;
+	return &j->p[x];
+}
+
+/* Up to four W rows of the joined W: where they are and where they go. */
+struct mm_group {
+	const struct ek_matmul *p[4];
+	uint64_t row[4];
+	const void *w[4];
+	int cnt;		/* real rows; the rest repeat the first */
+};
+
+static void mm_group_set(const struct mm_job *j, const uint64_t rows[4],
+			 int cnt, int used, struct mm_group *g)
+{
+	g->cnt = cnt;
+	for (int x = 0; x < used; x++) {
+		g->p[x] = mm_locate(j, rows[x], &g->row[x]);
+		g->w[x] = ek_ptr_add(g->p[x]->w, g->row[x] * g->p[x]->w_stride);
+	}
+}
+
+/* Activation rows m..m+3 against the group's W rows with the 4x4 tile. */
+static void mm_q8_tile(const struct mm_job *j, ek_tile_q8_fn tile,
+		       const struct mm_group *g, uint64_t m)
+{
+	uint64_t k = j->p[0].k;
 	struct ek_q8_row av[4];
 	const struct ek_q8_row *ap[4];
 	float out[4][4];
 
 	for (int y = 0; y < 4; y++) {
 		ek_q8_row_view(ek_ptr_add_mut(j->scratch,
-					      (m + y) * j->q8_bytes),
-			       p->k, &av[y]);
+					      (m + y) * j->q8_bytes), k, &av[y]);
 		ap[y] = &av[y];
 	}
-	tile(w, ap, p->k / EK_QK, out);
-	for (int x = 0; x < cnt; x++)
+	tile(g->w, ap, k / EK_QK, out);
+	for (int x = 0; x < g->cnt; x++)
 		for (int y = 0; y < 4; y++)
-			mm_store(p, m + y, rows[x], out[x][y]);
+			mm_store(g->p[x], m + y, g->row[x], out[x][y]);
 }
 
 static void mm_q8_task(void *arg, int i, int n)
 {
 	const struct mm_job *j = arg;
-	const struct ek_matmul *p = j->p;
+	const struct ek_matmul *p = &j->p[0];
 	uint64_t nb = p->k / EK_QK, n0, n1;
 	bool q8 = p->w_dtype == EK_Q8_0;
 	ek_dot_q8_fn dot = q8 ? j->kern->dot_q8_0 : j->kern->dot_q4_0;
@@ -172,7 +203,7 @@ static void mm_q8_task(void *arg, int i, int n)
 
 	if (!dot4)
 		tile = NULL;
-	ek_split(p->n, MM_N_GRAIN, i, n, &n0, &n1);
+	ek_split(j->total_n, MM_N_GRAIN, i, n, &n0, &n1);
 	for (uint64_t mb = 0; mb < p->m; mb += MM_M_BLOCK) {
 		uint64_t me = mb + MM_M_BLOCK < p->m ? mb + MM_M_BLOCK : p->m;
 		struct mm_rows rs;
@@ -180,17 +211,16 @@ static void mm_q8_task(void *arg, int i, int n)
 		mm_rows_init(&rs, n0, n1);
 		for (;;) {
 			uint64_t rows[4], m = mb;
-			const void *w[4];
+			struct mm_group g;
 			int cnt;
 
 			cnt = dot4 ? mm_next_group(&rs, rows) :
 				     mm_next_row(&rs, rows);
 			if (!cnt)
 				break;
-			for (int x = 0; x < (dot4 ? 4 : 1); x++)
-				w[x] = ek_ptr_add(p->w, rows[x] * p->w_stride);
+			mm_group_set(j, rows, cnt, dot4 ? 4 : 1, &g);
 			for (; tile && m + 4 <= me; m += 4)
-				mm_q8_tile(j, tile, w, rows, cnt, m);
+				mm_q8_tile(j, tile, &g, m);
 			for (; m < me; m++) {
 				struct ek_q8_row a;
 				float out[4];
@@ -199,11 +229,11 @@ static void mm_q8_task(void *arg, int i, int n)
 							      m * j->q8_bytes),
 					       p->k, &a);
 				if (dot4)
-					dot4(w, MM_PREFETCH, &a, nb, out);
+					dot4(g.w, MM_PREFETCH, &a, nb, out);
 				else
-					out[0] = dot(w[0], &a, nb);
+					out[0] = dot(g.w[0], &a, nb);
 				for (int x = 0; x < cnt; x++)
-					mm_store(p, m, rows[x], out[x]);
+					mm_store(g.p[x], m, g.row[x], out[x]);
 			}
 		}
 	}
@@ -254,6 +284,8 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 	if (!mm_valid(p))
 		return;
 	j.p = p;
+	j.count = 1;
+	j.total_n = p->n;
 	j.kern = ek_mm_kernels_for(ek_isa());
 	j.scratch = scratch;
 	j.q8_bytes = ek_q8_row_bytes(p->k);
@@ -262,7 +294,8 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 
 	if (mm_quantized(p->w_dtype) && scratch) {
 		ek_run(ex, mm_quantize_task, &j, ek_ntasks(ex, p->m));
-		ek_run(ex, mm_q8_task, &j, p->m == 1 ? mm_decode_tasks(ex, p) : nt);
+		ek_run(ex, mm_q8_task, &j,
+		       p->m == 1 ? mm_decode_tasks(ex, p->n) : nt);
 		return;
 	}
 	if (!mm_quantized(p->w_dtype) && scratch && j.kern->gemm) {
@@ -277,4 +310,42 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 		}
 	}
 	ek_run(ex, mm_dot_task, &j, nt);
+}
+
+/* Can the group run as one quantized job: same A, same quantized type? */
+static bool mm_group_joinable(const struct ek_matmul *ps, int count)
+{
+	for (int x = 0; x < count; x++)
+		if (!mm_valid(&ps[x]) || !mm_quantized(ps[x].w_dtype) ||
+		    ps[x].w_dtype != ps[0].w_dtype || ps[x].m != ps[0].m ||
+		    ps[x].k != ps[0].k || ps[x].a != ps[0].a ||
+		    ps[x].a_stride != ps[0].a_stride)
+			return false;
+	return true;
+}
+
+void ek_matmul_group(const struct ek_exec *ex, const struct ek_matmul *ps,
+		     int count, void *scratch)
+{
+	struct mm_job j;
+
+	if (!ps || count <= 0)
+		return;
+	if (count == 1 || !scratch || !mm_group_joinable(ps, count)) {
+		for (int x = 0; x < count; x++)
+			ek_matmul(ex, &ps[x], scratch);
+		return;
+	}
+	j.p = ps;
+	j.count = count;
+	j.total_n = 0;
+	for (int x = 0; x < count; x++)
+		j.total_n += ps[x].n;
+	j.kern = ek_mm_kernels_for(ek_isa());
+	j.scratch = scratch;
+	j.q8_bytes = ek_q8_row_bytes(ps[0].k);
+	j.ntasks = ek_ntasks(ex, (j.total_n + MM_N_GRAIN - 1) / MM_N_GRAIN);
+	ek_run(ex, mm_quantize_task, &j, ek_ntasks(ex, ps[0].m));
+	ek_run(ex, mm_q8_task, &j,
+	       ps[0].m == 1 ? mm_decode_tasks(ex, j.total_n) : j.ntasks);
 }

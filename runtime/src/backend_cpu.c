@@ -25,17 +25,24 @@ static const struct ek_exec *ex_for(struct cpu *c, uint64_t work)
 	return work < SMALL_WORK ? &ek_exec_serial : &c->ex;
 }
 
-static void matmul(struct cpu *c, uint32_t m, const float *a, size_t a_stride,
-		   const struct weight *w, const float *bias, float *out,
-		   size_t out_stride, bool accumulate)
+static struct ek_matmul mm(uint32_t m, const float *a, size_t a_stride,
+			   const struct weight *w, const float *bias, float *out,
+			   size_t out_stride, bool accumulate)
 {
-	struct ek_matmul p = {
+	return (struct ek_matmul){
 		.m = m, .n = w->n_out, .k = w->n_in,
 		.a = a, .a_stride = a_stride,
 		.w = w->data, .w_dtype = w->dtype, .w_stride = w->stride,
 		.c = out, .c_stride = out_stride,
 		.bias = bias, .accumulate = accumulate,
 	};
+}
+
+static void matmul(struct cpu *c, uint32_t m, const float *a, size_t a_stride,
+		   const struct weight *w, const float *bias, float *out,
+		   size_t out_stride, bool accumulate)
+{
+	struct ek_matmul p = mm(m, a, a_stride, w, bias, out, out_stride, accumulate);
 
 	ek_matmul(&c->ex, &p, c->scratch);
 }
@@ -76,9 +83,14 @@ static int run_attn(struct cpu *c, const struct step *s)
 
 	ek_rmsnorm(ex_for(c, (uint64_t)n * d), n, d, st->x, ds, l->attn_norm, in->rms_eps,
 		   st->xb, ds);
-	matmul(c, n, st->xb, ds, &l->wq, l->bq, st->q, ds, false);
-	matmul(c, n, st->xb, ds, &l->wk, l->bk, st->k, kvs, false);
-	matmul(c, n, st->xb, ds, &l->wv, l->bv, st->v, kvs, false);
+	/* one job for Q, K and V: the normed input is quantized once */
+	struct ek_matmul qkv[3] = {
+		mm(n, st->xb, ds, &l->wq, l->bq, st->q, ds, false),
+		mm(n, st->xb, ds, &l->wk, l->bk, st->k, kvs, false),
+		mm(n, st->xb, ds, &l->wv, l->bv, st->v, kvs, false),
+	};
+
+	ek_matmul_group(&c->ex, qkv, 3, c->scratch);
 	ek_rope(ex_for(c, (uint64_t)n * d), n, in->n_head, in->head_dim, in->rope_dim,
 		s->n_past, in->rope_base, in->rope_neox, st->q, ds);
 	ek_rope(ex_for(c, (uint64_t)n * kvd), n, in->n_head_kv, in->head_dim, in->rope_dim,
@@ -104,8 +116,12 @@ static int run_ffn(struct cpu *c, const struct step *s)
 
 	ek_rmsnorm(ex_for(c, (uint64_t)n * d), n, d, st->x, ds, l->ffn_norm, in->rms_eps,
 		   st->xb, ds);
-	matmul(c, n, st->xb, ds, &l->gate, NULL, st->hb, fs, false);
-	matmul(c, n, st->xb, ds, &l->up, NULL, st->hb2, fs, false);
+	struct ek_matmul gate_up[2] = {
+		mm(n, st->xb, ds, &l->gate, NULL, st->hb, fs, false),
+		mm(n, st->xb, ds, &l->up, NULL, st->hb2, fs, false),
+	};
+
+	ek_matmul_group(&c->ex, gate_up, 2, c->scratch);
 	ek_swiglu(ex_for(c, (uint64_t)n * ff), n, ff, st->hb, fs, st->hb2, fs, st->hb, fs);
 	matmul(c, n, st->hb, fs, &l->down, NULL, st->x, ds, true);
 	return 0;

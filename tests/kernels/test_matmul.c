@@ -256,6 +256,60 @@ static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 	mm_free(&d);
 }
 
+/* ek_matmul_group over Q/K/V-like shapes (same A, different N, bias on
+ * one, accumulate on another) equals separate ek_matmul calls bitwise. */
+static void mm_group_case(struct kt *t, struct kt_execs *e,
+			  struct kt_rng *rng, int dtype, uint32_t m, uint32_t k)
+{
+	const struct mm_case cs[3] = { { m, 96, k }, { m, 32, k }, { m, 33, k } };
+	struct mm_data d[3];
+	struct ek_matmul ps[3];
+
+	for (int x = 0; x < 3; x++) {
+		mm_setup(&d[x], rng, &cs[x], dtype, x == 2 ? 4 : 0);
+		ps[x] = d[x].p;
+		ps[x].a = d[0].p.a;
+		ps[x].a_stride = d[0].p.a_stride;
+		ps[x].bias = x == 1 ? d[x].bias : NULL;
+	}
+	for (int i = 0; i <= KT_MAX_POOL; i++) {
+		size_t ss = 0;
+		float *sep[3], *grp[3];
+
+		for (int x = 0; x < 3; x++) {
+			size_t sx = ek_matmul_scratch_size(&ps[x], e->ex[i].nthreads);
+
+			ss = sx > ss ? sx : ss;
+		}
+		void *scratch = ss ? kt_alloc(ss) : NULL;
+
+		for (int x = 0; x < 3; x++) {
+			size_t cb = ps[x].c_stride * m;
+
+			sep[x] = kt_alloc(cb);
+			grp[x] = kt_alloc(cb);
+			memcpy(sep[x], d[x].c0, cb);
+			memcpy(grp[x], d[x].c0, cb);
+			d[x].p = ps[x];
+			d[x].p.c = sep[x];
+			ek_matmul(&e->ex[i], &d[x].p, scratch);
+			ps[x].c = grp[x];
+		}
+		ek_matmul_group(&e->ex[i], ps, 3, scratch);
+		for (int x = 0; x < 3; x++) {
+			KT_CHECK(t, !memcmp(sep[x], grp[x], ps[x].c_stride * m),
+				 "matmul group %s M=%u K=%u, %d threads: member %d "
+				 "differs from ek_matmul", ek_dtype_name(dtype), m, k,
+				 e->ex[i].nthreads, x);
+			kt_free(sep[x]);
+			kt_free(grp[x]);
+		}
+		kt_free(scratch);
+	}
+	for (int x = 0; x < 3; x++)
+		mm_free(&d[x]);
+}
+
 void kt_test_matmul(struct kt *t, struct kt_execs *e)
 {
 	static const int dtypes[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0,
@@ -273,6 +327,9 @@ void kt_test_matmul(struct kt *t, struct kt_execs *e)
 			mm_case_run(t, e, &rng, &float_k[i], dtypes[di],
 				    variant++ & 15);
 	}
+	for (size_t di = 0; di < 5; di++)
+		for (uint32_t m = 1; m <= 9; m += 4)
+			mm_group_case(t, e, &rng, dtypes[di], m, di == 0 ? 100 : 320);
 	/* invalid shapes are refused without touching C */
 	{
 		float a[64] = { 0 }, c[4] = { 1, 2, 3, 4 };
