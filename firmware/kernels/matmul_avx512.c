@@ -587,6 +587,71 @@ static float dot_f_avx512(int dtype, const void *w, const float *a,
 	}
 }
 
+/* Four rows against one activation row (decode): one activation load
+ * serves four rows, and each task streams four regions of W at once. */
+#define DEFINE_DOT4_F(DT, ES)                                                \
+EK_TARGET_AVX512 static void dot4_f_##DT(const void *const w[4], size_t pf, \
+					 const float *a, uint64_t k,         \
+					 float out[4])                        \
+{                                                                            \
+	__m512 acc[4][2];                                                    \
+	uint64_t i = 0;                                                      \
+                                                                             \
+	for (int r = 0; r < 4; r++)                                          \
+		acc[r][0] = acc[r][1] = _mm512_setzero_ps();                 \
+	for (; i + 32 <= k; i += 32) {                                       \
+		__m512 a0 = _mm512_loadu_ps(a + i);                          \
+		__m512 a1 = _mm512_loadu_ps(a + i + 16);                     \
+                                                                             \
+		for (int r = 0; r < 4; r++) {                                \
+			const char *q = (const char *)w[r] + i * (ES) + pf;  \
+                                                                             \
+			__builtin_prefetch(q, 0, 1);                         \
+			if ((ES) == 4)                                       \
+				__builtin_prefetch(q + 64, 0, 1);            \
+			acc[r][0] = _mm512_fmadd_ps(                         \
+				load16(DT, w[r], i, 0xffff), a0, acc[r][0]); \
+			acc[r][1] = _mm512_fmadd_ps(                         \
+				load16(DT, w[r], i + 16, 0xffff), a1,        \
+				acc[r][1]);                                  \
+		}                                                            \
+	}                                                                    \
+	for (; i < k; i += 16) {                                             \
+		__mmask16 m = k - i >= 16 ? 0xffff :                         \
+			      (__mmask16)((1u << (k - i)) - 1);              \
+		__m512 a0 = _mm512_maskz_loadu_ps(m, a + i);                 \
+                                                                             \
+		for (int r = 0; r < 4; r++)                                  \
+			acc[r][0] = _mm512_fmadd_ps(load16(DT, w[r], i, m),  \
+						    a0, acc[r][0]);          \
+	}                                                                    \
+	for (int r = 0; r < 4; r++)                                          \
+		out[r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][0],       \
+							    acc[r][1]));     \
+}
+
+DEFINE_DOT4_F(EK_F32, 4)
+DEFINE_DOT4_F(EK_F16, 2)
+DEFINE_DOT4_F(EK_BF16, 2)
+
+static bool dot4_f_avx512(int dtype, const void *const w[4], size_t pf,
+			  const float *a, uint64_t k, float out[4])
+{
+	switch (dtype) {
+	case EK_F32:
+		dot4_f_EK_F32(w, pf, a, k, out);
+		return true;
+	case EK_F16:
+		dot4_f_EK_F16(w, pf, a, k, out);
+		return true;
+	case EK_BF16:
+		dot4_f_EK_BF16(w, pf, a, k, out);
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* ---- GEMM: 12 x 32 microkernel ----------------------------------------- */
 
 #define MR 12
@@ -712,6 +777,7 @@ const struct ek_mm_kernels ek_mm_kernels_avx512 = {
 	.dot4_q8_0 = dot4_q8_0_avx512,
 	.dot4_q4_0 = dot4x4_q4_0_avx512,
 	.dot_f = dot_f_avx512,
+	.dot4_f = dot4_f_avx512,
 	.gemm_task_bytes = gemm_bytes_avx512,
 	.gemm = gemm_avx512,
 };
@@ -725,6 +791,7 @@ const struct ek_mm_kernels ek_mm_kernels_vnni = {
 	.tile_q8_0 = tile_q8_0,
 	.tile_q4_0 = tile_q4_0,
 	.dot_f = dot_f_avx512,
+	.dot4_f = dot4_f_avx512,
 	.gemm_task_bytes = gemm_bytes_avx512,
 	.gemm = gemm_avx512,
 };

@@ -30,6 +30,10 @@ struct ek_mm_kernels {
 	ek_tile_q8_fn tile_q4_0;
 	/* any weight type against f32 activations */
 	float (*dot_f)(int dtype, const void *w, const float *a, uint64_t k);
+	/* four float-type rows at once (decode); false: type not handled.
+	 * NULL: use dot_f */
+	bool (*dot4_f)(int dtype, const void *const w[4], size_t pf,
+		       const float *a, uint64_t k, float out[4]);
 	/* tiled GEMM for float weights, NULL if none: per-task buffer bytes
 	 * (0 = this shape should not use the GEMM) and task i of n */
 	size_t (*gemm_task_bytes)(const struct ek_matmul *p);
