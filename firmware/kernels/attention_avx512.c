@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * AVX-512 attention over f32 / f16 caches. Positions go 16 at a time: the
- * K rows of a tile are converted and transposed in registers so the scores
- * of all query heads of the group come out with positions in the lanes (no
- * horizontal sums), softmax runs on those vectors, then V rows are
- * accumulated 16 dims at a time with every head's accumulator in a
- * register. Each K and V row is read once per group; rows ahead are
- * prefetched because a group reads only its slice of each cache row.
+ * AVX-512 attention over f32 / f16 caches, 16 positions per tile. Groups
+ * of 5-8 query heads put the heads in the lanes: a score vector is one
+ * position for all heads, so K rows are only converted, and the softmax is
+ * lane-wise. Smaller groups convert and transpose the K rows of a tile in
+ * registers so the scores come out with positions in the lanes. Then V
+ * rows are accumulated 16 dims at a time with every head's accumulator in
+ * a register. Each K and V row is read once per group; each tile
+ * prefetches its group's rows PF_AHEAD positions on.
  */
 #include <float.h>
 #include <math.h>
@@ -18,6 +19,11 @@
 
 #define TILE 16
 #define PF_AHEAD 16	/* positions ahead that K and V rows are prefetched */
+/* heads-in-lanes tiles: groups of at least this many heads (fewer waste
+ * lanes), head dims up to this (the converted K tile is on the stack) */
+#define ATTN_HL_MIN_HEADS 5
+#define ATTN_HL_MAX_DIM 128
+#define ATTN_HL_QT 8192	/* floats of heads-in-lanes queries per unit */
 
 EK_TARGET_AVX512 static inline __m512 kv16(int dtype, const void *row,
 					   uint32_t d, __mmask16 m)
@@ -28,10 +34,14 @@ EK_TARGET_AVX512 static inline __m512 kv16(int dtype, const void *row,
 						(const uint16_t *)row + d));
 }
 
+/* Into L2 (prefetcht1): the next tile's rows. An asm statement because
+ * GCC 12's dead-code elimination dropped every __builtin_prefetch of this
+ * file (the object had none). */
 static inline void prefetch_row(const void *row, size_t bytes)
 {
 	for (size_t o = 0; o < bytes; o += 64)
-		__builtin_prefetch((const char *)row + o, 0, 3);
+		__asm__ volatile("prefetcht1 %0"
+				 : : "m"(*((const char *)row + o)));
 }
 
 /*
@@ -62,6 +72,12 @@ attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 
 	for (uint32_t i = 0; i < TILE; i++)
 		ko[i] = i < nj ? i * ks : 0;
+	/* the group's K and V rows PF_AHEAD positions on, to L2, one tile
+	 * at a time rather than in one burst the fill buffers cannot take */
+	for (uint32_t i = 0; i < TILE && j0 + i + PF_AHEAD < w->j1; i++) {
+		prefetch_row(kb + (i + PF_AHEAD) * ks, hd * ek_elem_size(dt));
+		prefetch_row(vb + (i + PF_AHEAD) * ks, hd * ek_elem_size(dt));
+	}
 	for (uint32_t h = 0; h < nh; h++)
 		s[h] = _mm512_setzero_ps();
 	/* scores: s[h][lane j] = sum_d qs[h][d] k[j0 + j][d] */
@@ -120,6 +136,114 @@ attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 	}
 }
 
+/*
+ * Groups of 5-8 heads: the heads go in the lanes instead. A score vector
+ * holds the group's heads for one position, so K rows need no transpose
+ * (s[j] += qt[d] * k[j][d], k[j][d] broadcast from the converted rows),
+ * and the online softmax runs lane-wise over the positions, with one
+ * vector exp for the rescale. 256-bit vectors: Zen 4 runs two of them per
+ * cycle, as many flops as one 512-bit op. qt: [hd][8] queries of the
+ * group, scaled, zero in lanes >= nh.
+ */
+EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
+attn_tile_hl(const struct ek_attention *p, struct ek_attn_part *w,
+	     const float *qt, uint32_t g, uint32_t ha, uint32_t j0,
+	     uint32_t nj, const uint32_t nh, const int dt)
+{
+	const uint32_t hd = p->head_dim, base = ha - w->h0;
+	const size_t ks = p->kv_stride;
+	const char *kb = ek_attn_kv(p, p->k, j0, g);
+	const char *vb = ek_attn_kv(p, p->v, j0, g);
+	const __mmask8 hm = (__mmask8)((1u << nh) - 1);
+	const __mmask16 tail = hd % 16 ? (__mmask16)((1u << (hd % 16)) - 1) :
+					 0xffff;
+	float kf[TILE][ATTN_HL_MAX_DIM] __attribute__((aligned(64)));
+	float pr[TILE][8] __attribute__((aligned(32)));
+	float rr[8] __attribute__((aligned(32)));
+	__m256 s[TILE];
+
+	/* K rows to f32; rows past nj are zeros (their scores are unused).
+	 * The group's K and V rows PF_AHEAD positions on go to L2 meanwhile:
+	 * spread over the tile, not in one burst the fill buffers cannot take */
+	for (uint32_t j = 0; j < TILE; j++) {
+		if (j0 + j + PF_AHEAD < w->j1) {
+			prefetch_row(kb + (j + PF_AHEAD) * ks, hd * ek_elem_size(dt));
+			prefetch_row(vb + (j + PF_AHEAD) * ks, hd * ek_elem_size(dt));
+		}
+		for (uint32_t d = 0; d < hd; d += 16) {
+			__mmask16 m = hd - d >= 16 ? 0xffff : tail;
+
+			_mm512_store_ps(kf[j] + d, j < nj ?
+					kv16(dt, kb + j * ks, d, m) :
+					_mm512_setzero_ps());
+		}
+	}
+#pragma GCC unroll 16
+	for (uint32_t j = 0; j < TILE; j++)
+		s[j] = _mm256_setzero_ps();
+	for (uint32_t d = 0; d < hd; d++) {
+		__m256 q = _mm256_load_ps(qt + (size_t)d * 8);
+
+#pragma GCC unroll 16
+		for (uint32_t j = 0; j < TILE; j++)
+			s[j] = _mm256_fmadd_ps(q, _mm256_set1_ps(kf[j][d]), s[j]);
+	}
+	/* online softmax, lane-wise */
+	__m256 mo = _mm256_mask_loadu_ps(_mm256_set1_ps(-FLT_MAX), hm,
+					 w->m + base);
+	__m256 mt = s[0], sum = _mm256_setzero_ps();
+
+	for (uint32_t j = 1; j < nj; j++)
+		mt = _mm256_max_ps(mt, s[j]);
+	__m256 mn = _mm256_max_ps(mt, mo);
+	__m256 r = ek_exp256(_mm256_sub_ps(mo, mn));
+
+	for (uint32_t j = 0; j < nj; j++) {
+		__m256 e = ek_exp256(_mm256_sub_ps(s[j], mn));
+
+		sum = _mm256_add_ps(sum, e);
+		_mm256_store_ps(pr[j], e);
+	}
+	_mm256_store_ps(rr, r);
+	_mm256_mask_storeu_ps(w->m + base, hm, mn);
+	_mm256_mask_storeu_ps(w->s + base, hm, _mm256_fmadd_ps(
+		_mm256_maskz_loadu_ps(hm, w->s + base), r, sum));
+	/* acc = acc * r + sum_j p_j v_j, 16 dims at a time */
+	for (uint32_t d = 0; d < hd; d += 16) {
+		__mmask16 m = hd - d >= 16 ? 0xffff : tail;
+		__m512 a[8];
+
+		for (uint32_t h = 0; h < nh; h++)
+			a[h] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m,
+					w->acc + (size_t)(base + h) * hd + d),
+					_mm512_set1_ps(rr[h]));
+#pragma GCC unroll 4
+		for (uint32_t j = 0; j < nj; j++) {
+			__m512 vv = kv16(dt, vb + j * ks, d, m);
+
+			for (uint32_t h = 0; h < nh; h++)
+				a[h] = _mm512_fmadd_ps(_mm512_set1_ps(pr[j][h]),
+						       vv, a[h]);
+		}
+		for (uint32_t h = 0; h < nh; h++)
+			_mm512_mask_storeu_ps(w->acc + (size_t)(base + h) * hd + d,
+					      m, a[h]);
+	}
+}
+
+EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
+attn_tile_hl_nh(const struct ek_attention *p, struct ek_attn_part *w,
+		const float *qt, uint32_t g, uint32_t ha, uint32_t j0,
+		uint32_t nj, uint32_t nh, const int dt)
+{
+	switch (nh) {
+	case 5: attn_tile_hl(p, w, qt, g, ha, j0, nj, 5, dt); break;
+	case 6: attn_tile_hl(p, w, qt, g, ha, j0, nj, 6, dt); break;
+	case 7: attn_tile_hl(p, w, qt, g, ha, j0, nj, 7, dt); break;
+	default: attn_tile_hl(p, w, qt, g, ha, j0, nj, 8, dt); break;
+	}
+}
+
 EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
 attn_tile_nh(const struct ek_attention *p, struct ek_attn_part *w,
 	     const float *qs, uint32_t hdp, uint32_t g, uint32_t ha,
@@ -159,26 +283,44 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 		w->s[h] = 0.0f;
 	}
 	memset(w->acc, 0, (size_t)nht * hd * sizeof(float));
+	/* heads-in-lanes queries [group][d][8] where that path is taken */
+	bool hl = hd <= ATTN_HL_MAX_DIM && grp >= ATTN_HL_MIN_HEADS &&
+		  grp <= 8 && (size_t)(g1 - g0) * hd * 8 <= ATTN_HL_QT;
+	float qt[ATTN_HL_QT] __attribute__((aligned(32)));
+
+	for (uint32_t g = g0; hl && g < g1; g++) {
+		uint32_t ha, hb;
+
+		ek_attn_group_heads(p, w, g, &ha, &hb);
+		for (uint32_t d = 0; d < hd; d++)
+			for (uint32_t h = 0; h < 8; h++)
+				qt[((size_t)(g - g0) * hd + d) * 8 + h] =
+					h < hb - ha ?
+					qs[(size_t)(ha - w->h0 + h) * hdp + d] : 0.0f;
+	}
 	for (uint32_t j0 = w->j0; j0 < w->j1; j0 += TILE) {
 		uint32_t nj = w->j1 - j0 < TILE ? w->j1 - j0 : TILE;
 
 		/* K and V rows PF_AHEAD positions ahead (V of the first tile
-		 * before it) */
+		 * before it); heads-in-lanes tiles prefetch their own rows */
 		for (uint32_t j = 0; j < nj; j++) {
 			if (j0 == w->j0)
 				prefetch_row(ek_attn_kv(p, p->v, j0 + j, g0), span);
-			if (j0 + j + PF_AHEAD < w->j1) {
-				prefetch_row(ek_attn_kv(p, p->k, j0 + j + PF_AHEAD,
-							g0), span);
-				prefetch_row(ek_attn_kv(p, p->v, j0 + j + PF_AHEAD,
-							g0), span);
-			}
 		}
 		for (uint32_t g = g0; g < g1; g++) {
 			uint32_t ha, hb;
 
 			ek_attn_group_heads(p, w, g, &ha, &hb);
-			if (p->kv_dtype == EK_F16)
+			if (hl && hb - ha >= ATTN_HL_MIN_HEADS) {
+				const float *q = qt + (size_t)(g - g0) * hd * 8;
+
+				if (p->kv_dtype == EK_F16)
+					attn_tile_hl_nh(p, w, q, g, ha, j0, nj,
+							hb - ha, EK_F16);
+				else
+					attn_tile_hl_nh(p, w, q, g, ha, j0, nj,
+							hb - ha, EK_F32);
+			} else if (p->kv_dtype == EK_F16)
 				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
 					     EK_F16);
 			else
