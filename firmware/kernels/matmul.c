@@ -74,7 +74,10 @@ size_t ek_matmul_scratch_size(const struct ek_matmul *p, int nthreads)
 		nthreads = 1;
 	if (mm_quantized(p->w_dtype))
 		return (size_t)p->m * ek_q8_row_bytes(p->k);
-	return ek_gemm_scratch_size(ek_mm_kernels_for(ek_isa()), p, nthreads);
+	const struct ek_mm_kernels *kern = ek_mm_kernels_for(ek_isa());
+	size_t wt = kern->gemm_wt ? kern->gemm_wt_bytes(p) : 0;
+
+	return wt ? wt : ek_gemm_scratch_size(kern, p, nthreads);
 }
 
 static int mm_decode_tasks(const struct ek_exec *ex, uint64_t rows)
@@ -293,6 +296,20 @@ static void mm_dot_task(void *arg, int i, int n)
 	}
 }
 
+static void mm_wt_pack_task(void *arg, int i, int n)
+{
+	const struct mm_job *j = arg;
+
+	j->kern->gemm_wt_pack(j->p, j->scratch, i, n);
+}
+
+static void mm_wt_task(void *arg, int i, int n)
+{
+	const struct mm_job *j = arg;
+
+	j->kern->gemm_wt(j->p, j->scratch, i, n);
+}
+
 static void mm_gemm_task(void *arg, int i, int n)
 {
 	const struct mm_job *j = arg;
@@ -325,6 +342,15 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 		ek_run(ex, mm_quantize_task, &j, ek_ntasks(ex, p->m));
 		ek_run(ex, mm_q8_task, &j,
 		       p->m == 1 ? mm_decode_tasks(ex, p->n) : nt);
+		return;
+	}
+	if (!mm_quantized(p->w_dtype) && scratch && j.kern->gemm_wt &&
+	    j.kern->gemm_wt_bytes(p)) {
+		/* A^T once (tasks over 32-row tiles), then (12-row W slab,
+		 * 32-row A tile) pairs */
+		ek_run(ex, mm_wt_pack_task, &j, ek_ntasks(ex, (p->m + 31) / 32));
+		ek_run(ex, mm_wt_task, &j,
+		       ek_ntasks(ex, (uint64_t)(p->n + 11) / 12 * ((p->m + 31) / 32)));
 		return;
 	}
 	if (!mm_quantized(p->w_dtype) && scratch && j.kern->gemm) {

@@ -793,6 +793,9 @@ const struct ek_mm_kernels ek_mm_kernels_avx512 = {
 	.dot4_f = dot4_f_avx512,
 	.gemm_task_bytes = gemm_bytes_avx512,
 	.gemm = gemm_avx512,
+	.gemm_wt_bytes = ek_gemm_wt_bytes,
+	.gemm_wt_pack = ek_gemm_wt_pack,
+	.gemm_wt = ek_gemm_wt,
 };
 
 const struct ek_mm_kernels ek_mm_kernels_vnni = {
@@ -807,6 +810,9 @@ const struct ek_mm_kernels ek_mm_kernels_vnni = {
 	.dot4_f = dot4_f_avx512,
 	.gemm_task_bytes = gemm_bytes_avx512,
 	.gemm = gemm_avx512,
+	.gemm_wt_bytes = ek_gemm_wt_bytes,
+	.gemm_wt_pack = ek_gemm_wt_pack,
+	.gemm_wt = ek_gemm_wt,
 };
 
 #endif /* EK_X86 */

@@ -38,6 +38,13 @@ struct ek_mm_kernels {
 	 * (0 = this shape should not use the GEMM) and task i of n */
 	size_t (*gemm_task_bytes)(const struct ek_matmul *p);
 	void (*gemm)(const struct ek_matmul *p, void *buf, int i, int n);
+	/* f32 weights read in place, A packed once (gemm_wt_avx512.c); NULL
+	 * if none: buffer bytes (0 = not for this shape), then the packing
+	 * of A and the GEMM, each as task i of n over one shared buffer */
+	size_t (*gemm_wt_bytes)(const struct ek_matmul *p);
+	void (*gemm_wt_pack)(const struct ek_matmul *p, void *buf, int i,
+			     int n);
+	void (*gemm_wt)(const struct ek_matmul *p, void *buf, int i, int n);
 };
 
 const struct ek_mm_kernels *ek_mm_kernels_for(int isa);
@@ -56,6 +63,10 @@ static inline size_t ek_gemm_scratch_size(const struct ek_mm_kernels *k,
 }
 
 #if EK_X86
+size_t ek_gemm_wt_bytes(const struct ek_matmul *p);
+void ek_gemm_wt_pack(const struct ek_matmul *p, void *buf, int i, int n);
+void ek_gemm_wt(const struct ek_matmul *p, void *buf, int i, int n);
+
 extern const struct ek_mm_kernels ek_mm_kernels_avx2;
 extern const struct ek_mm_kernels ek_mm_kernels_avx512;
 extern const struct ek_mm_kernels ek_mm_kernels_vnni;

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "ek_internal.h"
+#include "rowops.h"
 
 static void dequant_q8_0(const struct ek_block_q8_0 *b, float *dst,
 			 uint64_t nb)
@@ -132,6 +133,12 @@ bool ek_quantize_row(int dtype, const float *src, void *dst, uint64_t n)
 	case EK_F16: {
 		uint16_t *h = dst;
 
+#if EK_X86
+		if (ek_isa() >= EK_ISA_AVX2) {
+			ek_f32_to_f16_row_f16c(src, h, n);
+			return true;
+		}
+#endif
 		for (uint64_t i = 0; i < n; i++)
 			h[i] = ek_f32_to_f16(src[i]);
 		return true;

@@ -22,15 +22,17 @@ static void rope_task(void *arg, int i, int n)
 	const struct rope_job *j = arg;
 	uint32_t half = j->rope_dim / 2;
 	float cs[EK_MAX_HEAD_DIM / 2], sn[EK_MAX_HEAD_DIM / 2];
+	double freq[EK_MAX_HEAD_DIM / 2];
 	uint64_t r0, r1;
 
 	ek_split(j->rows, ROPE_GRAIN, i, n, &r0, &r1);
+	for (uint32_t k = 0; k < half && r0 < r1; k++)
+		freq[k] = pow((double)j->freq_base, -2.0 * k / (double)j->rope_dim);
 	for (uint64_t r = r0; r < r1; r++) {
 		double pos = (double)j->pos0 + (double)r;
 
 		for (uint32_t k = 0; k < half; k++) {
-			double th = pos * pow((double)j->freq_base,
-					      -2.0 * k / (double)j->rope_dim);
+			double th = pos * freq[k];
 
 			cs[k] = (float)cos(th);
 			sn[k] = (float)sin(th);

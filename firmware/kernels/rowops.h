@@ -15,6 +15,9 @@ float ek_sumsq_avx512(const float *x, uint32_t n);
 void ek_swiglu_row_avx2(const float *g, const float *u, float *o,
 			uint32_t n);
 float ek_sumsq_avx2(const float *x, uint32_t n);
+/* f32 -> f16 with F16C, 8 at a time (round to nearest even, as
+ * ek_f32_to_f16); the tail and NaNs as ek_f32_to_f16 */
+void ek_f32_to_f16_row_f16c(const float *x, uint16_t *h, uint64_t n);
 #endif
 
 typedef void (*ek_swiglu_row_fn)(const float *g, const float *u, float *o,

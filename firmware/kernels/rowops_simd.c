@@ -85,4 +85,22 @@ EK_TARGET_AVX2 float ek_sumsq_avx2(const float *x, uint32_t n)
 	return r;
 }
 
+EK_TARGET_AVX2 void ek_f32_to_f16_row_f16c(const float *x, uint16_t *h,
+					   uint64_t n)
+{
+	uint64_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m256 v = _mm256_loadu_ps(x + i);
+
+		/* NaN payloads: leave those to the scalar conversion */
+		if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)))
+			break;
+		_mm_storeu_si128((__m128i *)(h + i),
+				 _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+	}
+	for (; i < n; i++)
+		h[i] = ek_f32_to_f16(x[i]);
+}
+
 #endif /* EK_X86 */

@@ -217,6 +217,35 @@ static void test_bf16(struct kt *t, struct kt_rng *rng)
 	}
 }
 
+/* ek_quantize_row(F16) (vectorized where the CPU allows) gives the bits
+ * ek_f32_to_f16 gives, element by element, over random bit patterns
+ * (every exponent: denormals, overflow, inf, NaN) and rows of odd length */
+static void test_f16_rows(struct kt *t, struct kt_rng *rng)
+{
+	enum { N = 1027 };
+	float x[N];
+	uint16_t h[N];
+
+	for (int rep = 0; rep < 64; rep++) {
+		for (int i = 0; i < N; i++)
+			x[i] = from_bits((uint32_t)kt_next(rng));
+		if (rep % 2)	/* half of the rows without NaNs */
+			for (int i = 0; i < N; i++)
+				if (isnan(x[i]))
+					x[i] = 1.0f;
+		KT_CHECK(t, ek_quantize_row(EK_F16, x, h, N - rep), "f16 row");
+		for (int i = 0; i < N - rep; i++) {
+			uint16_t want = ek_f32_to_f16(x[i]);
+
+			KT_CHECK(t, h[i] == want ||
+				    (isnan(x[i]) && (h[i] & 0x7c00) == 0x7c00 &&
+				     (h[i] & 0x3ff)),
+				 "f16 row[%d] of %#x: %#x, scalar %#x", i,
+				 bits(x[i]), h[i], want);
+		}
+	}
+}
+
 void kt_test_dtype(struct kt *t)
 {
 	struct kt_rng rng = { 0x1234567u };
@@ -224,4 +253,5 @@ void kt_test_dtype(struct kt *t)
 	test_helpers(t);
 	test_f16(t, &rng);
 	test_bf16(t, &rng);
+	test_f16_rows(t, &rng);
 }

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GEMM over f32 weights read where they are (prefill). The tiled GEMM
+ * (gemm.c) packs every W panel: for a prefill of ~128 tokens that copies
+ * the whole weight matrix once more than it computes with it. Here the
+ * roles turn: the microkernel broadcasts W[n][k] straight from 12 weight
+ * rows and multiplies it by 32 activations held in the lanes, so only A
+ * is packed (transposed, once per call: M x K floats instead of N x K).
+ * The 12 x 32 tile of C^T is transposed on the way out.
+ */
+#include "matmul_kernels.h"
+
+#if EK_X86
+#include <immintrin.h>
+
+#define WT_NR 12	/* weight rows per tile */
+#define WT_MR 32	/* activation rows per tile (two vectors) */
+#define WT_KC 512	/* K per pass: a 32 x 512 slab of A^T is 64 KiB */
+
+static inline uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint32_t wt_mpad(const struct ek_matmul *p)
+{
+	return (p->m + WT_MR - 1) / WT_MR * WT_MR;
+}
+
+size_t ek_gemm_wt_bytes(const struct ek_matmul *p)
+{
+	/* enough rows to fill the lanes; f32 weights only (others would need
+	 * a conversion per broadcast) */
+	if (p->w_dtype != EK_F32 || p->m < WT_MR || p->w_stride % 4)
+		return 0;
+	return (size_t)wt_mpad(p) * p->k * 4 + 64;
+}
+
+static float *wt_at(void *buf)
+{
+	return (float *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+}
+
+/* A^T by m-tiles: at[tile][k][WT_MR], zeros past M. Task i of n packs
+ * its share of the tiles. */
+void ek_gemm_wt_pack(const struct ek_matmul *p, void *buf, int i, int n)
+{
+	float *at = wt_at(buf);
+	uint64_t t0, t1;
+
+	ek_split(wt_mpad(p) / WT_MR, 1, i, n, &t0, &t1);
+	for (uint64_t t = t0; t < t1; t++) {
+		float *dst = at + (size_t)t * WT_MR * p->k;
+
+		for (uint32_t r = 0; r < WT_MR; r++) {
+			uint64_t m = t * WT_MR + r;
+			const float *a = m < p->m ?
+				ek_ptr_add(p->a, m * p->a_stride) : NULL;
+
+			for (uint32_t k = 0; k < p->k; k++)
+				dst[(size_t)k * WT_MR + r] = a ? a[k] : 0.0f;
+		}
+	}
+}
+
+/* acc[i] (+)= sum_k W[row i][k] * at[k][0..31] over kc steps */
+EK_TARGET_AVX512 static void ukr_wt(uint32_t kc, const float *const w[WT_NR],
+				    const float *at, __m512 acc[WT_NR][2])
+{
+	__m512 c[WT_NR][2];
+
+#pragma GCC unroll 12
+	for (int i = 0; i < WT_NR; i++) {
+		c[i][0] = acc[i][0];
+		c[i][1] = acc[i][1];
+	}
+	for (uint32_t k = 0; k < kc; k++) {
+		__m512 a0 = _mm512_load_ps(at + (size_t)k * WT_MR);
+		__m512 a1 = _mm512_load_ps(at + (size_t)k * WT_MR + 16);
+
+#pragma GCC unroll 12
+		for (int i = 0; i < WT_NR; i++) {
+			__m512 b = _mm512_set1_ps(w[i][k]);
+
+			c[i][0] = _mm512_fmadd_ps(b, a0, c[i][0]);
+			c[i][1] = _mm512_fmadd_ps(b, a1, c[i][1]);
+		}
+	}
+#pragma GCC unroll 12
+	for (int i = 0; i < WT_NR; i++) {
+		acc[i][0] = c[i][0];
+		acc[i][1] = c[i][1];
+	}
+}
+
+/* C[m][n0 + i] = tile[i][m - m0] (+ bias, + C if accumulate) */
+static void wt_store(const struct ek_matmul *p, uint32_t n0, uint32_t nv,
+		     uint32_t m0, uint32_t mv, const float *tile)
+{
+	for (uint32_t r = 0; r < mv; r++) {
+		float *c = ek_ptr_add_mut(p->c, (size_t)(m0 + r) * p->c_stride);
+
+		for (uint32_t i = 0; i < nv; i++) {
+			float v = tile[i * WT_MR + r];
+
+			if (p->bias)
+				v += p->bias[n0 + i];
+			if (p->accumulate)
+				v += c[n0 + i];
+			c[n0 + i] = v;
+		}
+	}
+}
+
+/* Task i of n: its share of the (12-row slab of W, 32-row tile of A)
+ * pairs, slab-major so a task reuses each slab it loads. */
+EK_TARGET_AVX512 void ek_gemm_wt(const struct ek_matmul *p, void *buf, int i,
+				 int n)
+{
+	const float *at = wt_at(buf);
+	uint32_t mt = wt_mpad(p) / WT_MR;
+	uint64_t u0, u1;
+	float tile[WT_NR * WT_MR] __attribute__((aligned(64)));
+
+	ek_split((uint64_t)(p->n + WT_NR - 1) / WT_NR * mt, 1, i, n, &u0, &u1);
+	for (uint64_t u = u0; u < u1; u++) {
+		uint32_t n0 = (uint32_t)(u / mt) * WT_NR, t = (uint32_t)(u % mt);
+		uint32_t nv = min_u32(WT_NR, p->n - n0);
+		const float *a = at + (size_t)t * WT_MR * p->k;
+		const float *w[WT_NR];
+		__m512 acc[WT_NR][2];
+
+		/* rows past N repeat the last one (their results are dropped) */
+		for (uint32_t x = 0; x < WT_NR; x++) {
+			w[x] = ek_ptr_add(p->w, (size_t)(n0 + min_u32(x, nv - 1)) *
+					  p->w_stride);
+			acc[x][0] = acc[x][1] = _mm512_setzero_ps();
+		}
+		for (uint32_t k0 = 0; k0 < p->k; k0 += WT_KC) {
+			const float *wk[WT_NR];
+
+			for (int x = 0; x < WT_NR; x++)
+				wk[x] = w[x] + k0;
+			ukr_wt(min_u32(WT_KC, p->k - k0), wk,
+			       a + (size_t)k0 * WT_MR, acc);
+		}
+		for (int x = 0; x < WT_NR; x++) {
+			_mm512_store_ps(tile + x * WT_MR, acc[x][0]);
+			_mm512_store_ps(tile + x * WT_MR + 16, acc[x][1]);
+		}
+		wt_store(p, n0, nv, t * WT_MR, min_u32(WT_MR, p->m - t * WT_MR),
+			 tile);
+	}
+}
+
+#endif /* EK_X86 */
