@@ -45,6 +45,44 @@ static inline void prefetch_row(const void *row, size_t bytes)
 }
 
 /*
+ * acc[h] = acc[h] * rr[h] + sum_j p(h, j) v_j for the nh heads from base,
+ * 16 dims at a time with every head's accumulator in a register. p(h, j)
+ * is pr[h * sh + j * sj] (heads-major or positions-major tiles).
+ */
+EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
+attn_pv(const struct ek_attention *p, struct ek_attn_part *w, const char *vb,
+	uint32_t base, uint32_t nj, const uint32_t nh, const int dt,
+	const float *rr, const float *pr, const uint32_t sh, const uint32_t sj)
+{
+	const uint32_t hd = p->head_dim;
+	const size_t ks = p->kv_stride;
+	const __mmask16 tail = hd % 16 ? (__mmask16)((1u << (hd % 16)) - 1) :
+					 0xffff;
+
+	for (uint32_t d = 0; d < hd; d += 16) {
+		__mmask16 m = hd - d >= 16 ? 0xffff : tail;
+		__m512 a[EK_ATTN_HEADS];
+
+		for (uint32_t h = 0; h < nh; h++)
+			a[h] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m,
+					w->acc + (size_t)(base + h) * hd + d),
+					_mm512_set1_ps(rr[h]));
+#pragma GCC unroll 4
+		for (uint32_t j = 0; j < nj; j++) {
+			__m512 vv = kv16(dt, vb + j * ks, d, m);
+
+			for (uint32_t h = 0; h < nh; h++)
+				a[h] = _mm512_fmadd_ps(
+					_mm512_set1_ps(pr[h * sh + j * sj]),
+					vv, a[h]);
+		}
+		for (uint32_t h = 0; h < nh; h++)
+			_mm512_mask_storeu_ps(w->acc + (size_t)(base + h) * hd + d,
+					      m, a[h]);
+	}
+}
+
+/*
  * One tile of positions for the nh heads [ha, ha + nh) of group g (nh is a
  * constant after inlining, so per-head vectors stay in registers). qs:
  * scaled queries of the unit, padded with zeros to hdp dims.
@@ -113,27 +151,7 @@ attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 				 _mm512_reduce_add_ps(e);
 		_mm512_store_ps(pr[h], e);
 	}
-	/* acc = acc * r + sum_j p_j v_j, 16 dims at a time */
-	for (uint32_t d = 0; d < hd; d += 16) {
-		__mmask16 m = hd - d >= 16 ? 0xffff : tail;
-		__m512 a[EK_ATTN_HEADS];
-
-		for (uint32_t h = 0; h < nh; h++)
-			a[h] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m,
-					w->acc + (size_t)(base + h) * hd + d),
-					_mm512_set1_ps(rr[h]));
-#pragma GCC unroll 4
-		for (uint32_t j = 0; j < nj; j++) {
-			__m512 vv = kv16(dt, vb + j * ks, d, m);
-
-			for (uint32_t h = 0; h < nh; h++)
-				a[h] = _mm512_fmadd_ps(_mm512_set1_ps(pr[h][j]),
-						       vv, a[h]);
-		}
-		for (uint32_t h = 0; h < nh; h++)
-			_mm512_mask_storeu_ps(w->acc + (size_t)(base + h) * hd + d,
-					      m, a[h]);
-	}
+	attn_pv(p, w, vb, base, nj, nh, dt, rr, &pr[0][0], TILE, 1);
 }
 
 /*
@@ -208,27 +226,7 @@ attn_tile_hl(const struct ek_attention *p, struct ek_attn_part *w,
 	_mm256_mask_storeu_ps(w->m + base, hm, mn);
 	_mm256_mask_storeu_ps(w->s + base, hm, _mm256_fmadd_ps(
 		_mm256_maskz_loadu_ps(hm, w->s + base), r, sum));
-	/* acc = acc * r + sum_j p_j v_j, 16 dims at a time */
-	for (uint32_t d = 0; d < hd; d += 16) {
-		__mmask16 m = hd - d >= 16 ? 0xffff : tail;
-		__m512 a[8];
-
-		for (uint32_t h = 0; h < nh; h++)
-			a[h] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m,
-					w->acc + (size_t)(base + h) * hd + d),
-					_mm512_set1_ps(rr[h]));
-#pragma GCC unroll 4
-		for (uint32_t j = 0; j < nj; j++) {
-			__m512 vv = kv16(dt, vb + j * ks, d, m);
-
-			for (uint32_t h = 0; h < nh; h++)
-				a[h] = _mm512_fmadd_ps(_mm512_set1_ps(pr[j][h]),
-						       vv, a[h]);
-		}
-		for (uint32_t h = 0; h < nh; h++)
-			_mm512_mask_storeu_ps(w->acc + (size_t)(base + h) * hd + d,
-					      m, a[h]);
-	}
+	attn_pv(p, w, vb, base, nj, nh, dt, rr, &pr[0][0], 1, 8);
 }
 
 EK_TARGET_AVX512 static inline __attribute__((always_inline)) void

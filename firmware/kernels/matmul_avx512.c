@@ -350,6 +350,105 @@ DEFINE_DOT4_Q4X4(q4_0_vnni, EK_TARGET_VNNI, DPBUSD_ACC_VNNI)
 DEFINE_DOT4_Q4X4(q4_0_avx512, EK_TARGET_AVX512, DPBUSD_ACC_BW)
 
 /*
+ * Prefill: four weight rows x four activation rows per call, so each
+ * weight load serves four activation rows. The weights are made unsigned
+ * (Q8_0: w ^ 0x80 = w + 128; Q4_0: the nibbles, w + 8) so that one
+ * vpdpbusd forms each product; the offset (128 or 8 x the activation
+ * bytes) starts every sum, computed once per activation row and step.
+ * The integer lanes and scale products equal those of dot4 / dot4x4, so
+ * the results are bitwise the same as decode's. VNNI only: vpmaddubsw
+ * would saturate on 255 x 127 x 2.
+ */
+
+/* Blocks *pi.. of the tile in pairs (lanes 0-7: block i, 8-15: i + 1). */
+EK_TARGET_VNNI static AI void tile_pairs(const void *const w[4],
+					 const struct ek_q8_row *const a[4],
+					 uint64_t *pi, uint64_t nb, bool q8,
+					 __m512 acc[4][4])
+{
+	const __m512i c = _mm512_set1_epi8(q8 ? (char)0x80 : 8);
+	const size_t bs = q8 ? sizeof(struct ek_block_q8_0) :
+			       sizeof(struct ek_block_q4_0);
+	uint64_t i = *pi;
+
+	for (; i + 2 <= nb; i += 2) {
+		__m512i aq[4], o[4];
+		__m512 da[4];
+
+		for (int m = 0; m < 4; m++) {
+			aq[m] = _mm512_loadu_si512(a[m]->qs + i * EK_QK);
+			o[m] = _mm512_sub_epi32(_mm512_setzero_si512(),
+				_mm512_dpbusd_epi32(_mm512_setzero_si512(),
+						    c, aq[m]));
+			da[m] = _mm512_insertf32x8(
+				_mm512_set1_ps(a[m]->d[i]),
+				_mm256_set1_ps(a[m]->d[i + 1]), 1);
+		}
+		for (int r = 0; r < 4; r++) {
+			const char *blk = (const char *)w[r] + i * bs;
+			__m512i wu = q8 ? _mm512_xor_si512(q8_0_pair(
+					(const struct ek_block_q8_0 *)blk), c) :
+				     q4_0_pair((const struct ek_block_q4_0 *)blk);
+			uint16_t d0, d1;
+
+			/* the scale is the first field of both block types */
+			memcpy(&d0, blk, sizeof(d0));
+			memcpy(&d1, blk + bs, sizeof(d1));
+			__m512 dw = _mm512_insertf32x8(
+				_mm512_set1_ps(_cvtsh_ss(d0)),
+				_mm256_set1_ps(_cvtsh_ss(d1)), 1);
+
+			for (int m = 0; m < 4; m++) {
+				__m512i d = _mm512_dpbusd_epi32(o[m], wu,
+								aq[m]);
+
+				acc[r][m] = _mm512_fmadd_ps(
+					_mm512_cvtepi32_ps(d),
+					_mm512_mul_ps(dw, da[m]), acc[r][m]);
+			}
+		}
+	}
+	*pi = i;
+}
+
+/* out = the sums of acc, plus the odd last block, as dot4 adds it */
+EK_TARGET_VNNI static AI void tile_finish(const void *const w[4],
+					  const struct ek_q8_row *const a[4],
+					  uint64_t i, uint64_t nb, bool q8,
+					  __m512 acc[4][4], float out[4][4])
+{
+	const size_t bs = q8 ? sizeof(struct ek_block_q8_0) :
+			       sizeof(struct ek_block_q4_0);
+
+	for (int r = 0; r < 4; r++)
+		for (int m = 0; m < 4; m++) {
+			out[r][m] = _mm512_reduce_add_ps(acc[r][m]);
+			if (i < nb) {
+				struct ek_q8_row t = q8_tail(a[m], i);
+				const void *blk = (const char *)w[r] + i * bs;
+
+				out[r][m] += q8 ?
+					ek_dot_q8_0_portable(blk, &t, nb - i) :
+					ek_dot_q4_0_portable(blk, &t, nb - i);
+			}
+		}
+}
+
+EK_TARGET_VNNI static void tile_q8_0(const void *const w[4],
+				     const struct ek_q8_row *const a[4],
+				     uint64_t nb, float out[4][4])
+{
+	__m512 acc[4][4];
+	uint64_t i = 0;
+
+	for (int r = 0; r < 4; r++)
+		for (int m = 0; m < 4; m++)
+			acc[r][m] = _mm512_setzero_ps();
+	tile_pairs(w, a, &i, nb, true, acc);
+	tile_finish(w, a, i, nb, true, acc, out);
+}
+
+/*
  * Prefill, Q4_0: dot4x4 for four activation rows at once. The nibbles and
  * scales of each weight row are unpacked once per step and serve the four
  * activation rows; the lanes, offsets and tail are dot4x4's, so the
@@ -431,111 +530,8 @@ EK_TARGET_VNNI static void tile_q4_0(const void *const w[4],
 		}
 	}
 	/* the last 1-3 blocks as dot4x4: in pairs, same accumulators */
-	for (; i + 2 <= nb; i += 2) {
-		__m512i aq[4], n8[4];
-		__m512 da[4];
-
-		for (int m = 0; m < 4; m++) {
-			aq[m] = _mm512_loadu_si512(a[m]->qs + i * EK_QK);
-			n8[m] = _mm512_sub_epi32(_mm512_setzero_si512(),
-				_mm512_dpbusd_epi32(_mm512_setzero_si512(),
-						    eight, aq[m]));
-			da[m] = _mm512_insertf32x8(
-				_mm512_set1_ps(a[m]->d[i]),
-				_mm256_set1_ps(a[m]->d[i + 1]), 1);
-		}
-		for (int r = 0; r < 4; r++) {
-			__m512i wq = q4_0_pair(b[r] + i);
-			__m512 dw = _mm512_insertf32x8(
-				_mm512_set1_ps(_cvtsh_ss(b[r][i].d)),
-				_mm256_set1_ps(_cvtsh_ss(b[r][i + 1].d)), 1);
-
-			for (int m = 0; m < 4; m++) {
-				__m512i d = _mm512_dpbusd_epi32(n8[m], wq,
-								aq[m]);
-
-				acc[r][m] = _mm512_fmadd_ps(
-					_mm512_cvtepi32_ps(d),
-					_mm512_mul_ps(dw, da[m]), acc[r][m]);
-			}
-		}
-	}
-	for (int r = 0; r < 4; r++)
-		for (int m = 0; m < 4; m++) {
-			float o = _mm512_reduce_add_ps(acc[r][m]);
-
-			if (i < nb) {
-				struct ek_q8_row t = q8_tail(a[m], i);
-
-				o += ek_dot_q4_0_portable(b[r] + i, &t,
-							  nb - i);
-			}
-			out[r][m] = o;
-		}
-}
-
-/*
- * Prefill, Q8_0: four weight rows x four activation rows per call, so each
- * weight load serves four activation rows. The weights are made unsigned
- * (w ^ 0x80 = w + 128) so that one vpdpbusd forms each product; the offset
- * (128 x the activation bytes) starts every sum, computed once per
- * activation row and step. The integer lanes and the scale products equal
- * those of dot4, so the results are bitwise the same as decode's. VNNI
- * only: vpmaddubsw would saturate on 255 x 127 x 2.
- */
-EK_TARGET_VNNI static void tile_q8_0(const void *const w[4],
-				     const struct ek_q8_row *const a[4],
-				     uint64_t nb, float out[4][4])
-{
-	const struct ek_block_q8_0 *b[4];
-	__m512 acc[4][4];
-	const __m512i c = _mm512_set1_epi8((char)0x80);
-	uint64_t i = 0;
-
-	for (int r = 0; r < 4; r++) {
-		b[r] = w[r];
-		for (int m = 0; m < 4; m++)
-			acc[r][m] = _mm512_setzero_ps();
-	}
-	for (; i + 2 <= nb; i += 2) {
-		__m512i aq[4], o[4];
-		__m512 da[4];
-
-		for (int m = 0; m < 4; m++) {
-			aq[m] = _mm512_loadu_si512(a[m]->qs + i * EK_QK);
-			o[m] = _mm512_sub_epi32(_mm512_setzero_si512(),
-				_mm512_dpbusd_epi32(_mm512_setzero_si512(),
-						    c, aq[m]));
-			da[m] = _mm512_insertf32x8(
-				_mm512_set1_ps(a[m]->d[i]),
-				_mm256_set1_ps(a[m]->d[i + 1]), 1);
-		}
-		for (int r = 0; r < 4; r++) {
-			__m512i wu = _mm512_xor_si512(q8_0_pair(b[r] + i), c);
-			__m512 dw = _mm512_insertf32x8(
-				_mm512_set1_ps(_cvtsh_ss(b[r][i].d)),
-				_mm256_set1_ps(_cvtsh_ss(b[r][i + 1].d)), 1);
-
-			for (int m = 0; m < 4; m++) {
-				__m512i d = _mm512_dpbusd_epi32(o[m], wu,
-								aq[m]);
-
-				acc[r][m] = _mm512_fmadd_ps(
-					_mm512_cvtepi32_ps(d),
-					_mm512_mul_ps(dw, da[m]), acc[r][m]);
-			}
-		}
-	}
-	for (int r = 0; r < 4; r++)
-		for (int m = 0; m < 4; m++) {
-			out[r][m] = _mm512_reduce_add_ps(acc[r][m]);
-			if (i < nb) {
-				struct ek_q8_row t = q8_tail(a[m], i);
-
-				out[r][m] += ek_dot_q8_0_portable(b[r] + i, &t,
-								  nb - i);
-			}
-		}
+	tile_pairs(w, a, &i, nb, false, acc);
+	tile_finish(w, a, i, nb, false, acc, out);
 }
 
 DEFINE_DOTS(vnni, EK_TARGET_VNNI, DPBUSD_VNNI)
