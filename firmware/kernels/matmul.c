@@ -244,7 +244,7 @@ static void mm_q8_task(void *arg, int i, int n)
 
 /* Decode (M = 1) over float-type weights: four rows per dot, one from
  * each quarter of the task, as mm_q8_task streams them. */
-static bool mm_dot4_row(const struct mm_job *j, uint64_t n0, uint64_t n1)
+static void mm_dot4_row(const struct mm_job *j, uint64_t n0, uint64_t n1)
 {
 	const struct ek_matmul *p = j->p;
 	struct mm_rows rs;
@@ -253,18 +253,14 @@ static bool mm_dot4_row(const struct mm_job *j, uint64_t n0, uint64_t n1)
 
 	mm_rows_init(&rs, n0, n1);
 	while ((cnt = mm_next_group(&rs, rows))) {
-		const void *w[4];
+		struct mm_group g;
 		float out[4];
 
-		for (int x = 0; x < 4; x++)
-			w[x] = ek_ptr_add(p->w, rows[x] * p->w_stride);
-		if (!j->kern->dot4_f(p->w_dtype, w, MM_PREFETCH, p->a, p->k,
-				     out))
-			return false;
+		mm_group_set(j, rows, cnt, 4, &g);
+		j->kern->dot4_f(p->w_dtype, g.w, MM_PREFETCH, p->a, p->k, out);
 		for (int x = 0; x < cnt; x++)
-			mm_store(p, 0, rows[x], out[x]);
+			mm_store(g.p[x], 0, g.row[x], out[x]);
 	}
-	return true;
 }
 
 /* Float weights (or quantized ones without scratch): a dot per output. */
@@ -275,10 +271,10 @@ static void mm_dot_task(void *arg, int i, int n)
 	uint64_t n0, n1;
 
 	ek_split(p->n, MM_N_GRAIN, i, n, &n0, &n1);
-	/* a type dot4_f does not handle fails on the first group, before
-	 * anything is stored */
-	if (p->m == 1 && j->kern->dot4_f && mm_dot4_row(j, n0, n1))
+	if (p->m == 1 && j->kern->dot4_f && !mm_quantized(p->w_dtype)) {
+		mm_dot4_row(j, n0, n1);
 		return;
+	}
 	for (uint64_t mb = 0; mb < p->m; mb += MM_M_BLOCK) {
 		uint64_t me = mb + MM_M_BLOCK < p->m ? mb + MM_M_BLOCK : p->m;
 

@@ -643,22 +643,15 @@ DEFINE_DOT4_F(EK_F32, 4)
 DEFINE_DOT4_F(EK_F16, 2)
 DEFINE_DOT4_F(EK_BF16, 2)
 
-static bool dot4_f_avx512(int dtype, const void *const w[4], size_t pf,
+static void dot4_f_avx512(int dtype, const void *const w[4], size_t pf,
 			  const float *a, uint64_t k, float out[4])
 {
-	switch (dtype) {
-	case EK_F32:
+	if (dtype == EK_F32)
 		dot4_f_EK_F32(w, pf, a, k, out);
-		return true;
-	case EK_F16:
+	else if (dtype == EK_F16)
 		dot4_f_EK_F16(w, pf, a, k, out);
-		return true;
-	case EK_BF16:
+	else
 		dot4_f_EK_BF16(w, pf, a, k, out);
-		return true;
-	default:
-		return false;
-	}
 }
 
 /* ---- GEMM: 12 x 32 microkernel ----------------------------------------- */

@@ -30,9 +30,8 @@ struct ek_mm_kernels {
 	ek_tile_q8_fn tile_q4_0;
 	/* any weight type against f32 activations */
 	float (*dot_f)(int dtype, const void *w, const float *a, uint64_t k);
-	/* four float-type rows at once (decode); false: type not handled.
-	 * NULL: use dot_f */
-	bool (*dot4_f)(int dtype, const void *const w[4], size_t pf,
+	/* four F32 / F16 / BF16 rows at once (decode); NULL: use dot_f */
+	void (*dot4_f)(int dtype, const void *const w[4], size_t pf,
 		       const float *a, uint64_t k, float out[4]);
 	/* tiled GEMM for float weights, NULL if none: per-task buffer bytes
 	 * (0 = this shape should not use the GEMM) and task i of n */
