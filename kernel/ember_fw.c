@@ -170,9 +170,12 @@ int ember_fw_load(struct ember_device *edev, const char *name)
 	fw->build_id = hdr->build_id;
 	strscpy(fw->version, hdr->version, sizeof(fw->version));
 	fw->image_size = hdr->header_size + hdr->payload_size;
+	/* no allocator warning: the failure is reported below, with the file */
 	fw->image = dmam_alloc_coherent(edev->drm.dev, fw->image_size, &fw->image_dma,
-					GFP_KERNEL);
+					GFP_KERNEL | __GFP_NOWARN);
 	if (!fw->image) {
+		drm_err(&edev->drm, "firmware %s: no %zu bytes of DMA memory for the image; free memory and reload ember\n",
+			name, fw->image_size);
 		ret = -ENOMEM;
 		goto out;
 	}

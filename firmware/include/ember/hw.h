@@ -148,7 +148,9 @@ struct ember_hw_job {
 #define EMBER_FW_MAGIC		0x57464d45	/* "EMFW" */
 #define EMBER_FW_ABI_MAJOR	1
 #define EMBER_FW_ABI_MINOR	1
-#define EMBER_FW_MAX_SIZE	(16u << 20)
+/* The driver hands the device one DMA-coherent copy: 4 MiB is the largest
+ * contiguous allocation Linux makes (MAX_PAGE_ORDER 10 of 4 KiB pages). */
+#define EMBER_FW_MAX_SIZE	(4u << 20)
 
 struct ember_fw_header {
 	uint32_t magic;
