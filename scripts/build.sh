@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every piece of Ember (incrementally; a warm run takes seconds):
-#   host    build/        userspace, host tests, firmware image (ASan + UBSan)
-#   guest   build-guest/  static, sanitizer-free binaries for the QEMU guest
+#   host    build/        userspace and host tests (ASan + UBSan)
+#   guest   build-guest/  static, sanitizer-free binaries and the firmware
+#                         image for the QEMU guest
 #   module  kernel/ember.ko (Kbuild against the Debian 6.12 headers)
 #   qemu    the QEMU 10.0 binary with the ember-npu device (scripts/build-qemu.sh)
 #
@@ -61,13 +62,14 @@ for a in sys.argv[1:]:
 
 do_host() {
 	meson_dir "$build" -Db_sanitize=address,undefined
-	[ -f "$build/firmware/ember-fw.bin" ] ||
-		missing "$build/firmware/ember-fw.bin was not built (firmware/meson.build, firmware helper)"
 }
 
 do_guest() {
 	meson_dir "$build_guest" -Dguest=true -Db_sanitize=none \
 		-Ddefault_library=static -Dprefer_static=true
+	# the image the guest loads (scripts/run-guest.sh): sanitizer-free
+	[ -f "$build_guest/firmware/ember-fw.bin" ] ||
+		missing "$build_guest/firmware/ember-fw.bin was not built (firmware/meson.build)"
 }
 
 do_module() {

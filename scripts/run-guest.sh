@@ -20,7 +20,8 @@ usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 module=$EMBER_ROOT/kernel/ember.ko
 module_given=0
-firmware=$(ember_build_dir)/firmware/ember-fw.bin
+# the sanitizer-free build's image, as a device would ship it
+firmware=$(ember_build_guest_dir)/firmware/ember-fw.bin
 firmware_given=0
 adds=()
 qemu_args=()
