@@ -174,7 +174,7 @@ int ember_fw_load(struct ember_device *edev, const char *name)
 	fw->image = dmam_alloc_coherent(edev->drm.dev, fw->image_size, &fw->image_dma,
 					GFP_KERNEL | __GFP_NOWARN);
 	if (!fw->image) {
-		drm_err(&edev->drm, "firmware %s: no %zu bytes of DMA memory for the image; free memory and reload ember\n",
+		drm_err(&edev->drm, "firmware %s: no %u bytes of DMA memory for the image; free memory and reload ember\n",
 			name, fw->image_size);
 		ret = -ENOMEM;
 		goto out;
