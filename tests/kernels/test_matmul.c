@@ -31,7 +31,7 @@ static const struct mm_case any_k[] = {
 static const struct mm_case float_k[] = {
 	{ 1, 3, 1 }, { 3, 5, 7 }, { 9, 11, 37 }, { 64, 50, 100 },
 	{ 130, 70, 1000 }, { 17, 300, 33 }, { 1, 17, 4099 },
-	{ 300, 520, 700 },
+	{ 300, 520, 700 }, { 600, 40, 72 },	/* M > 512: the tiled GEMM for f32 */
 };
 
 struct mm_data {
