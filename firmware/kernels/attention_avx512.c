@@ -296,15 +296,16 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 					h < hb - ha ?
 					qs[(size_t)(ha - w->h0 + h) * hdp + d] : 0.0f;
 	}
+	/* the first tile's K and V rows, all requested at once (from the
+	 * cache of a token's previous pass they come from DRAM); each tile
+	 * then prefetches the rows PF_AHEAD positions on */
+	for (uint32_t j = w->j0; j < w->j1 && j < w->j0 + TILE; j++) {
+		prefetch_row(ek_attn_kv(p, p->k, j, g0), span);
+		prefetch_row(ek_attn_kv(p, p->v, j, g0), span);
+	}
 	for (uint32_t j0 = w->j0; j0 < w->j1; j0 += TILE) {
 		uint32_t nj = w->j1 - j0 < TILE ? w->j1 - j0 : TILE;
 
-		/* K and V rows PF_AHEAD positions ahead (V of the first tile
-		 * before it); heads-in-lanes tiles prefetch their own rows */
-		for (uint32_t j = 0; j < nj; j++) {
-			if (j0 == w->j0)
-				prefetch_row(ek_attn_kv(p, p->v, j0 + j, g0), span);
-		}
 		for (uint32_t g = g0; g < g1; g++) {
 			uint32_t ha, hb;
 
