@@ -93,17 +93,24 @@ static inline void ek_split(uint64_t total, uint64_t grain, int i, int n,
  */
 #define EK_TASKS_PER_THREAD 4
 
-/* Number of tasks worth running for `items` independent work items. */
-static inline int ek_ntasks(const struct ek_exec *ex, uint64_t items)
+/* Number of tasks worth running for `items` independent work items, at
+ * per_thread tasks per thread. */
+static inline int ek_ntasks_per(const struct ek_exec *ex, uint64_t items,
+				int per_thread)
 {
 	int n = ex && ex->nthreads > 0 ? ex->nthreads : 1;
 
 	if (n > 1)
-		n *= EK_TASKS_PER_THREAD;
+		n *= per_thread;
 
 	if ((uint64_t)n > items)
 		n = items ? (int)items : 1;
 	return n;
+}
+
+static inline int ek_ntasks(const struct ek_exec *ex, uint64_t items)
+{
+	return ek_ntasks_per(ex, items, EK_TASKS_PER_THREAD);
 }
 
 /* Run fn over n tasks on ex (NULL ex or n == 1: on this thread). */

@@ -14,8 +14,8 @@
 #if EK_X86
 #include <immintrin.h>
 
-#define WT_NR 12	/* weight rows per tile */
-#define WT_MR 32	/* activation rows per tile (two vectors) */
+#define WT_NR EK_GEMM_WT_NR	/* weight rows per tile */
+#define WT_MR EK_GEMM_WT_MR	/* activation rows per tile (two vectors) */
 #define WT_KC 512	/* K per pass: a 32 x 512 slab of A^T is 64 KiB */
 /* Above this M the tiled GEMM wins: every W slab re-reads all of A^T,
  * which then no longer stays in cache (2048^3: 150 vs 190 GFLOP/s). */

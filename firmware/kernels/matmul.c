@@ -34,7 +34,6 @@ struct mm_job {
 	void *scratch;		/* q8 activations, or GEMM panels */
 	size_t q8_bytes;	/* per quantized activation row */
 	size_t gemm_bytes;	/* per task */
-	int ntasks;
 };
 
 /* The shape alone (the scratch size does not need the pointers). */
@@ -80,14 +79,14 @@ size_t ek_matmul_scratch_size(const struct ek_matmul *p, int nthreads)
 	return wt ? wt : ek_gemm_scratch_size(kern, p, nthreads);
 }
 
-static int mm_decode_tasks(const struct ek_exec *ex, uint64_t rows)
+/* Tasks over the rows of the job's W: fewer, longer ones for M = 1. */
+static int mm_row_tasks(const struct ek_exec *ex, const struct mm_job *j)
 {
-	int n = ex && ex->nthreads > 0 ? ex->nthreads : 1;
-	uint64_t chunks = (rows + MM_N_GRAIN - 1) / MM_N_GRAIN;
+	uint64_t chunks = (j->total_n + MM_N_GRAIN - 1) / MM_N_GRAIN;
 
-	if (n > 1)
-		n *= MM_DECODE_TASKS_PER_THREAD;
-	return (uint64_t)n > chunks ? (int)chunks : n;
+	return j->p[0].m == 1 ?
+	       ek_ntasks_per(ex, chunks, MM_DECODE_TASKS_PER_THREAD) :
+	       ek_ntasks(ex, chunks);
 }
 
 static void mm_quantize_task(void *arg, int i, int n)
@@ -314,39 +313,51 @@ static void mm_gemm_task(void *arg, int i, int n)
 		      i, n);
 }
 
+/* A job over the count matmuls ps (which share A). */
+static void mm_job_init(struct mm_job *j, const struct ek_matmul *ps,
+			int count, void *scratch)
+{
+	j->p = ps;
+	j->count = count;
+	j->total_n = 0;
+	for (int x = 0; x < count; x++)
+		j->total_n += ps[x].n;
+	j->kern = ek_mm_kernels_for(ek_isa());
+	j->scratch = scratch;
+	j->q8_bytes = ek_q8_row_bytes(ps[0].k);
+	j->gemm_bytes = 0;
+}
+
+/* Quantized weights: A to 8-bit blocks once, then the block dots. */
+static void mm_run_quantized(const struct ek_exec *ex, struct mm_job *j)
+{
+	ek_run(ex, mm_quantize_task, j, ek_ntasks(ex, j->p[0].m));
+	ek_run(ex, mm_q8_task, j, mm_row_tasks(ex, j));
+}
+
 void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 	       void *scratch)
 {
 	struct mm_job j;
-	int nt;
 
 	/* scratch sizes are per thread of ex: ek_matmul_scratch_size() must
 	 * have been given ex->nthreads */
 
 	if (!mm_valid(p))
 		return;
-	j.p = p;
-	j.count = 1;
-	j.total_n = p->n;
-	j.kern = ek_mm_kernels_for(ek_isa());
-	j.scratch = scratch;
-	j.q8_bytes = ek_q8_row_bytes(p->k);
-	nt = ek_ntasks(ex, (p->n + MM_N_GRAIN - 1) / MM_N_GRAIN);
-	j.ntasks = nt;
-
+	mm_job_init(&j, p, 1, scratch);
 	if (mm_quantized(p->w_dtype) && scratch) {
-		ek_run(ex, mm_quantize_task, &j, ek_ntasks(ex, p->m));
-		ek_run(ex, mm_q8_task, &j,
-		       p->m == 1 ? mm_decode_tasks(ex, p->n) : nt);
+		mm_run_quantized(ex, &j);
 		return;
 	}
 	if (!mm_quantized(p->w_dtype) && scratch && j.kern->gemm_wt &&
 	    j.kern->gemm_wt_bytes(p)) {
-		/* A^T once (tasks over 32-row tiles), then (12-row W slab,
-		 * 32-row A tile) pairs */
-		ek_run(ex, mm_wt_pack_task, &j, ek_ntasks(ex, (p->m + 31) / 32));
-		ek_run(ex, mm_wt_task, &j,
-		       ek_ntasks(ex, (uint64_t)(p->n + 11) / 12 * ((p->m + 31) / 32)));
+		uint64_t mt = (p->m + EK_GEMM_WT_MR - 1) / EK_GEMM_WT_MR;
+		uint64_t slabs = (p->n + EK_GEMM_WT_NR - 1) / EK_GEMM_WT_NR;
+
+		/* A^T once (tasks over its tiles), then (W slab, A tile) pairs */
+		ek_run(ex, mm_wt_pack_task, &j, ek_ntasks(ex, mt));
+		ek_run(ex, mm_wt_task, &j, ek_ntasks(ex, slabs * mt));
 		return;
 	}
 	if (!mm_quantized(p->w_dtype) && scratch && j.kern->gemm) {
@@ -360,7 +371,7 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 			return;
 		}
 	}
-	ek_run(ex, mm_dot_task, &j, p->m == 1 ? mm_decode_tasks(ex, p->n) : nt);
+	ek_run(ex, mm_dot_task, &j, mm_row_tasks(ex, &j));
 }
 
 /* Can the group run as one quantized job: same A, same quantized type? */
@@ -387,16 +398,6 @@ void ek_matmul_group(const struct ek_exec *ex, const struct ek_matmul *ps,
 			ek_matmul(ex, &ps[x], scratch);
 		return;
 	}
-	j.p = ps;
-	j.count = count;
-	j.total_n = 0;
-	for (int x = 0; x < count; x++)
-		j.total_n += ps[x].n;
-	j.kern = ek_mm_kernels_for(ek_isa());
-	j.scratch = scratch;
-	j.q8_bytes = ek_q8_row_bytes(ps[0].k);
-	j.ntasks = ek_ntasks(ex, (j.total_n + MM_N_GRAIN - 1) / MM_N_GRAIN);
-	ek_run(ex, mm_quantize_task, &j, ek_ntasks(ex, ps[0].m));
-	ek_run(ex, mm_q8_task, &j,
-	       ps[0].m == 1 ? mm_decode_tasks(ex, j.total_n) : j.ntasks);
+	mm_job_init(&j, ps, count, scratch);
+	mm_run_quantized(ex, &j);
 }

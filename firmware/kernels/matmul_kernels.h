@@ -61,6 +61,10 @@ static inline size_t ek_gemm_scratch_size(const struct ek_mm_kernels *k,
 	return ek_gemm_task_bytes(k, p) * (size_t)nthreads;
 }
 
+/* gemm_wt tiles: weight rows x activation rows */
+#define EK_GEMM_WT_NR 12
+#define EK_GEMM_WT_MR 32
+
 #if EK_X86
 size_t ek_gemm_wt_bytes(const struct ek_matmul *p);
 void ek_gemm_wt_pack(const struct ek_matmul *p, void *buf, int i, int n);
