@@ -5,6 +5,7 @@
  *    in the scratch, then every output is a sum of integer block dots;
  *  - F32 / F16 / BF16 weights with enough rows of A: the tiled GEMM
  *    (matmul_gemm*.c), which packs W panels to f32 in the scratch;
+ *    (X4 weights: the same sums, four interleaved rows per load);
  *  - otherwise one dot product per output, streaming W once.
  * Work is split across tasks by chunks of W rows (static, so results do
  * not depend on timing; every output is computed the same way whatever
@@ -12,6 +13,7 @@
  */
 #include "ek_internal.h"
 #include "matmul_kernels.h"
+#include "x4.h"
 
 /* Rows of A handled together by the dot paths (keeps them in cache while
  * a chunk of W rows streams by). */
@@ -25,11 +27,15 @@
 /* Tasks per thread for M = 1: each task starts four new streams, so
  * fewer, longer tasks than elsewhere (2 beat 1 and 4 by 3-8%). */
 #define MM_DECODE_TASKS_PER_THREAD 2
+#ifndef MM_X4_PREFETCH
+#define MM_X4_PREFETCH 1024
+#endif
 
 struct mm_job {
 	const struct ek_matmul *p;	/* [count]: same A, rows end to end */
 	int count;
 	uint64_t total_n;		/* rows of all W */
+	uint64_t total_groups;		/* X4: groups of four rows of all W */
 	const struct ek_mm_kernels *kern;
 	void *scratch;		/* q8 activations, or GEMM panels */
 	size_t q8_bytes;	/* per quantized activation row */
@@ -40,12 +46,15 @@ struct mm_job {
 static bool mm_shape_valid(const struct ek_matmul *p)
 {
 	return p && p->m && p->n && ek_dtype_known(p->w_dtype) &&
-	       ek_row_size(p->w_dtype, p->k);
+	       ek_row_size(p->w_dtype, p->k) &&
+	       (p->w_layout == EK_LAYOUT_ROWS ||
+		(p->w_layout == EK_LAYOUT_X4 && ek_x4_size(p->w_dtype, p->n, p->k)));
 }
 
-static bool mm_valid(const struct ek_matmul *p)
+static bool mm_valid(const struct ek_matmul *p, const void *scratch)
 {
-	return mm_shape_valid(p) && p->a && p->w && p->c;
+	return mm_shape_valid(p) && p->a && p->w && p->c &&
+	       (p->w_layout == EK_LAYOUT_ROWS || scratch);
 }
 
 static bool mm_quantized(int dtype)
@@ -262,6 +271,106 @@ static void mm_dot4_row(const struct mm_job *j, uint64_t n0, uint64_t n1)
 	}
 }
 
+/* X4: activation rows m0..m1 (a multiple of 4, at most MM_M_BLOCK)
+ * against groups g0..g1 with the 4 x 4 tile, each group once. */
+static void mm_x4_tiles(const struct mm_job *j, const struct ek_matmul *p,
+			ek_tilex4_fn tile, uint64_t g0, uint64_t g1,
+			uint64_t m0, uint64_t m1)
+{
+	uint64_t nb = p->k / EK_QK;
+	const uint8_t *q = p->w;
+	const uint16_t *d = ek_x4_scales(p->w, p->w_dtype, p->n, nb);
+	struct ek_q8_row av[MM_M_BLOCK];
+	const struct ek_q8_row *ap[MM_M_BLOCK];
+
+	for (uint64_t m = m0; m < m1; m++) {
+		ek_q8_row_view(ek_ptr_add_mut(j->scratch, m * j->q8_bytes), p->k,
+			       &av[m - m0]);
+		ap[m - m0] = &av[m - m0];
+	}
+	for (uint64_t g = g0; g < g1; g++)
+		for (uint64_t m = m0; m < m1; m += 4) {
+			float o[4][4];
+
+			tile(q + g * nb * ek_x4_qb(p->w_dtype), d + g * nb * 4,
+			     &ap[m - m0], nb, o);
+			for (int r = 0; r < 4 && 4 * g + r < p->n; r++)
+				for (int y = 0; y < 4; y++)
+					mm_store(p, m + y, 4 * g + r, o[r][y]);
+		}
+}
+
+/* X4: activation row m against groups g0..g1, a group from each quarter
+ * of the range at a time (four streams, as mm_q8_task reads rows). */
+static void mm_x4_row(const struct mm_job *j, const struct ek_matmul *p,
+		      ek_dotx4_fn dot, uint64_t g0, uint64_t g1, uint64_t m)
+{
+	uint64_t nb = p->k / EK_QK, gs[4];
+	const uint8_t *q = p->w;
+	const uint16_t *d = ek_x4_scales(p->w, p->w_dtype, p->n, nb);
+	struct ek_q8_row a;
+	struct mm_rows rs;
+	int ns;
+
+	ek_q8_row_view(ek_ptr_add_mut(j->scratch, m * j->q8_bytes), p->k, &a);
+	mm_rows_init(&rs, g0, g1);
+	while ((ns = mm_next_group(&rs, gs))) {
+		const uint8_t *qp[4];
+		const uint16_t *dp[4];
+		float o[4][4];
+
+		for (int s = 0; s < ns; s++) {
+			qp[s] = q + gs[s] * nb * ek_x4_qb(p->w_dtype);
+			dp[s] = d + gs[s] * nb * 4;
+		}
+		dot(qp, dp, ns, MM_X4_PREFETCH, &a, nb, o);
+		for (int s = 0; s < ns; s++)
+			for (int r = 0; r < 4 && 4 * gs[s] + r < p->n; r++)
+				mm_store(p, m, 4 * gs[s] + r, o[s][r]);
+	}
+}
+
+/* X4: groups g0..g1 of p's W against the quantized A. */
+static void mm_x4_run(const struct mm_job *j, const struct ek_matmul *p,
+		      uint64_t g0, uint64_t g1)
+{
+	bool q8 = p->w_dtype == EK_Q8_0;
+	ek_dotx4_fn dot = q8 ? j->kern->dotx4_q8_0 : j->kern->dotx4_q4_0;
+	ek_tilex4_fn tile = q8 ? j->kern->tilex4_q8_0 : j->kern->tilex4_q4_0;
+
+	if (!dot)
+		dot = q8 ? ek_dotx4_q8_0_portable : ek_dotx4_q4_0_portable;
+	for (uint64_t mb = 0; mb < p->m; mb += MM_M_BLOCK) {
+		uint64_t me = mb + MM_M_BLOCK < p->m ? mb + MM_M_BLOCK : p->m;
+		uint64_t m = tile ? mb + (me - mb) / 4 * 4 : mb;
+
+		if (m > mb)
+			mm_x4_tiles(j, p, tile, g0, g1, mb, m);
+		for (; m < me; m++)
+			mm_x4_row(j, p, dot, g0, g1, m);
+	}
+}
+
+/* X4: tasks over the groups of all the job's W, in order. */
+static void mm_x4_task(void *arg, int i, int n)
+{
+	const struct mm_job *j = arg;
+	uint64_t g0, g1, base = 0;
+
+	ek_split(j->total_groups, MM_N_GRAIN / 4, i, n, &g0, &g1);
+	for (int x = 0; x < j->count && g0 < g1; x++) {
+		uint64_t end = base + ek_x4_groups(j->p[x].n);
+
+		if (g0 < end) {
+			uint64_t e = g1 < end ? g1 : end;
+
+			mm_x4_run(j, &j->p[x], g0 - base, e - base);
+			g0 = e;
+		}
+		base = end;
+	}
+}
+
 /* Float weights (or quantized ones without scratch): a dot per output. */
 static void mm_dot_task(void *arg, int i, int n)
 {
@@ -320,8 +429,11 @@ static void mm_job_init(struct mm_job *j, const struct ek_matmul *ps,
 	j->p = ps;
 	j->count = count;
 	j->total_n = 0;
-	for (int x = 0; x < count; x++)
+	j->total_groups = 0;
+	for (int x = 0; x < count; x++) {
 		j->total_n += ps[x].n;
+		j->total_groups += ek_x4_groups(ps[x].n);
+	}
 	j->kern = ek_mm_kernels_for(ek_isa());
 	j->scratch = scratch;
 	j->q8_bytes = ek_q8_row_bytes(ps[0].k);
@@ -332,7 +444,10 @@ static void mm_job_init(struct mm_job *j, const struct ek_matmul *ps,
 static void mm_run_quantized(const struct ek_exec *ex, struct mm_job *j)
 {
 	ek_run(ex, mm_quantize_task, j, ek_ntasks(ex, j->p[0].m));
-	ek_run(ex, mm_q8_task, j, mm_row_tasks(ex, j));
+	if (j->p[0].w_layout == EK_LAYOUT_X4)
+		ek_run(ex, mm_x4_task, j, mm_row_tasks(ex, j));
+	else
+		ek_run(ex, mm_q8_task, j, mm_row_tasks(ex, j));
 }
 
 void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
@@ -343,7 +458,7 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 	/* scratch sizes are per thread of ex: ek_matmul_scratch_size() must
 	 * have been given ex->nthreads */
 
-	if (!mm_valid(p))
+	if (!mm_valid(p, scratch))
 		return;
 	mm_job_init(&j, p, 1, scratch);
 	if (mm_quantized(p->w_dtype) && scratch) {
@@ -375,11 +490,13 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 }
 
 /* Can the group run as one quantized job: same A, same quantized type? */
-static bool mm_group_joinable(const struct ek_matmul *ps, int count)
+static bool mm_group_joinable(const struct ek_matmul *ps, int count,
+			      const void *scratch)
 {
 	for (int x = 0; x < count; x++)
-		if (!mm_valid(&ps[x]) || !mm_quantized(ps[x].w_dtype) ||
-		    ps[x].w_dtype != ps[0].w_dtype || ps[x].m != ps[0].m ||
+		if (!mm_valid(&ps[x], scratch) || !mm_quantized(ps[x].w_dtype) ||
+		    ps[x].w_dtype != ps[0].w_dtype ||
+		    ps[x].w_layout != ps[0].w_layout || ps[x].m != ps[0].m ||
 		    ps[x].k != ps[0].k || ps[x].a != ps[0].a ||
 		    ps[x].a_stride != ps[0].a_stride)
 			return false;
@@ -393,7 +510,7 @@ void ek_matmul_group(const struct ek_exec *ex, const struct ek_matmul *ps,
 
 	if (!ps || count <= 0)
 		return;
-	if (count == 1 || !scratch || !mm_group_joinable(ps, count)) {
+	if (count == 1 || !scratch || !mm_group_joinable(ps, count, scratch)) {
 		for (int x = 0; x < count; x++)
 			ek_matmul(ex, &ps[x], scratch);
 		return;

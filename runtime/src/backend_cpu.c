@@ -33,6 +33,7 @@ static struct ek_matmul mm(uint32_t m, const float *a, size_t a_stride,
 		.m = m, .n = w->n_out, .k = w->n_in,
 		.a = a, .a_stride = a_stride,
 		.w = w->data, .w_dtype = w->dtype, .w_stride = w->stride,
+		.w_layout = w->layout,
 		.c = out, .c_stride = out_stride,
 		.bias = bias, .accumulate = accumulate,
 	};
@@ -58,8 +59,7 @@ static int run_embed(struct cpu *c, const struct step *s)
 
 		if (id < 0 || (uint32_t)id >= m->info.n_vocab)
 			return -EINVAL;
-		ek_dequantize_row(e->dtype, (const char *)e->data + (size_t)id * e->stride,
-				  c->st->x + (size_t)t * d, d);
+		weight_row(e, (uint64_t)id, c->st->x + (size_t)t * d);
 	}
 	return 0;
 }
@@ -183,6 +183,7 @@ static size_t scratch_for(const struct weight *w, uint32_t m, int nthreads)
 {
 	struct ek_matmul p = {
 		.m = m, .n = w->n_out, .k = w->n_in, .w_dtype = w->dtype,
+		.w_layout = w->layout,
 	};
 
 	return ek_matmul_scratch_size(&p, nthreads);

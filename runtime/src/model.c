@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MAX_LAYERS 1024
 
@@ -88,13 +89,34 @@ static int bind_weight(struct ember_model *m, const char *name, uint32_t n_in,
 	return 0;
 }
 
+void weight_row(const struct weight *w, uint64_t r, float *dst)
+{
+	if (w->layout == EK_LAYOUT_X4)
+		ek_x4_dequantize_row(w->dtype, w->data, w->n_out, w->n_in, r, dst);
+	else
+		ek_dequantize_row(w->dtype, (const char *)w->data + r * w->stride, dst,
+				  w->n_in);
+}
+
+int model_own(struct ember_model *m, void *p, struct ember_error *err)
+{
+	void **owned = p ? realloc(m->owned, (m->n_owned + 1) * sizeof(*owned)) : NULL;
+
+	if (!owned) {
+		free(p);
+		return ember_fail(err, -ENOMEM, "%s: out of memory", m->path);
+	}
+	m->owned = owned;
+	m->owned[m->n_owned++] = p;
+	return 0;
+}
+
 /* A vector of n elements, returned as f32 (copied if stored otherwise). */
 static int bind_vector(struct ember_model *m, const char *name, uint32_t n,
 		       bool required, const float **out, struct ember_error *err)
 {
 	const struct gguf_tensor *t;
 	float *copy;
-	void **owned;
 	int ret = find_tensor(m, name, required, &t, err);
 
 	*out = NULL;
@@ -110,15 +132,8 @@ static int bind_vector(struct ember_model *m, const char *name, uint32_t n,
 		return ember_fail(err, -ENOTSUP, "%s: tensor '%s' has unsupported type %s",
 				  m->path, name, gguf_dtype_name(t->type));
 	copy = malloc((size_t)n * sizeof(float));
-	owned = realloc(m->owned, (m->n_owned + 1) * sizeof(*owned));
-	if (!copy || !owned) {
-		free(copy);
-		if (owned)
-			m->owned = owned;
-		return ember_fail(err, -ENOMEM, "%s: out of memory", m->path);
-	}
-	m->owned = owned;
-	m->owned[m->n_owned++] = copy;
+	if ((ret = model_own(m, copy, err)))
+		return ret;
 	ek_dequantize_row((int)t->type, t->data, copy, n);
 	*out = copy;
 	return 0;
@@ -300,7 +315,7 @@ int ember_model_load(const char *path, struct ember_model **out,
 		m->info.generated = gen;
 	}
 	if ((ret = load_hparams(m, err)) || (ret = vocab_load(&m->vocab, &m->gguf, err)) ||
-	    (ret = load_tensors(m, err)))
+	    (ret = load_tensors(m, err)) || (ret = model_repack(m, err)))
 		goto fail;
 	m->info.bos = m->vocab.bos;
 	m->info.eos = m->vocab.eos;
@@ -318,6 +333,8 @@ void ember_model_free(struct ember_model *m)
 	for (uint32_t i = 0; i < m->n_owned; i++)
 		free(m->owned[i]);
 	free(m->owned);
+	if (m->arena)
+		munmap(m->arena, m->arena_size);
 	free(m->layers);
 	vocab_free(&m->vocab);
 	gguf_close(&m->gguf);

@@ -14,8 +14,9 @@
 struct weight {
 	const void *data;
 	int dtype;
+	int layout;		/* enum ek_layout: X4 data is the model's copy */
 	uint32_t n_in, n_out;
-	size_t stride;		/* bytes per row */
+	size_t stride;		/* bytes per row (as GGUF rows) */
 	const char *name;
 };
 
@@ -35,7 +36,16 @@ struct ember_model {
 	struct layer *layers;
 	struct vocab vocab;
 	void **owned;		/* f32 copies of small vectors */
+	void *arena;		/* repacked weights (mmap), or NULL */
+	size_t arena_size;
 	uint32_t n_owned;
 };
+
+/* Row r of w as f32, whatever its layout. */
+void weight_row(const struct weight *w, uint64_t r, float *dst);
+/* Frees p with the model; on failure frees it now and fails with ENOMEM. */
+int model_own(struct ember_model *m, void *p, struct ember_error *err);
+/* Matmul weights into the layout this CPU multiplies fastest (repack.c). */
+int model_repack(struct ember_model *m, struct ember_error *err);
 
 #endif

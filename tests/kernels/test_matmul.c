@@ -227,13 +227,48 @@ static void mm_check_rows_alone(struct kt *t, struct mm_data *d,
 	d->p = whole;
 }
 
+/* The weights to the X4 layout (d->w keeps the rows for the reference);
+ * every row reads back as its GGUF row does. Returns the X4 copy. */
+static void *mm_to_x4(struct kt *t, struct mm_data *d)
+{
+	struct ek_matmul *p = &d->p;
+	size_t size = ek_x4_size(p->w_dtype, p->n, p->k);
+	void *x4 = kt_alloc(size ? size : 1);
+	float *want = kt_alloc((size_t)p->k * 4), *got = kt_alloc((size_t)p->k * 4);
+
+	KT_CHECK(t, size == (p->n + 3) / 4 * 4 * ek_row_size(p->w_dtype, p->k),
+		 "x4 size of %s N=%u K=%u: %zu", ek_dtype_name(p->w_dtype),
+		 p->n, p->k, size);
+	KT_CHECK(t, ek_x4_pack(p->w_dtype, d->w, p->w_stride, p->n, p->k, x4),
+		 "x4 pack of %s N=%u K=%u", ek_dtype_name(p->w_dtype), p->n, p->k);
+	for (uint32_t n = 0; n < p->n; n++) {
+		ek_dequantize_row(p->w_dtype, (const char *)d->w + n * p->w_stride,
+				  want, p->k);
+		KT_CHECK(t, ek_x4_dequantize_row(p->w_dtype, x4, p->n, p->k, n, got) &&
+			    !memcmp(want, got, (size_t)p->k * 4),
+			 "x4 row %u of %s N=%u K=%u reads back differently", n,
+			 ek_dtype_name(p->w_dtype), p->n, p->k);
+	}
+	KT_CHECK(t, !ek_x4_dequantize_row(p->w_dtype, x4, p->n, p->k, p->n, got),
+		 "x4 row past the end is refused");
+	kt_free(want);
+	kt_free(got);
+	p->w = x4;
+	p->w_layout = EK_LAYOUT_X4;
+	return x4;
+}
+
 static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
-			const struct mm_case *mc, int dtype, int variant)
+			const struct mm_case *mc, int dtype, int variant,
+			int layout)
 {
 	struct mm_data d;
+	void *x4 = NULL;
 	float *first;
 
 	mm_setup(&d, rng, mc, dtype, variant);
+	if (layout == EK_LAYOUT_X4)
+		x4 = mm_to_x4(t, &d);
 	first = mm_run(&d, &e->ex[0], true);
 	mm_check(t, &d, first, "serial");
 	if (dtype == EK_Q8_0 || dtype == EK_Q4_0)
@@ -249,24 +284,33 @@ static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 	{
 		float *c = mm_run(&d, &e->ex[2], false);
 
-		mm_check(t, &d, c, "no-scratch");
+		if (x4)	/* X4 needs the scratch: C stays as it was */
+			KT_CHECK(t, !memcmp(c, d.c0, d.p.c_stride * d.p.m),
+				 "matmul x4 without scratch wrote C");
+		else
+			mm_check(t, &d, c, "no-scratch");
 		kt_free(c);
 	}
 	kt_free(first);
+	kt_free(x4);
 	mm_free(&d);
 }
 
 /* ek_matmul_group over Q/K/V-like shapes (same A, different N, bias on
  * one, accumulate on another) equals separate ek_matmul calls bitwise. */
 static void mm_group_case(struct kt *t, struct kt_execs *e,
-			  struct kt_rng *rng, int dtype, uint32_t m, uint32_t k)
+			  struct kt_rng *rng, int dtype, uint32_t m, uint32_t k,
+			  int layout)
 {
 	const struct mm_case cs[3] = { { m, 96, k }, { m, 32, k }, { m, 33, k } };
 	struct mm_data d[3];
 	struct ek_matmul ps[3];
+	void *x4[3] = { NULL, NULL, NULL };
 
 	for (int x = 0; x < 3; x++) {
 		mm_setup(&d[x], rng, &cs[x], dtype, x == 2 ? 4 : 0);
+		if (layout == EK_LAYOUT_X4)
+			x4[x] = mm_to_x4(t, &d[x]);
 		ps[x] = d[x].p;
 		ps[x].a = d[0].p.a;
 		ps[x].a_stride = d[0].p.a_stride;
@@ -298,16 +342,19 @@ static void mm_group_case(struct kt *t, struct kt_execs *e,
 		ek_matmul_group(&e->ex[i], ps, 3, scratch);
 		for (int x = 0; x < 3; x++) {
 			KT_CHECK(t, !memcmp(sep[x], grp[x], ps[x].c_stride * m),
-				 "matmul group %s M=%u K=%u, %d threads: member %d "
-				 "differs from ek_matmul", ek_dtype_name(dtype), m, k,
+				 "matmul group %s%s M=%u K=%u, %d threads: member %d "
+				 "differs from ek_matmul", ek_dtype_name(dtype),
+				 layout == EK_LAYOUT_X4 ? " x4" : "", m, k,
 				 e->ex[i].nthreads, x);
 			kt_free(sep[x]);
 			kt_free(grp[x]);
 		}
 		kt_free(scratch);
 	}
-	for (int x = 0; x < 3; x++)
+	for (int x = 0; x < 3; x++) {
+		kt_free(x4[x]);
 		mm_free(&d[x]);
+	}
 }
 
 void kt_test_matmul(struct kt *t, struct kt_execs *e)
@@ -318,18 +365,32 @@ void kt_test_matmul(struct kt *t, struct kt_execs *e)
 	int variant = 0;
 
 	for (size_t di = 0; di < 5; di++) {
-		for (size_t i = 0; i < sizeof(any_k) / sizeof(any_k[0]); i++)
+		bool quant = dtypes[di] == EK_Q8_0 || dtypes[di] == EK_Q4_0;
+
+		for (size_t i = 0; i < sizeof(any_k) / sizeof(any_k[0]); i++) {
 			mm_case_run(t, e, &rng, &any_k[i], dtypes[di],
-				    variant++ & 15);
-		if (dtypes[di] == EK_Q8_0 || dtypes[di] == EK_Q4_0)
+				    variant++ & 15, EK_LAYOUT_ROWS);
+			if (quant)
+				mm_case_run(t, e, &rng, &any_k[i], dtypes[di],
+					    variant++ & 15, EK_LAYOUT_X4);
+		}
+		if (quant)
 			continue;
 		for (size_t i = 0; i < sizeof(float_k) / sizeof(float_k[0]); i++)
 			mm_case_run(t, e, &rng, &float_k[i], dtypes[di],
-				    variant++ & 15);
+				    variant++ & 15, EK_LAYOUT_ROWS);
 	}
 	for (size_t di = 0; di < 5; di++)
-		for (uint32_t m = 1; m <= 9; m += 4)
-			mm_group_case(t, e, &rng, dtypes[di], m, di == 0 ? 100 : 320);
+		for (uint32_t m = 1; m <= 9; m += 4) {
+			mm_group_case(t, e, &rng, dtypes[di], m, di == 0 ? 100 : 320,
+				      EK_LAYOUT_ROWS);
+			if (di >= 3)
+				mm_group_case(t, e, &rng, dtypes[di], m, 352,
+					      EK_LAYOUT_X4);
+		}
+	KT_CHECK(t, !ek_x4_size(EK_F32, 4, 32) && !ek_x4_size(EK_Q8_0, 4, 48) &&
+		    !ek_x4_size(EK_Q4_0, 0, 32) && !ek_x4_preferred(EK_F16),
+		 "x4 is for Q8_0 / Q4_0 rows of whole blocks only");
 	/* invalid shapes are refused without touching C */
 	{
 		float a[64] = { 0 }, c[4] = { 1, 2, 3, 4 };

@@ -36,7 +36,7 @@ static void matvec(const struct weight *w, const double *x, const float *bias, d
 	for (uint32_t o = 0; o < w->n_out; o++) {
 		double s = bias ? bias[o] : 0;
 
-		ek_dequantize_row(w->dtype, (const char *)w->data + o * w->stride, row, w->n_in);
+		weight_row(w, o, row);
 		for (uint32_t i = 0; i < w->n_in; i++)
 			s += (double)row[i] * x[i];
 		y[o] = s;
@@ -173,6 +173,16 @@ static void run_model(const char *label, const struct synth_spec *spec, int kv_d
 	unlink(path);
 	if (!m)
 		goto out;
+	{
+		/* Q8_0 / Q4_0 matrices run repacked where the kernels prefer it
+		 * (so this test covers the X4 path on such CPUs), rows elsewhere */
+		const struct weight *w = &m->layers[0].down, *o = &m->output;
+		int want = ek_x4_preferred(w->dtype) ? EK_LAYOUT_X4 : EK_LAYOUT_ROWS;
+
+		CHECK(w->layout == want && o->layout ==
+		      (ek_x4_preferred(o->dtype) ? EK_LAYOUT_X4 : EK_LAYOUT_ROWS),
+		      "%s: layout %d, expected %d", label, w->layout, want);
+	}
 	ember_session_opts_default(&so);
 	so.n_ctx = 64;
 	so.n_threads = 2;
@@ -196,9 +206,7 @@ static void run_model(const char *label, const struct synth_spec *spec, int kv_d
 		for (uint32_t t = 0; t < n; t++) {
 			float row[256];
 
-			ek_dequantize_row(m->tok_embd.dtype,
-					  (const char *)m->tok_embd.data + tk[t] * m->tok_embd.stride,
-					  row, d);
+			weight_row(&m->tok_embd, (uint64_t)tk[t], row);
 			for (uint32_t i = 0; i < d; i++)
 				r->x[t][i] = row[i];
 		}

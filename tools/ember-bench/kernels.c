@@ -124,9 +124,11 @@ static double line_bandwidth(struct kctx *k)
 	return ember_read_bandwidth(&k->ex, BW_BYTES, 2) * 1e-9;
 }
 
+/* tag "x4 ...": the weights in the X4 layout (kernels.h) */
 static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 			 uint32_t kk, int copies, const char *tag)
 {
+	bool x4 = !strncmp(tag, "x4", 2);
 	struct bench_result r;
 	struct mm_arg a;
 	size_t wbytes;
@@ -163,9 +165,14 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 		a.nw = 1;
 	a.w = calloc((size_t)a.nw, sizeof(void *));
 	a.w[0] = w0;
+	if (x4) {
+		a.w[0] = bench_alloc(wbytes);
+		ek_x4_pack(dtype, w0, a.p.w_stride, n, kk, a.w[0]);
+		a.p.w_layout = EK_LAYOUT_X4;
+	}
 	for (int i = 1; i < a.nw; i++) {
 		a.w[i] = bench_alloc(wbytes);
-		memcpy(a.w[i], w0, wbytes);
+		memcpy(a.w[i], a.w[0], wbytes);
 	}
 	size_t ss = ek_matmul_scratch_size(&a.p, k->ex.nthreads);
 
@@ -243,6 +250,8 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 	}
 	bench_print(k->o, &r);
 	bench_free(a.scratch, ss);
+	if (x4)
+		bench_free(w0, wbytes);
 	for (int i = 0; i < a.nw; i++)
 		bench_free(a.w[i], wbytes);
 	free(a.w);
@@ -398,14 +407,22 @@ int bench_kernels_main(const struct bench_opts *o)
 	bench_matmul(&k, EK_BF16, 512, 2048, 2048, 1, "");
 	bench_matmul(&k, EK_Q8_0, 512, 2048, 2048, 1, "");
 	bench_matmul(&k, EK_Q4_0, 512, 2048, 2048, 1, "");
+	bench_matmul(&k, EK_Q8_0, 512, 2048, 2048, 1, "x4");
+	bench_matmul(&k, EK_Q4_0, 512, 2048, 2048, 1, "x4");
 
-	/* decode: M = 1, from DRAM, then from L3 */
+	/* decode: M = 1, from DRAM, then from L3; Q8_0 / Q4_0 also in the X4
+	 * layout, and on SmolLM2's short rows (K = 576) */
 	static const int dts[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0, EK_Q4_0 };
 
 	for (size_t i = 0; i < 5; i++)
 		bench_matmul(&k, dts[i], 1, 4096, 4096, 0, "cold");
-	bench_matmul(&k, EK_Q8_0, 1, 2048, 2048, 1, "l3");
-	bench_matmul(&k, EK_Q4_0, 1, 2048, 2048, 1, "l3");
+	for (size_t i = 3; i < 5; i++) {
+		bench_matmul(&k, dts[i], 1, 4096, 4096, 0, "x4 cold");
+		bench_matmul(&k, dts[i], 1, 2048, 2048, 1, "l3");
+		bench_matmul(&k, dts[i], 1, 2048, 2048, 1, "x4 l3");
+		bench_matmul(&k, dts[i], 1, 1536, 576, 0, "cold");
+		bench_matmul(&k, dts[i], 1, 1536, 576, 0, "x4 cold");
+	}
 
 	/* attention decode over a 2048-token cache */
 	bench_attention(&k, EK_F16, 2048, 32, 4, 64);

@@ -73,6 +73,18 @@ bool ek_quantize_row(int dtype, const float *src, void *dst, uint64_t n);
 
 /* ---- ops --------------------------------------------------------------- */
 
+/*
+ * How a weight matrix is stored. EK_LAYOUT_ROWS: GGUF rows, w_stride apart
+ * (what every op and the device read). EK_LAYOUT_X4: Q8_0 / Q4_0 rows
+ * interleaved four at a time (ek_x4_pack below), so that one 64-byte load
+ * feeds four rows and no bytes need gathering; a host-only form that a
+ * loader makes once, where ek_x4_preferred() says it pays.
+ */
+enum ek_layout {
+	EK_LAYOUT_ROWS = 0,
+	EK_LAYOUT_X4 = 1,
+};
+
 /* C[m][n] = sum_k A[m][k] * W[n][k] (+ bias[n]) (+ C[m][n] if accumulate) */
 struct ek_matmul {
 	uint32_t m, n, k;
@@ -80,7 +92,9 @@ struct ek_matmul {
 	size_t a_stride;
 	const void *w;
 	int w_dtype;
-	size_t w_stride;
+	size_t w_stride;	/* ROWS: bytes between rows; X4: unused */
+	int w_layout;		/* enum ek_layout; X4: w is ek_x4_pack() of
+				 * exactly these n x k */
 	float *c;
 	size_t c_stride;
 	const float *bias;	/* NULL: none */
@@ -90,7 +104,8 @@ struct ek_matmul {
  * Reads only the shape (m, n, k, w_dtype): pointers may be NULL. */
 size_t ek_matmul_scratch_size(const struct ek_matmul *p, int nthreads);
 /* scratch: at least ek_matmul_scratch_size() bytes, 64-byte aligned, or
- * NULL: then a slower path that needs no work memory is used. */
+ * NULL: then a slower path that needs no work memory is used (for ROWS;
+ * X4 weights need the scratch, without it nothing is computed). */
 void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 	       void *scratch);
 /*
@@ -103,6 +118,29 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
  */
 void ek_matmul_group(const struct ek_exec *ex, const struct ek_matmul *ps,
 		     int count, void *scratch);
+
+/*
+ * The X4 layout of n rows of k elements (Q8_0 or Q4_0; nb = k / 32 blocks
+ * per row, G = ceil(n / 4) groups of four rows, missing rows zero):
+ *  - quants, G x nb entries of QB bytes, group-major: for Q4_0 (QB = 64)
+ *    the 16 GGUF nibble bytes of rows 0..3 of the group; for Q8_0
+ *    (QB = 128) elements 0-15 of rows 0..3, then elements 16-31, each
+ *    stored + 128 (unsigned, as VNNI multiplies u8 by s8);
+ *  - then the f16 scales, 4 x nb per group, by runs of four blocks: run j
+ *    (t = min(4, nb - 4j) blocks) holds row r's scales at 16j + t r.
+ * Same bytes as the rows when n % 4 == 0. Both planes stream in order.
+ */
+/* Bytes of the X4 form (0: dtype not Q8_0 / Q4_0, or k not blocks). */
+size_t ek_x4_size(int dtype, uint64_t n, uint64_t k);
+/* Rows w (w_stride apart) to X4 at dst (ek_x4_size() bytes, 64-aligned
+ * for speed). Returns false for what ek_x4_size() rejects. */
+bool ek_x4_pack(int dtype, const void *w, size_t w_stride, uint64_t n,
+		uint64_t k, void *dst);
+/* Row r of an X4 matrix to f32 (as ek_dequantize_row on the row). */
+bool ek_x4_dequantize_row(int dtype, const void *x4, uint64_t n, uint64_t k,
+			  uint64_t r, float *dst);
+/* Whether ek_matmul on this CPU runs X4 weights of dtype faster than rows. */
+bool ek_x4_preferred(int dtype);
 
 /*
  * Causal grouped-query attention with online softmax. For token t < n_tok
