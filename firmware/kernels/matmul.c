@@ -27,6 +27,9 @@
 /* Tasks per thread for M = 1: each task starts four new streams, so
  * fewer, longer tasks than elsewhere (2 beat 1 and 4 by 3-8%). */
 #define MM_DECODE_TASKS_PER_THREAD 2
+#ifndef MM_X4_STREAMS
+#define MM_X4_STREAMS 4
+#endif
 #ifndef MM_X4_PREFETCH
 #define MM_X4_PREFETCH 1024
 #endif
@@ -121,11 +124,14 @@ struct mm_rows {
 	uint64_t cur[4], end[4];
 };
 
-static void mm_rows_init(struct mm_rows *s, uint64_t n0, uint64_t n1)
+static void mm_rows_init(struct mm_rows *s, uint64_t n0, uint64_t n1, int parts)
 {
 	for (int q = 0; q < 4; q++) {
-		s->cur[q] = n0 + (n1 - n0) * q / 4;
-		s->end[q] = n0 + (n1 - n0) * (q + 1) / 4;
+		int e = q < parts ? q : parts;
+
+		s->cur[q] = n0 + (n1 - n0) * (uint64_t)e / (uint64_t)parts;
+		s->end[q] = n0 + (n1 - n0) * (uint64_t)(q < parts ? q + 1 : parts) /
+			    (uint64_t)parts;
 	}
 }
 
@@ -219,7 +225,7 @@ static void mm_q8_task(void *arg, int i, int n)
 		uint64_t me = mb + MM_M_BLOCK < p->m ? mb + MM_M_BLOCK : p->m;
 		struct mm_rows rs;
 
-		mm_rows_init(&rs, n0, n1);
+		mm_rows_init(&rs, n0, n1, 4);
 		for (;;) {
 			uint64_t rows[4], m = mb;
 			struct mm_group g;
@@ -259,7 +265,7 @@ static void mm_dot4_row(const struct mm_job *j, uint64_t n0, uint64_t n1)
 	uint64_t rows[4];
 	int cnt;
 
-	mm_rows_init(&rs, n0, n1);
+	mm_rows_init(&rs, n0, n1, 4);
 	while ((cnt = mm_next_group(&rs, rows))) {
 		struct mm_group g;
 		float out[4];
@@ -313,7 +319,7 @@ static void mm_x4_row(const struct mm_job *j, const struct ek_matmul *p,
 	int ns;
 
 	ek_q8_row_view(ek_ptr_add_mut(j->scratch, m * j->q8_bytes), p->k, &a);
-	mm_rows_init(&rs, g0, g1);
+	mm_rows_init(&rs, g0, g1, MM_X4_STREAMS);
 	while ((ns = mm_next_group(&rs, gs))) {
 		const uint8_t *qp[4];
 		const uint16_t *dp[4];

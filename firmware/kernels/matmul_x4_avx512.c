@@ -36,15 +36,34 @@ EK_TARGET_VNNI static AI void x4_weights(int q8, const uint8_t *e,
 	w[1] = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
 }
 
-/* u8 weights x s8 activations of one block, 4 partial sums per row */
-EK_TARGET_VNNI static AI __m512i x4_block(const __m512i w[2], const int8_t *a)
-{
-	__m512i a0 = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a));
-	__m512i a1 = _mm512_broadcast_i32x4(
-		_mm_loadu_si128((const __m128i *)(a + 16)));
+/*
+ * Blocks i..i+t-1 (t <= 4) of an activation row as every group's dot uses
+ * them: each block's halves broadcast to the four lanes, and in lane
+ * 4r + b (block b) the offset the weights' storage adds times the block's
+ * activation sum, and the activation scale.
+ */
+struct x4_act {
+	__m512i lo[4], hi[4];
+	__m512i off;
+	__m512 da;
+};
 
-	return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(),
-						       w[0], a0), w[1], a1);
+EK_TARGET_VNNI static AI void x4_act(int q8, const struct ek_q8_row *a,
+				     uint64_t i, int t, struct x4_act *x)
+{
+	__mmask8 tm = (__mmask8)((1u << t) - 1);
+
+	for (int b = 0; b < t; b++) {
+		const int8_t *q = a->qs + (i + (uint64_t)b) * EK_QK;
+
+		x->lo[b] = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)q));
+		x->hi[b] = _mm512_broadcast_i32x4(
+			_mm_loadu_si128((const __m128i *)(q + 16)));
+	}
+	/* weights stored + 128 (Q8_0) or as q for q - 8 (Q4_0) */
+	x->off = _mm512_slli_epi32(_mm512_broadcast_i32x4(
+		_mm_maskz_loadu_epi32(tm, a->sum + i)), q8 ? 7 : 3);
+	x->da = _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(tm, a->d + i));
 }
 
 /* [row r: 4 parts] x blocks 0-3 -> lane 4r + b: block b of row r */
@@ -59,29 +78,22 @@ EK_TARGET_VNNI static AI __m512i x4_sum4(const __m512i d[4])
 				_mm512_unpackhi_epi64(t0, t1));
 }
 
-/*
- * Blocks i..i+t-1 (t <= 4) of a group, weights w, scales sc (lane 4r + b,
- * f32) against activation row a, into acc. The weights are stored + 128
- * (Q8_0) or as q with value q - 8 (Q4_0): both come off the integer sum
- * as that offset x the block's activation sum.
- */
-EK_TARGET_VNNI static AI __m512 x4_quad(int q8, const __m512i w[4][2], int t,
-					__m512 sc,
-					const struct ek_q8_row *a, uint64_t i,
+/* Blocks i..i+t-1 of a group (weights w, scales sc in lanes 4r + b)
+ * against the activations x, added to acc. */
+EK_TARGET_VNNI static AI __m512 x4_quad(const __m512i w[4][2], int t,
+					__m512 sc, const struct x4_act *x,
 					__m512 acc)
 {
-	__mmask8 tm = (__mmask8)((1u << t) - 1);
 	__m512i d[4];
 
 	for (int b = 0; b < 4; b++)
-		d[b] = b < t ? x4_block(w[b], a->qs + (i + b) * EK_QK) :
-			       _mm512_setzero_si512();
-	__m512i off = _mm512_broadcast_i32x4(_mm_maskz_loadu_epi32(tm, a->sum + i));
-	__m512i s = _mm512_sub_epi32(x4_sum4(d),
-				     _mm512_slli_epi32(off, q8 ? 7 : 3));
-	__m512 da = _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(tm, a->d + i));
+		d[b] = b < t ? _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(
+				_mm512_setzero_si512(), w[b][0], x->lo[b]),
+				w[b][1], x->hi[b]) : _mm512_setzero_si512();
+	__m512i s = _mm512_sub_epi32(x4_sum4(d), x->off);
 
-	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(sc, da), acc);
+	return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(sc, x->da),
+			       acc);
 }
 
 /* The scales of a run of t blocks (row r's at t r) to lanes 4r + b. */
@@ -120,10 +132,11 @@ EK_TARGET_VNNI static AI void x4_prefetch(const void *p)
 	__asm__ volatile("prefetcht1 %0" : : "m"(*(const char *)p));
 }
 
-/* One group from each of ns streams, their blocks interleaved so that
- * the ns streams (distant parts of W) are read at once. */
+/* One group from each of NS streams against one activation row, their
+ * blocks interleaved so that the streams (distant parts of W) are read
+ * at once; the activations of a step are loaded once for all of them. */
 EK_TARGET_VNNI static AI void x4_dot(int q8, const uint8_t *const qs[4],
-				     const uint16_t *const ds[4], int ns,
+				     const uint16_t *const ds[4], const int ns,
 				     size_t pf, const struct ek_q8_row *a,
 				     uint64_t nb, float out[4][4])
 {
@@ -131,17 +144,21 @@ EK_TARGET_VNNI static AI void x4_dot(int q8, const uint8_t *const qs[4],
 	/* the scales stream is qb / 8 times slower than the quants */
 	size_t spf = pf * 8 / qb;
 	int tail = (int)(nb % 4);
-	const uint8_t *q[4];
-	const uint16_t *d[4];
+	const uint8_t *q[4] = { NULL, NULL, NULL, NULL };
+	const uint16_t *d[4] = { NULL, NULL, NULL, NULL };
 	__m512 acc[4];
+	struct x4_act x;
 	uint64_t i = 0;
 
+#pragma GCC unroll 4
 	for (int s = 0; s < ns; s++) {
 		q[s] = qs[s];
 		d[s] = ds[s];
 		acc[s] = _mm512_setzero_ps();
 	}
 	for (; i + 4 <= nb; i += 4) {
+		x4_act(q8, a, i, 4, &x);
+#pragma GCC unroll 4
 		for (int s = 0; s < ns; s++) {
 			__m512i w[4][2];
 
@@ -152,24 +169,28 @@ EK_TARGET_VNNI static AI void x4_dot(int q8, const uint8_t *const qs[4],
 				x4_weights(q8, q[s] + b * qb, w[b]);
 			}
 			x4_prefetch((const char *)d[s] + spf);
-			acc[s] = x4_quad(q8, w, 4, x4_scales(d[s], 4), a, i, acc[s]);
+			acc[s] = x4_quad(w, 4, x4_scales(d[s], 4), &x, acc[s]);
 			q[s] += 4 * qb;
 			d[s] += 16;
 		}
 	}
+	if (tail)
+		x4_act(q8, a, i, tail, &x);
+#pragma GCC unroll 4
 	for (int s = 0; s < ns; s++) {
 		if (tail) {
 			__m512i w[4][2];
 
 			for (int b = 0; b < tail; b++)
 				x4_weights(q8, q[s] + b * qb, w[b]);
-			acc[s] = x4_quad(q8, w, tail, x4_scales(d[s], tail), a, i,
-					 acc[s]);
+			acc[s] = x4_quad(w, tail, x4_scales(d[s], tail), &x, acc[s]);
 		}
 		x4_store(acc[s], out[s]);
 	}
 }
 
+/* One group against four activation rows: the weights of a step are
+ * split once for the four. */
 EK_TARGET_VNNI static AI void x4_tile(int q8, const uint8_t *q,
 				      const uint16_t *d,
 				      const struct ek_q8_row *const a[4],
@@ -189,9 +210,19 @@ EK_TARGET_VNNI static AI void x4_tile(int q8, const uint8_t *q,
 
 		for (int b = 0; b < t; b++)
 			x4_weights(q8, q + b * qb, w[b]);
-		for (int y = 0; y < 4; y++)
-			acc[y] = t == 4 ? x4_quad(q8, w, 4, sc, a[y], i, acc[y]) :
-					  x4_quad(q8, w, t, sc, a[y], i, acc[y]);
+#pragma GCC unroll 4
+		for (int y = 0; y < 4; y++) {
+			struct x4_act x;
+
+			/* t == 4 spelled out: constant masks and no branches */
+			if (t == 4) {
+				x4_act(q8, a[y], i, 4, &x);
+				acc[y] = x4_quad(w, 4, sc, &x, acc[y]);
+			} else {
+				x4_act(q8, a[y], i, t, &x);
+				acc[y] = x4_quad(w, t, sc, &x, acc[y]);
+			}
+		}
 		q += (size_t)t * qb;
 		d += 4 * t;
 	}

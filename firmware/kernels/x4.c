@@ -21,43 +21,56 @@ static void x4_put(int dtype, uint8_t *q, uint64_t b, int r,
 {
 	uint8_t *e = q + b * ek_x4_qb(dtype);
 
+	uint64_t v[4];
+
 	if (dtype == EK_Q4_0) {
 		memcpy(e + 16 * r, qs, 16);
 		return;
 	}
-	for (int h = 0; h < 2; h++)
-		for (int i = 0; i < 16; i++)
-			e[64 * h + 16 * r + i] = qs[16 * h + i] ^ 0x80;
+	memcpy(v, qs, sizeof(v));
+	for (int i = 0; i < 4; i++)
+		v[i] ^= 0x8080808080808080ull;	/* s8 -> u8 + 128 */
+	memcpy(e + 16 * r, v, 16);
+	memcpy(e + 64 + 16 * r, v + 2, 16);
+}
+
+bool ek_x4_pack_part(int dtype, const void *w, size_t w_stride, uint64_t n,
+		     uint64_t k, uint64_t g0, uint64_t g1, void *dst)
+{
+	size_t size = ek_x4_size(dtype, n, k);
+	uint64_t nb = k / EK_QK;
+	size_t qb = ek_x4_qb(dtype), bs = ek_row_size(dtype, EK_QK);
+	static const uint8_t zero[EK_QK];
+
+	if (!size || !w || !dst || g0 > g1 || g1 > ek_x4_groups(n))
+		return false;
+	uint16_t *d = ek_ptr_add_mut(dst, ek_x4_groups(n) * nb * qb);
+
+	for (uint64_t g = g0; g < g1; g++) {
+		uint8_t *q = ek_ptr_add_mut(dst, g * nb * qb);
+
+		for (int r = 0; r < 4; r++) {
+			uint64_t row = 4 * g + (uint64_t)r;
+
+			for (uint64_t b = 0; b < nb; b++) {
+				const uint8_t *blk = ek_ptr_add(w, row * w_stride + b * bs);
+				uint16_t scale = 0;
+
+				/* the rows past n of the last group are zero */
+				if (row < n)
+					memcpy(&scale, blk, sizeof(scale));
+				d[g * nb * 4 + ek_x4_scale_index(nb, b, r)] = scale;
+				x4_put(dtype, q, b, r, row < n ? blk + sizeof(scale) : zero);
+			}
+		}
+	}
+	return true;
 }
 
 bool ek_x4_pack(int dtype, const void *w, size_t w_stride, uint64_t n,
 		uint64_t k, void *dst)
 {
-	size_t size = ek_x4_size(dtype, n, k);
-	uint64_t nb = k / EK_QK;
-	size_t qb = ek_x4_qb(dtype), bs = ek_row_size(dtype, EK_QK);
-
-	if (!size || !w || !dst)
-		return false;
-	uint16_t *d = ek_ptr_add_mut(dst, ek_x4_groups(n) * nb * qb);
-
-	if (n % 4)	/* the missing rows of the last group stay zero */
-		memset(dst, 0, size);
-	for (uint64_t row = 0; row < n; row++) {
-		uint64_t g = row / 4;
-		int r = (int)(row % 4);
-		uint8_t *q = ek_ptr_add_mut(dst, g * nb * qb);
-
-		for (uint64_t b = 0; b < nb; b++) {
-			const uint8_t *blk = ek_ptr_add(w, row * w_stride + b * bs);
-			uint16_t scale;
-
-			memcpy(&scale, blk, sizeof(scale));
-			d[g * nb * 4 + ek_x4_scale_index(nb, b, r)] = scale;
-			x4_put(dtype, q, b, r, blk + sizeof(scale));
-		}
-	}
-	return true;
+	return ek_x4_pack_part(dtype, w, w_stride, n, k, 0, ek_x4_groups(n), dst);
 }
 
 /* Weight j (0..31) of block b of row r of the group at q, as an integer. */

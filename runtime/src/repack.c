@@ -31,8 +31,27 @@ static void drop_pages(const void *p, size_t n)
 		madvise((void *)b, e - b, MADV_DONTNEED);
 }
 
-/* Packs w into the arena at *off (if this CPU prefers X4 for its type). */
-static void repack(struct weight *w, uint8_t *arena, size_t *off)
+struct pack_job {
+	const struct weight *w;
+	void *dst;
+};
+
+/* Part i of n of the groups of the job's matrix. */
+static void pack_task(void *arg, int i, int n)
+{
+	const struct pack_job *j = arg;
+	const struct weight *w = j->w;
+	uint64_t g = ((uint64_t)w->n_out + 3) / 4;
+
+	ek_x4_pack_part(w->dtype, w->data, w->stride, w->n_out, w->n_in,
+			g * (uint64_t)i / (uint64_t)n, g * (uint64_t)(i + 1) / (uint64_t)n,
+			j->dst);
+}
+
+/* Packs w into the arena at *off (if this CPU prefers X4 for its type),
+ * then drops the file's pages of it; with no arena, only counts. */
+static void repack(const struct ek_exec *ex, struct weight *w, uint8_t *arena,
+		   size_t *off)
 {
 	size_t size;
 
@@ -42,9 +61,11 @@ static void repack(struct weight *w, uint8_t *arena, size_t *off)
 	if (!size)
 		return;
 	if (arena) {
-		ek_x4_pack(w->dtype, w->data, w->stride, w->n_out, w->n_in, arena + *off);
+		struct pack_job j = { w, arena + *off };
+
+		ex->run(ex->ctx, pack_task, &j, ex->nthreads);
 		drop_pages(w->data, w->stride * w->n_out);
-		w->data = arena + *off;
+		w->data = j.dst;
 		w->layout = EK_LAYOUT_X4;
 	}
 	*off += (size + 63) & ~(size_t)63;
@@ -53,13 +74,14 @@ static void repack(struct weight *w, uint8_t *arena, size_t *off)
 /* Every matmul weight once (tied: the embedding is the output matrix).
  * The output matrix, the largest, goes first: memory then peaks at the
  * repacked weights plus one layer's matrix, not plus the largest. */
-static void repack_all(struct ember_model *m, uint8_t *arena, size_t *off)
+static void repack_all(const struct ek_exec *ex, struct ember_model *m,
+		       uint8_t *arena, size_t *off)
 {
 	if (m->info.tied_embeddings) {
-		repack(&m->tok_embd, arena, off);
+		repack(ex, &m->tok_embd, arena, off);
 		m->output = m->tok_embd;
 	} else {
-		repack(&m->output, arena, off);
+		repack(ex, &m->output, arena, off);
 	}
 	for (uint32_t i = 0; i < m->info.n_layer; i++) {
 		struct layer *l = &m->layers[i];
@@ -67,41 +89,52 @@ static void repack_all(struct ember_model *m, uint8_t *arena, size_t *off)
 					&l->up, &l->down };
 
 		for (size_t j = 0; j < sizeof(ws) / sizeof(ws[0]); j++)
-			repack(ws[j], arena, off);
+			repack(ex, ws[j], arena, off);
 	}
+}
+
+/* size bytes (a multiple of HUGE_PAGE) at a HUGE_PAGE boundary, in huge
+ * pages where the kernel allows; NULL if out of memory. */
+static void *map_huge(size_t size)
+{
+	uint8_t *p = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t a;
+	size_t head;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	head = a - (uintptr_t)p;
+	if (head)
+		munmap(p, head);
+	munmap((uint8_t *)a + size, HUGE_PAGE - head);
+	madvise((void *)a, size, MADV_HUGEPAGE);
+	return (void *)a;
 }
 
 int model_repack(struct ember_model *m, struct ember_error *err)
 {
+	struct ek_pool *pool;
+	struct ek_exec ex;
 	size_t size = 0;
-	void *arena;
 
-	repack_all(m, NULL, &size);
+	repack_all(&ek_exec_serial, m, NULL, &size);
 	if (!size)
 		return 0;
-	/* one mapping in 2 MiB pages where the kernel allows: decode streams
-	 * all of it every token, and 4 KiB pages cost a TLB walk each */
+	/* one mapping in 2 MiB pages: decode streams all of it every token,
+	 * and with 4 KiB pages every page costs a TLB walk */
 	size = (size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-	arena = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (arena == MAP_FAILED)
+	m->arena = map_huge(size);
+	if (!m->arena)
 		return ember_fail(err, -ENOMEM, "%s: out of memory for %zu MiB of repacked weights",
 				  m->path, size >> 20);
-	{
-		uintptr_t a = ((uintptr_t)arena + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-		size_t head = a - (uintptr_t)arena;
-
-		if (head)
-			munmap(arena, head);
-		if (HUGE_PAGE - head)
-			munmap((uint8_t *)a + size, HUGE_PAGE - head);
-		arena = (void *)a;
-	}
-	if (!getenv("EMBER_NOHUGE"))
-		madvise(arena, size, MADV_HUGEPAGE);
-	m->arena = arena;
 	m->arena_size = size;
+	/* on every core: packing reads the file and faults the arena in */
+	pool = ek_pool_create(0);
+	ex = pool ? ek_pool_exec(pool) : ek_exec_serial;
 	size = 0;
-	repack_all(m, arena, &size);
+	repack_all(&ex, m, m->arena, &size);
+	ek_pool_destroy(pool);
 	return 0;
 }

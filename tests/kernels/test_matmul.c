@@ -241,6 +241,24 @@ static void *mm_to_x4(struct kt *t, struct mm_data *d)
 		 p->n, p->k, size);
 	KT_CHECK(t, ek_x4_pack(p->w_dtype, d->w, p->w_stride, p->n, p->k, x4),
 		 "x4 pack of %s N=%u K=%u", ek_dtype_name(p->w_dtype), p->n, p->k);
+	{
+		/* in three parts (as a loader's threads do): the same bytes */
+		uint64_t g = (p->n + 3) / 4;
+		uint8_t *parts = kt_alloc(size ? size : 1);
+		bool ok = true;
+
+		memset(parts, 0xa5, size);
+		for (int i = 0; i < 3; i++)
+			ok &= ek_x4_pack_part(p->w_dtype, d->w, p->w_stride, p->n, p->k,
+					      g * i / 3, g * (i + 1) / 3, parts);
+		KT_CHECK(t, ok && !memcmp(parts, x4, size),
+			 "x4 pack in parts of %s N=%u K=%u differs", ek_dtype_name(p->w_dtype),
+			 p->n, p->k);
+		KT_CHECK(t, !ek_x4_pack_part(p->w_dtype, d->w, p->w_stride, p->n, p->k,
+					     0, g + 1, parts),
+			 "x4 pack past the last group is refused");
+		kt_free(parts);
+	}
 	for (uint32_t n = 0; n < p->n; n++) {
 		ek_dequantize_row(p->w_dtype, (const char *)d->w + n * p->w_stride,
 				  want, p->k);

@@ -136,6 +136,10 @@ size_t ek_x4_size(int dtype, uint64_t n, uint64_t k);
  * for speed). Returns false for what ek_x4_size() rejects. */
 bool ek_x4_pack(int dtype, const void *w, size_t w_stride, uint64_t n,
 		uint64_t k, void *dst);
+/* Only groups g0..g1 of the ceil(n / 4) (rows 4 g0 .. 4 g1), so that a
+ * loader can pack a matrix on several threads. */
+bool ek_x4_pack_part(int dtype, const void *w, size_t w_stride, uint64_t n,
+		     uint64_t k, uint64_t g0, uint64_t g1, void *dst);
 /* Row r of an X4 matrix to f32 (as ek_dequantize_row on the row). */
 bool ek_x4_dequantize_row(int dtype, const void *x4, uint64_t n, uint64_t k,
 			  uint64_t r, float *dst);
