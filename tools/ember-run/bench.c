@@ -58,6 +58,33 @@ static void report(const struct bench_opts *o, const struct ember_model_info *in
 		printf("  (bound %.2f, %.0f%%)\n", bound, 100 * tps / bound);
 }
 
+/* One round from an empty context: prefill o->n_prefill tokens (or one),
+ * then decode o->n_decode; their times in seconds. */
+static int bench_round(struct ember_session *s, const struct bench_opts *o,
+		       const int32_t *toks, uint32_t n_vocab, double *t_pre,
+		       double *t_dec, struct ember_error *err)
+{
+	const float *logits;
+	int32_t tok = toks[0];
+	double t0;
+	int ret;
+
+	ember_session_reset(s);
+	t0 = now();
+	ret = ember_eval(s, toks, o->n_prefill > 0 ? o->n_prefill : 1, &logits, err);
+	if (ret)
+		return ret;
+	*t_pre = now() - t0;
+	t0 = now();
+	for (int i = 0; i < o->n_decode; i++) {
+		if ((ret = ember_eval(s, &tok, 1, &logits, err)))
+			return ret;
+		tok = (int32_t)(3 + (uint32_t)(tok * 2654435761u) % (n_vocab - 3));
+	}
+	*t_dec = now() - t0;
+	return 0;
+}
+
 int run_bench(const struct bench_opts *o)
 {
 	struct ember_model *m = NULL;
@@ -66,8 +93,8 @@ int run_bench(const struct bench_opts *o)
 	struct ember_model_info in;
 	struct ember_error err;
 	int32_t *toks = NULL;
-	const float *logits;
-	double bw = 0, kv_per_pos, best_pre = 0, best_dec = 0, bound;
+	double bw = 0, kv_per_pos, best_pre = 0, best_dec = 0, bound, t_pre, t_dec;
+	int nthreads = o->n_threads > 0 ? o->n_threads : 1;
 	uint64_t rss = 0;
 	int ret;
 
@@ -94,44 +121,28 @@ int run_bench(const struct bench_opts *o)
 	}
 	for (int i = 0; i < o->n_prefill + 1; i++)	/* fixed pseudo-random ids */
 		toks[i] = (int32_t)(3 + (uint32_t)(i * 2654435761u) % (in.n_vocab - 3));
-	/* warm up: page the weights in */
-	if ((ret = ember_eval(s, toks, 1, &logits, &err)))
+	/* warm up: one untimed round pages the weights in and touches the KV
+	 * cache and work buffers; peak RSS is read after it (the bandwidth
+	 * test's 1 GiB buffer would count in it later) */
+	if ((ret = bench_round(s, o, toks, in.n_vocab, &t_pre, &t_dec, &err)))
 		goto fail;
-	for (int rep = 0; rep <= o->reps; rep++) {
-		double t0, t;
-		int32_t tok;
+	rss = ember_peak_rss();
+	for (int rep = 0; rep < o->reps; rep++) {
+		/* this VM's read bandwidth changes state within seconds, so
+		 * each round is bracketed by two measurements; the fastest
+		 * decode round is held against the higher of its two */
+		double bw0 = measure_bandwidth(nthreads), bw1;
 
-		if (rep == o->reps) {
-			/* one more round between two bandwidth measurements:
-			 * this VM's bandwidth changes state within a run, the
-			 * bound takes the higher (peak RSS is read first, as
-			 * the 1 GiB test buffer would count in it) */
-			rss = ember_peak_rss();
-			bw = measure_bandwidth(o->n_threads > 0 ? o->n_threads : 1);
-		}
-		ember_session_reset(s);
-		t0 = now();
-		if (o->n_prefill > 0 && (ret = ember_eval(s, toks, o->n_prefill, &logits, &err)))
+		if ((ret = bench_round(s, o, toks, in.n_vocab, &t_pre, &t_dec, &err)))
 			goto fail;
-		t = now() - t0;
-		if (o->n_prefill > 0 && o->n_prefill / t > best_pre)
-			best_pre = o->n_prefill / t;
-		if (o->n_prefill == 0 && (ret = ember_eval(s, toks, 1, &logits, &err)))
-			goto fail;
-		tok = toks[0];
-		t0 = now();
-		for (int i = 0; i < o->n_decode; i++) {
-			if ((ret = ember_eval(s, &tok, 1, &logits, &err)))
-				goto fail;
-			tok = (int32_t)(3 + (uint32_t)(tok * 2654435761u) % (in.n_vocab - 3));
+		bw1 = measure_bandwidth(nthreads);
+		if (o->n_prefill > 0 && o->n_prefill / t_pre > best_pre)
+			best_pre = o->n_prefill / t_pre;
+		if (o->n_decode > 0 && o->n_decode / t_dec > best_dec) {
+			best_dec = o->n_decode / t_dec;
+			bw = bw1 > bw0 ? bw1 : bw0;
 		}
-		t = now() - t0;
-		if (o->n_decode > 0 && o->n_decode / t > best_dec)
-			best_dec = o->n_decode / t;
 	}
-	double bw2 = measure_bandwidth(o->n_threads > 0 ? o->n_threads : 1);
-
-	bw = bw2 > bw ? bw2 : bw;
 	/* average KV bytes read per decode token: K and V of every layer for
 	 * the positions so far (mid-run average) */
 	kv_per_pos = (double)in.n_layer * 2.0 * in.n_head_kv * in.head_dim *
