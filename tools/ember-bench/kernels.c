@@ -164,16 +164,21 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 	if (a.nw < 1)
 		a.nw = 1;
 	a.w = calloc((size_t)a.nw, sizeof(void *));
-	a.w[0] = w0;
-	if (x4) {
-		a.w[0] = bench_alloc(wbytes);
-		ek_x4_pack(dtype, w0, a.p.w_stride, n, kk, a.w[0]);
+	/* all copies in one mapping (huge pages asked for, as the runtime's
+	 * repacked weights have): small matrices in mappings of their own
+	 * would each cost a TLB walk per 4 KiB page */
+	size_t wstep = (wbytes + 4095) & ~(size_t)4095;
+	uint8_t *wall = bench_alloc(wstep * (size_t)a.nw);
+
+	for (int i = 0; i < a.nw; i++) {
+		a.w[i] = wall + wstep * (size_t)i;
+		if (x4)
+			ek_x4_pack(dtype, w0, a.p.w_stride, n, kk, a.w[i]);
+		else
+			memcpy(a.w[i], w0, wbytes);
+	}
+	if (x4)
 		a.p.w_layout = EK_LAYOUT_X4;
-	}
-	for (int i = 1; i < a.nw; i++) {
-		a.w[i] = bench_alloc(wbytes);
-		memcpy(a.w[i], a.w[0], wbytes);
-	}
 	size_t ss = ek_matmul_scratch_size(&a.p, k->ex.nthreads);
 
 	a.scratch = ss ? bench_alloc(ss) : NULL;
@@ -250,10 +255,8 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 	}
 	bench_print(k->o, &r);
 	bench_free(a.scratch, ss);
-	if (x4)
-		bench_free(w0, wbytes);
-	for (int i = 0; i < a.nw; i++)
-		bench_free(a.w[i], wbytes);
+	bench_free(w0, wbytes);
+	bench_free(wall, wstep * (size_t)a.nw);
 	free(a.w);
 	bench_free(A, (size_t)m * kk * 4);
 	bench_free(C, (size_t)m * n * 4);
