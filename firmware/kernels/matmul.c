@@ -3,9 +3,9 @@
  * ek_matmul: C = A * W^T. Picks a path by weight type, shape and ISA:
  *  - Q8_0 / Q4_0 weights: activations are quantized once to 8-bit blocks
  *    in the scratch, then every output is a sum of integer block dots;
+ *    (X4 weights, kernels.h: the same sums, four rows per load);
  *  - F32 / F16 / BF16 weights with enough rows of A: the tiled GEMM
  *    (matmul_gemm*.c), which packs W panels to f32 in the scratch;
- *    (X4 weights: the same sums, four interleaved rows per load);
  *  - otherwise one dot product per output, streaming W once.
  * Work is split across tasks by chunks of W rows (static, so results do
  * not depend on timing; every output is computed the same way whatever
@@ -30,12 +30,11 @@
 /* X4 weights need no second task per thread: a group spans four rows and
  * the tasks stream their range in long runs (1 beat 2 by 1-4%). */
 #define MM_X4_DECODE_TASKS_PER_THREAD 1
-#ifndef MM_X4_STREAMS
+/* X4 decode: streams per task (4 beat 1 and 2) and bytes each prefetches
+ * ahead (1 KiB beat or matched 512 B and 2-8 KiB, in both bandwidth
+ * states of the development VM). */
 #define MM_X4_STREAMS 4
-#endif
-#ifndef MM_X4_PREFETCH
 #define MM_X4_PREFETCH 1024
-#endif
 
 struct mm_job {
 	const struct ek_matmul *p;	/* [count]: same A, rows end to end */
@@ -122,9 +121,9 @@ static void mm_quantize_task(void *arg, int i, int n)
 	}
 }
 
-/* Rows of a task in groups of four for dot4: one from each quarter of the
- * range, so every thread streams four distant regions of W at once.
- * Missing rows repeat the first one; returns the number of real rows. */
+/* Rows (X4: groups) of a task four at a time, one from each of up to four
+ * parts of the range, so every thread streams distant regions of W at
+ * once. Missing rows repeat the first one; returns the number of real rows. */
 struct mm_rows {
 	uint64_t cur[4], end[4];
 };
@@ -132,11 +131,11 @@ struct mm_rows {
 static void mm_rows_init(struct mm_rows *s, uint64_t n0, uint64_t n1, int parts)
 {
 	for (int q = 0; q < 4; q++) {
-		int e = q < parts ? q : parts;
-
-		s->cur[q] = n0 + (n1 - n0) * (uint64_t)e / (uint64_t)parts;
-		s->end[q] = n0 + (n1 - n0) * (uint64_t)(q < parts ? q + 1 : parts) /
-			    (uint64_t)parts;
+		s->cur[q] = s->end[q] = n1;	/* parts past the count: empty */
+		if (q < parts) {
+			s->cur[q] = n0 + (n1 - n0) * (uint64_t)q / (uint64_t)parts;
+			s->end[q] = n0 + (n1 - n0) * (uint64_t)(q + 1) / (uint64_t)parts;
+		}
 	}
 }
 
