@@ -80,7 +80,8 @@ static void pool_work(struct ek_pool *pool, unsigned int g)
 	unsigned long long c = atomic_load(&pool->claim);
 
 	for (;;) {
-		if ((unsigned int)(c >> 32) != g || (int)(c & 0xffffffffu) >= n)
+		if ((unsigned int)(c >> 32) != g ||
+		    (unsigned int)(c & 0xffffffffu) >= (unsigned int)n)
 			return;
 		if (!atomic_compare_exchange_weak(&pool->claim, &c, c + 1))
 			continue;
@@ -148,11 +149,20 @@ static void pool_run(void *ctx, ek_task_fn fn, void *arg, int n)
 	atomic_store_explicit(&pool->owner, thread_id(), memory_order_relaxed);
 	unsigned int g = atomic_load(&pool->gen) + 1;
 
-	atomic_store_explicit(&pool->fn, fn, memory_order_relaxed);
-	atomic_store_explicit(&pool->arg, arg, memory_order_relaxed);
-	atomic_store_explicit(&pool->n, n, memory_order_relaxed);
+	/*
+	 * Close the claim counter before the job's fields change: a worker
+	 * late for the previous job may read the new fn, arg or n, but its
+	 * next look at the counter then shows another generation and it
+	 * claims nothing. (Without this, a late worker could pair the new n
+	 * with the old, exhausted counter and run task n_old of the new job
+	 * a second time, or on the old job's freed arg.)
+	 */
+	atomic_store(&pool->claim, (unsigned long long)g << 32 | 0xffffffffu);
+	atomic_store_explicit(&pool->fn, fn, memory_order_release);
+	atomic_store_explicit(&pool->arg, arg, memory_order_release);
+	atomic_store_explicit(&pool->n, n, memory_order_release);
 	atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
-	atomic_store(&pool->claim, (unsigned long long)g << 32);
+	atomic_store(&pool->claim, (unsigned long long)g << 32);	/* open */
 	atomic_store(&pool->gen, g);	/* publishes the job */
 	if (atomic_load(&pool->sleepers) > 0) {
 		pthread_mutex_lock(&pool->sleep_lock);

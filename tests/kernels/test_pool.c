@@ -3,7 +3,8 @@
  * The thread pool: every task index runs exactly once per dispatch, with
  * the right n; thousands of back-to-back dispatches (the spin / sleep
  * hand-off); dispatch after the workers went to sleep; two threads sharing
- * one pool; nested dispatch from a task; default size = CPUs.
+ * one pool; nested dispatch from a task; a pool with more threads than
+ * CPUs; default size = CPUs.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -131,6 +132,25 @@ void kt_test_pool(struct kt *t)
 			 "pool %d: nested dispatch ran %d of 12", threads,
 			 atomic_load(&na.inner));
 		ek_pool_destroy(pool);
+	}
+	{
+		/* more threads than CPUs: workers are preempted between reading
+		 * a job and claiming from it, which is when a late worker once
+		 * ran a task of the next job twice (a freed job, under load) */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		int over = cpus > 0 && cpus < 8 ? 3 * (int)cpus : 8;
+		struct ek_pool *pool = ek_pool_create(over);
+		int bad = 0;
+
+		if (pool) {
+			struct ek_exec ex = ek_pool_exec(pool);
+
+			for (int r = 0; r < 20000; r++)
+				bad += !dispatch_ok(&ex, 2 + r % 5);
+			ek_pool_destroy(pool);
+		}
+		KT_CHECK(t, pool && bad == 0,
+			 "pool %d (oversubscribed): %d of 20000 dispatches bad", over, bad);
 	}
 	{
 		struct ek_pool *pool = ek_pool_create(0);
