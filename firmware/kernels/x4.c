@@ -20,7 +20,6 @@ static void x4_put(int dtype, uint8_t *q, uint64_t b, int r,
 		   const uint8_t *qs)
 {
 	uint8_t *e = q + b * ek_x4_qb(dtype);
-
 	uint64_t v[4];
 
 	if (dtype == EK_Q4_0) {
@@ -53,14 +52,19 @@ bool ek_x4_pack_part(int dtype, const void *w, size_t w_stride, uint64_t n,
 			uint64_t row = 4 * g + (uint64_t)r;
 
 			for (uint64_t b = 0; b < nb; b++) {
-				const uint8_t *blk = ek_ptr_add(w, row * w_stride + b * bs);
+				const uint8_t *qs = zero;
 				uint16_t scale = 0;
 
 				/* the rows past n of the last group are zero */
-				if (row < n)
+				if (row < n) {
+					const uint8_t *blk = ek_ptr_add(w, row * w_stride +
+									b * bs);
+
 					memcpy(&scale, blk, sizeof(scale));
+					qs = blk + sizeof(scale);
+				}
 				d[g * nb * 4 + ek_x4_scale_index(nb, b, r)] = scale;
-				x4_put(dtype, q, b, r, row < n ? blk + sizeof(scale) : zero);
+				x4_put(dtype, q, b, r, qs);
 			}
 		}
 	}

@@ -12,10 +12,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
 #include "error.h"
 #include "model.h"
+
+#define HUGE_PAGE ((size_t)2 << 20)
 
 /* Drops the whole pages of [p, p + n) from this process's memory. */
 static void drop_pages(const void *p, size_t n)
