@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "bandwidth.h"
+#include "handoff.h"
 #include "bench.h"
 
 #define COLD_BYTES ((size_t)256 << 20)
@@ -117,14 +118,19 @@ static void run_sgemv(void *arg)
 	a->next = (a->next + 1) % a->nw;
 }
 
-/* copies: 0 = as many as make > COLD_BYTES, else that many */
-/* Read bandwidth (GB/s) measured now, as the baseline of the next line. */
-static double line_bandwidth(struct kctx *k)
+/* Read bandwidth (GB/s) measured now, as the baseline of the next line,
+ * and the thread hand-off time (ns), which says which state the VM is in
+ * (docs/performance.md). */
+static double line_bandwidth(struct kctx *k, double *handoff_ns)
 {
-	return ember_read_bandwidth(&k->ex, BW_BYTES, 2) * 1e-9;
+	double bw = ember_read_bandwidth(&k->ex, BW_BYTES, 2) * 1e-9;
+
+	*handoff_ns = ember_handoff_ns();
+	return bw;
 }
 
-/* tag "x4 ...": the weights in the X4 layout (kernels.h) */
+/* copies: 0 = as many as make > COLD_BYTES, else that many; tag "x4 ...":
+ * the weights in the X4 layout (kernels.h) */
 static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 			 uint32_t kk, int copies, const char *tag)
 {
@@ -203,7 +209,7 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 	}
 	/* the bandwidth right before a memory-bound line: this VM's read
 	 * bandwidth changes between states (~33 and ~60 GB/s) within a run */
-	double bw = m == 1 ? line_bandwidth(k) : 0;
+	double ho = 0, bw = m == 1 ? line_bandwidth(k, &ho) : 0;
 	/* alternate ember and OpenBLAS rounds and keep the best of each, so
 	 * a burst of other load does not land on one side only */
 	double t = 1e30, tb = 1e30;
@@ -237,6 +243,11 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 	}
 	snprintf(r.note, sizeof(r.note), "%.3f ms, %d x %.1f MiB W", t * 1e3,
 		 a.nw, (double)wbytes / (1 << 20));
+	if (m == 1) {
+		size_t len = strlen(r.note);
+
+		snprintf(r.note + len, sizeof(r.note) - len, ", hand-off %.0f ns", ho);
+	}
 	if (blas) {
 		if (m == 1) {
 			/* f32: OpenBLAS sgemv over the same bytes */
@@ -334,7 +345,7 @@ static void bench_attention(struct kctx *k, int dtype, uint32_t n_ctx,
 					a.p.kv_stride * j, (uint64_t)n_kv * hd);
 		}
 	}
-	double bw = line_bandwidth(k);
+	double ho, bw = line_bandwidth(k, &ho);
 	double t = bench_time(k->o, run_ek_attention, &a);
 
 	snprintf(r.op, sizeof(r.op), "attention");
@@ -345,8 +356,8 @@ static void bench_attention(struct kctx *k, int dtype, uint32_t n_ctx,
 	r.value = 2.0 * (double)cbytes / t * 1e-9;
 	r.baseline = bw;
 	snprintf(r.baseline_name, sizeof(r.baseline_name), "read bandwidth");
-	snprintf(r.note, sizeof(r.note), "%.1f us/layer, %.1f MiB/layer",
-		 t * 1e6, 2.0 * (double)cbytes / (1 << 20));
+	snprintf(r.note, sizeof(r.note), "%.1f us/layer, %.1f MiB/layer, hand-off %.0f ns",
+		 t * 1e6, 2.0 * (double)cbytes / (1 << 20), ho);
 	bench_print(k->o, &r);
 	bench_free(cache, all);
 	free(a.kc);
@@ -398,6 +409,13 @@ int bench_kernels_main(const struct bench_opts *o)
 				 la);
 		if (f)
 			fclose(f);
+		bench_print(o, &r);
+		/* the other side of the VM's state: ~50 ns or several hundred */
+		snprintf(r.op, sizeof(r.op), "handoff");
+		snprintf(r.shape, sizeof(r.shape), "2 threads");
+		snprintf(r.metric, sizeof(r.metric), "ns");
+		r.value = ember_handoff_ns();
+		snprintf(r.note, sizeof(r.note), "cache-line round trip");
 		bench_print(o, &r);
 	}
 
