@@ -315,8 +315,9 @@ int ember_model_load(const char *path, struct ember_model **out,
 		m->info.generated = gen;
 	}
 	if ((ret = load_hparams(m, err)) || (ret = vocab_load(&m->vocab, &m->gguf, err)) ||
-	    (ret = load_tensors(m, err)) || (ret = model_repack(m, err)))
+	    (ret = load_tensors(m, err)))
 		goto fail;
+	model_repack(m);
 	m->info.bos = m->vocab.bos;
 	m->info.eos = m->vocab.eos;
 	*out = m;

@@ -45,7 +45,8 @@ struct ember_model {
 void weight_row(const struct weight *w, uint64_t r, float *dst);
 /* Frees p with the model; on failure frees it now and fails with ENOMEM. */
 int model_own(struct ember_model *m, void *p, struct ember_error *err);
-/* Matmul weights into the layout this CPU multiplies fastest (repack.c). */
-int model_repack(struct ember_model *m, struct ember_error *err);
+/* Matmul weights into the layout this CPU multiplies fastest (repack.c);
+ * without memory for the copy they stay as they are. */
+void model_repack(struct ember_model *m);
 
 #endif
