@@ -178,10 +178,12 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 
 	for (int i = 0; i < a.nw; i++) {
 		a.w[i] = wall + wstep * (size_t)i;
-		if (x4)
-			ek_x4_pack(dtype, w0, a.p.w_stride, n, kk, a.w[i]);
+		if (i > 0)
+			memcpy(a.w[i], a.w[0], wbytes);
+		else if (x4)
+			ek_x4_pack(dtype, w0, a.p.w_stride, n, kk, a.w[0]);
 		else
-			memcpy(a.w[i], w0, wbytes);
+			memcpy(a.w[0], w0, wbytes);
 	}
 	if (x4)
 		a.p.w_layout = EK_LAYOUT_X4;
