@@ -34,14 +34,11 @@ EK_TARGET_AVX512 static inline __m512 kv16(int dtype, const void *row,
 						(const uint16_t *)row + d));
 }
 
-/* Into L2 (prefetcht1): the next tile's rows. An asm statement because
- * GCC 12's dead-code elimination dropped every __builtin_prefetch of this
- * file (the object had none). */
+/* Into L2: the next tile's rows. */
 static inline void prefetch_row(const void *row, size_t bytes)
 {
 	for (size_t o = 0; o < bytes; o += 64)
-		__asm__ volatile("prefetcht1 %0"
-				 : : "m"(*((const char *)row + o)));
+		ek_prefetch_l2((const char *)row + o);
 }
 
 /*

@@ -73,6 +73,16 @@ static inline void *ek_ptr_add_mut(void *p, size_t bytes)
 	return (char *)p + bytes;
 }
 
+#if EK_X86
+/* The line at p into L2 (prefetcht1). An asm statement: GCC 12's dead-code
+ * elimination dropped __builtin_prefetch from inlined SIMD loops (the
+ * attention object had none left); check the object when adding more. */
+static inline __attribute__((always_inline)) void ek_prefetch_l2(const void *p)
+{
+	__asm__ volatile("prefetcht1 %0" : : "m"(*(const char *)p));
+}
+#endif
+
 /* [*begin, *end) of part i of n when splitting total items in chunks that
  * are multiples of grain (except the last). */
 static inline void ek_split(uint64_t total, uint64_t grain, int i, int n,

@@ -125,13 +125,6 @@ EK_TARGET_VNNI static AI void x4_store(__m512 acc, float *out)
 		s)));
 }
 
-EK_TARGET_VNNI static AI void x4_prefetch(const void *p)
-{
-	/* an asm statement: GCC 12 drops __builtin_prefetch in some of
-	 * these inlined loops */
-	__asm__ volatile("prefetcht1 %0" : : "m"(*(const char *)p));
-}
-
 /* One group from each of NS streams against one activation row, their
  * blocks interleaved so that the streams (distant parts of W) are read
  * at once; the activations of a step are loaded once for all of them. */
@@ -163,12 +156,12 @@ EK_TARGET_VNNI static AI void x4_dot(int q8, const uint8_t *const qs[4],
 			__m512i w[4][2];
 
 			for (int b = 0; b < 4; b++) {
-				x4_prefetch(q[s] + b * qb + pf);
+				ek_prefetch_l2(q[s] + b * qb + pf);
 				if (q8)
-					x4_prefetch(q[s] + b * qb + 64 + pf);
+					ek_prefetch_l2(q[s] + b * qb + 64 + pf);
 				x4_weights(q8, q[s] + b * qb, w[b]);
 			}
-			x4_prefetch((const char *)d[s] + spf);
+			ek_prefetch_l2((const char *)d[s] + spf);
 			acc[s] = x4_quad(w, 4, x4_scales(d[s], 4), &x, acc[s]);
 			q[s] += 4 * qb;
 			d[s] += 16;
