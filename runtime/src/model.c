@@ -98,7 +98,8 @@ void weight_row(const struct weight *w, uint64_t r, float *dst)
 				  w->n_in);
 }
 
-int model_own(struct ember_model *m, void *p, struct ember_error *err)
+/* Frees p with the model; on failure frees it now and fails with ENOMEM. */
+static int model_own(struct ember_model *m, void *p, struct ember_error *err)
 {
 	void **owned = p ? realloc(m->owned, (m->n_owned + 1) * sizeof(*owned)) : NULL;
 

@@ -43,8 +43,6 @@ struct ember_model {
 
 /* Row r of w as f32, whatever its layout. */
 void weight_row(const struct weight *w, uint64_t r, float *dst);
-/* Frees p with the model; on failure frees it now and fails with ENOMEM. */
-int model_own(struct ember_model *m, void *p, struct ember_error *err);
 /* Matmul weights into the layout this CPU multiplies fastest (repack.c);
  * without memory for the copy they stay as they are. */
 void model_repack(struct ember_model *m);
