@@ -11,7 +11,10 @@
  * never claim a task of the next one.
  *
  * run() calls from different threads are serialised; a task that calls
- * run() on its own pool (nested) runs the inner tasks itself.
+ * run() on its own pool (nested) runs the inner tasks itself. A job of at
+ * most nthreads tasks, run from outside the pool, gets a thread for each
+ * task (every worker joins every job it has not seen), so such tasks may
+ * wait for one another.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -94,7 +97,13 @@ static void pool_work(struct ek_pool *pool, unsigned int g)
 static void *pool_worker(void *p)
 {
 	struct ek_pool *pool = p;
-	unsigned int seen = atomic_load(&pool->gen);
+	/*
+	 * Generation 0 is the pool's start, not the value now: a worker that
+	 * starts after the first jobs were published must still join the
+	 * current one, since a job of nthreads tasks that wait for one
+	 * another needs every thread.
+	 */
+	unsigned int seen = 0;
 
 	for (;;) {
 		unsigned int g = atomic_load_explicit(&pool->gen,

@@ -4,7 +4,8 @@
  * the right n; thousands of back-to-back dispatches (the spin / sleep
  * hand-off); dispatch after the workers went to sleep; two threads sharing
  * one pool; nested dispatch from a task; a pool with more threads than
- * CPUs; default size = CPUs.
+ * CPUs; a job of tasks that wait for one another gets a thread per task,
+ * even published before the workers start; default size = CPUs.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -86,6 +87,49 @@ static void outer_task(void *arg, int i, int n)
 	a->ex->run(a->ex->ctx, inner_task, a, 3);
 }
 
+/* Tasks that wait for one another: each arrives, then waits (at most
+ * about a second) until all n have arrived. */
+struct meet_job {
+	atomic_int arrived, timed_out;
+};
+
+static void meet_task(void *arg, int i, int n)
+{
+	struct meet_job *j = arg;
+	struct timespec ts = { 0, 1000 * 1000 };
+
+	(void)i;
+	atomic_fetch_add(&j->arrived, 1);
+	for (int w = 0; atomic_load(&j->arrived) < n; w++) {
+		if (w == 1000) {
+			atomic_store(&j->timed_out, 1);
+			return;
+		}
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* A job of nthreads meeting tasks, published as soon as the pool exists
+ * (before its workers may have started): every task gets its own thread. */
+static int meet_fresh_pools(int threads, int rounds)
+{
+	int bad = 0;
+
+	for (int r = 0; r < rounds; r++) {
+		struct ek_pool *pool = ek_pool_create(threads);
+		struct meet_job j = { 0 };
+
+		if (!pool)
+			return rounds;
+		struct ek_exec ex = ek_pool_exec(pool);
+
+		ex.run(ex.ctx, meet_task, &j, threads);
+		bad += atomic_load(&j.timed_out) != 0;
+		ek_pool_destroy(pool);
+	}
+	return bad;
+}
+
 void kt_test_pool(struct kt *t)
 {
 	static const int ns[] = { 1, 2, 3, 4, 7, 64, MAX_N };
@@ -151,6 +195,12 @@ void kt_test_pool(struct kt *t)
 		}
 		KT_CHECK(t, pool && bad == 0,
 			 "pool %d (oversubscribed): %d of 20000 dispatches bad", over, bad);
+	}
+	for (int threads = 2; threads <= 4; threads++) {
+		int bad = meet_fresh_pools(threads, 200);
+
+		KT_CHECK(t, bad == 0, "pool %d: %d of 200 jobs of waiting tasks, "
+			 "published at once, did not get a thread each", threads, bad);
 	}
 	{
 		struct ek_pool *pool = ek_pool_create(0);
