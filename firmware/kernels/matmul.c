@@ -47,13 +47,38 @@ struct mm_job {
 	size_t gemm_bytes;	/* per task */
 };
 
+/* X4: the rows W holds (p uses w_row0..w_row0 + n of them). */
+static uint64_t mm_x4_rows(const struct ek_matmul *p)
+{
+	return p->w_rows ? p->w_rows : p->n;
+}
+
+/* X4: the quants and scales of p's first group. */
+static const uint8_t *mm_x4_q(const struct ek_matmul *p)
+{
+	return ek_ptr_add(p->w, (uint64_t)p->w_row0 / 4 * (p->k / EK_QK) *
+			  ek_x4_qb(p->w_dtype));
+}
+
+static const uint16_t *mm_x4_d(const struct ek_matmul *p)
+{
+	uint64_t nb = p->k / EK_QK;
+
+	return ek_x4_scales(p->w, p->w_dtype, mm_x4_rows(p), nb) +
+	       (uint64_t)p->w_row0 / 4 * nb * 4;
+}
+
 /* The shape alone (the scratch size does not need the pointers). */
 static bool mm_shape_valid(const struct ek_matmul *p)
 {
-	return p && p->m && p->n && ek_dtype_known(p->w_dtype) &&
-	       ek_row_size(p->w_dtype, p->k) &&
-	       (p->w_layout == EK_LAYOUT_ROWS ||
-		(p->w_layout == EK_LAYOUT_X4 && ek_x4_size(p->w_dtype, p->n, p->k)));
+	if (!p || !p->m || !p->n || !ek_dtype_known(p->w_dtype) ||
+	    !ek_row_size(p->w_dtype, p->k))
+		return false;
+	if (p->w_layout == EK_LAYOUT_ROWS)
+		return !p->w_row0 && !p->w_rows;
+	return p->w_layout == EK_LAYOUT_X4 && p->w_row0 % 4 == 0 &&
+	       (uint64_t)p->w_row0 + p->n <= mm_x4_rows(p) &&
+	       ek_x4_size(p->w_dtype, mm_x4_rows(p), p->k);
 }
 
 static bool mm_valid(const struct ek_matmul *p, const void *scratch)
@@ -288,8 +313,8 @@ static void mm_x4_tiles(const struct mm_job *j, const struct ek_matmul *p,
 			uint64_t m0, uint64_t m1)
 {
 	uint64_t nb = p->k / EK_QK;
-	const uint8_t *q = p->w;
-	const uint16_t *d = ek_x4_scales(p->w, p->w_dtype, p->n, nb);
+	const uint8_t *q = mm_x4_q(p);
+	const uint16_t *d = mm_x4_d(p);
 	struct ek_q8_row av[MM_M_BLOCK];
 	const struct ek_q8_row *ap[MM_M_BLOCK];
 
@@ -316,8 +341,8 @@ static void mm_x4_row(const struct mm_job *j, const struct ek_matmul *p,
 		      ek_dotx4_fn dot, uint64_t g0, uint64_t g1, uint64_t m)
 {
 	uint64_t nb = p->k / EK_QK, gs[4];
-	const uint8_t *q = p->w;
-	const uint16_t *d = ek_x4_scales(p->w, p->w_dtype, p->n, nb);
+	const uint8_t *q = mm_x4_q(p);
+	const uint16_t *d = mm_x4_d(p);
 	struct ek_q8_row a;
 	struct mm_rows rs;
 	int ns;

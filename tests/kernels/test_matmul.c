@@ -227,6 +227,65 @@ static void mm_check_rows_alone(struct kt *t, struct mm_data *d,
 	d->p = whole;
 }
 
+/*
+ * X4: rows r0..r0 + n of the packed W (w_row0, w_rows), as a thread of a
+ * team computes its share, equal those rows of the whole product bitwise
+ * (bias and accumulate included); views that do not fit are refused
+ * without touching C.
+ */
+static void mm_check_views(struct kt *t, struct mm_data *d,
+			   const struct ek_exec *ex, const float *whole_c)
+{
+	struct ek_matmul whole = d->p;
+	size_t ss = ek_matmul_scratch_size(&whole, ex->nthreads);
+	void *scratch = kt_alloc(ss ? ss : 1);
+	float *c = kt_alloc(whole.c_stride * whole.m);
+
+	const uint32_t starts[4] = { 0, 4, whole.n / 8 * 4, (whole.n - 1) / 4 * 4 };
+
+	for (int si = 0; si < 4; si++)
+		for (uint32_t r0 = starts[si], len = 1; r0 + len <= whole.n;
+		     len += len < 8 ? 3 : 29) {
+			struct ek_matmul v = whole;
+
+			memcpy(c, d->c0, whole.c_stride * whole.m);
+			v.w_row0 = r0;
+			v.w_rows = whole.n;
+			v.n = len;
+			v.c = c + r0;
+			v.bias = whole.bias ? whole.bias + r0 : NULL;
+			ek_matmul(ex, &v, scratch);
+			for (uint32_t m = 0; m < whole.m; m++)
+				KT_CHECK(t, !memcmp((const char *)c + m * whole.c_stride + r0 * 4,
+						    (const char *)whole_c + m * whole.c_stride +
+						    r0 * 4, len * 4),
+					 "matmul x4 %s M=%u N=%u K=%u: rows %u..%u as a view "
+					 "differ from the whole", ek_dtype_name(whole.w_dtype),
+					 whole.m, whole.n, whole.k, r0, r0 + len);
+		}
+	{
+		struct ek_matmul bad[3] = { whole, whole, whole };
+
+		bad[0].w_row0 = 2;	/* not a group boundary */
+		bad[0].n = 1;
+		bad[1].w_row0 = 4;	/* past the end of W */
+		bad[1].w_rows = whole.n;
+		bad[2].w_layout = EK_LAYOUT_ROWS;	/* views are X4 only */
+		bad[2].w_row0 = 4;
+		for (int i = 0; i < 3; i++) {
+			memcpy(c, d->c0, whole.c_stride * whole.m);
+			bad[i].c = c;
+			ek_matmul(ex, &bad[i], scratch);
+			KT_CHECK(t, !memcmp(c, d->c0, whole.c_stride * whole.m) &&
+				 !ek_matmul_scratch_size(&bad[i], 1),
+				 "matmul view %d of %s N=%u is refused", i,
+				 ek_dtype_name(whole.w_dtype), whole.n);
+		}
+	}
+	kt_free(c);
+	kt_free(scratch);
+}
+
 /* The weights to the X4 layout (d->w keeps the rows for the reference);
  * every row reads back as its GGUF row does. Returns the X4 copy. */
 static void *mm_to_x4(struct kt *t, struct mm_data *d)
@@ -291,6 +350,10 @@ static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 	mm_check(t, &d, first, "serial");
 	if (dtype == EK_Q8_0 || dtype == EK_Q4_0)
 		mm_check_rows_alone(t, &d, &e->ex[0], first);
+	if (x4) {
+		mm_check_views(t, &d, &e->ex[0], first);
+		mm_check_views(t, &d, &e->ex[2], first);
+	}
 	for (int i = 1; i <= KT_MAX_POOL; i++) {
 		float *c = mm_run(&d, &e->ex[i], true);
 

@@ -94,7 +94,11 @@ struct ek_matmul {
 	int w_dtype;
 	size_t w_stride;	/* ROWS: bytes between rows; X4: unused */
 	int w_layout;		/* enum ek_layout; X4: w is ek_x4_pack() of
-				 * exactly these n x k */
+				 * w_rows x k (0: n x k) */
+	uint32_t w_row0;	/* X4: first row of W used (a multiple of 4),
+				 * so a thread can take rows w_row0..+n of a
+				 * packed W; ROWS: 0 (point w at the row) */
+	uint32_t w_rows;
 	float *c;
 	size_t c_stride;
 	const float *bias;	/* NULL: none */
