@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cpu_team.h"
 
 struct cpu {
 	struct fwd_state *st;
@@ -14,6 +15,7 @@ struct cpu {
 	struct ek_exec ex;
 	void *scratch;
 	size_t scratch_size;
+	struct cpu_team team;	/* decode steps, with a pool */
 };
 
 /* Element-wise ops on a few thousand floats cost less than waking the
@@ -152,6 +154,8 @@ static int cpu_run(void *priv, const struct step *s)
 {
 	struct cpu *c = priv;
 
+	if (cpu_team_supports(&c->team, s))
+		return cpu_team_run(&c->team, c->st, s);
 	switch (s->kind) {
 	case STEP_EMBED: return run_embed(c, s);
 	case STEP_ATTN: return run_attn(c, s);
@@ -167,6 +171,7 @@ static void cpu_destroy(void *priv)
 
 	if (c->pool)
 		ek_pool_destroy(c->pool);
+	cpu_team_free(&c->team);
 	free(c->scratch);
 	free(c);
 }
@@ -194,7 +199,7 @@ int cpu_backend_create(struct fwd_state *st, int n_threads, struct backend *out,
 {
 	const struct ember_model *m = st->m;
 	struct cpu *c = calloc(1, sizeof(*c));
-	size_t need = 0;
+	size_t need = 0, need1 = 0;
 
 	if (!c)
 		return ember_fail(err, -ENOMEM, "out of memory for the CPU backend");
@@ -218,8 +223,10 @@ int cpu_backend_create(struct fwd_state *st, int n_threads, struct backend *out,
 
 		for (size_t j = 0; j < sizeof(ws) / sizeof(ws[0]); j++) {
 			size_t s = scratch_for(ws[j], st->n_batch, c->ex.nthreads);
+			size_t s1 = scratch_for(ws[j], 1, 1);
 
 			need = s > need ? s : need;
+			need1 = s1 > need1 ? s1 : need1;
 		}
 	}
 	{
@@ -235,6 +242,10 @@ int cpu_backend_create(struct fwd_state *st, int n_threads, struct backend *out,
 			return ember_fail(err, -ENOMEM, "out of memory for matmul scratch (%zu bytes)",
 					  need);
 		}
+	}
+	if (c->pool && cpu_team_init(&c->team, st, c->ex, need1)) {
+		cpu_destroy(c);
+		return ember_fail(err, -ENOMEM, "out of memory for the decode threads' buffers");
 	}
 	out->ops = &cpu_ops;
 	out->priv = c;

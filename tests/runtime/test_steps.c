@@ -4,7 +4,7 @@
  * CPU backend against a plain double-precision reference written from the
  * model definition, on generated llama and qwen2 models (GQA, partial
  * rope, biases, NEOX rope) in every weight type, for a prefill batch and
- * then single-token decode steps.
+ * then single-token decode steps; decode bitwise the same on 1, 2, 3 threads.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -294,6 +294,56 @@ out:
 	ember_model_free(m2);
 }
 
+/*
+ * Decode (one token per step, all of it on the team path with 2 or 3
+ * threads: uneven shares of rows and heads, a thread with no KV head)
+ * gives bitwise the logits of one thread.
+ */
+static void test_threads_equal(const struct synth_spec *spec, const char *label)
+{
+	enum { STEPS = 6 };
+	char path[] = "/tmp/ember-test-thr-XXXXXX";
+	struct ember_model *m = NULL;
+	struct ember_error err;
+	float *first = NULL;
+
+	close(mkstemp(path));
+	CHECK(synth_write(spec, path, &err) == 0, "%s: %s", label, err.msg);
+	CHECK(ember_model_load(path, &m, &err) == 0, "%s: %s", label, err.msg);
+	unlink(path);
+	if (!m)
+		return;
+	size_t nv = m->info.n_vocab;
+
+	first = calloc(STEPS * nv, sizeof(float));
+	for (int threads = 1; threads <= 3; threads++) {
+		struct ember_session_opts so;
+		struct ember_session *s = NULL;
+		bool same = true;
+
+		ember_session_opts_default(&so);
+		so.n_ctx = 32;
+		so.n_threads = threads;
+		CHECK(ember_session_create(m, &so, &s, &err) == 0, "%s", err.msg);
+		if (!s)
+			continue;
+		for (int t = 0; t < STEPS; t++) {
+			int32_t tok = 1 + t * 41 % 250;
+			const float *lg;
+
+			CHECK(ember_eval(s, &tok, 1, &lg, &err) == 0, "%s", err.msg);
+			if (threads == 1)
+				memcpy(first + t * nv, lg, nv * sizeof(float));
+			else
+				same &= !memcmp(first + t * nv, lg, nv * sizeof(float));
+		}
+		CHECK(same, "%s: decode with %d threads differs from 1 thread", label, threads);
+		ember_session_free(s);
+	}
+	free(first);
+	ember_model_free(m);
+}
+
 int main(void)
 {
 	struct synth_spec llama = { "llama", "tiny-llama", 300, 64, 2, 4, 2, 96, 128, 8,
@@ -315,6 +365,14 @@ int main(void)
 		snprintf(label, sizeof(label), "qwen2 %s", ek_dtype_name(types[i]));
 		run_model(label, &qwen, EK_F32, 5e-2);
 	}
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		char label[64];
+
+		llama.dtype = llama.embd_dtype = types[i];
+		snprintf(label, sizeof(label), "llama %s", ek_dtype_name(types[i]));
+		test_threads_equal(&llama, label);
+	}
+	test_threads_equal(&qwen, "qwen2");
 	llama.dtype = llama.embd_dtype = EK_F32;
 	test_quantize(&llama, EK_Q8_0);
 	test_quantize(&llama, EK_Q4_0);

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_team.h"
+
+/* Polls before a waiting thread yields: a share takes microseconds. */
+#define TEAM_SPIN 4000
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static size_t align64(size_t n)
+{
+	return (n + 63) & ~(size_t)63;
+}
+
+int cpu_team_init(struct cpu_team *t, const struct fwd_state *st,
+		  struct ek_exec ex, size_t scratch)
+{
+	memset(t, 0, sizeof(*t));
+	t->n = ex.nthreads;
+	t->ex = ex;
+	t->xb_bytes = align64((size_t)st->m->info.n_embd * sizeof(float));
+	t->per_thread = t->xb_bytes + align64(scratch);
+	t->mem = aligned_alloc(64, t->per_thread * (size_t)t->n);
+	atomic_init(&t->arrived, 0);
+	atomic_init(&t->gen, 0);
+	return t->mem ? 0 : -ENOMEM;
+}
+
+void cpu_team_free(struct cpu_team *t)
+{
+	free(t->mem);
+	t->mem = NULL;
+}
+
+bool cpu_team_supports(const struct cpu_team *t, const struct step *s)
+{
+	return t->mem && t->n > 1 && s->n_tok == 1 &&
+	       (s->kind == STEP_ATTN || s->kind == STEP_FFN);
+}
+
+/* Everyone waits until all n threads have arrived. */
+static void team_barrier(struct cpu_team *t)
+{
+	unsigned int g = atomic_load_explicit(&t->gen, memory_order_acquire);
+
+	if (atomic_fetch_add_explicit(&t->arrived, 1, memory_order_acq_rel) ==
+	    (unsigned int)t->n - 1) {
+		atomic_store_explicit(&t->arrived, 0, memory_order_relaxed);
+		atomic_store_explicit(&t->gen, g + 1, memory_order_release);
+		return;
+	}
+	for (int s = 0; atomic_load_explicit(&t->gen, memory_order_acquire) == g; s++) {
+		if (s < TEAM_SPIN)
+			cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+/* Share i of n of count items in units of grain (X4 groups: whole). */
+static void share(uint32_t count, uint32_t grain, int i, int n, uint32_t *b,
+		  uint32_t *e)
+{
+	uint64_t units = ((uint64_t)count + grain - 1) / grain;
+	uint64_t ub = units * (uint64_t)i / (uint64_t)n;
+	uint64_t ue = units * (uint64_t)(i + 1) / (uint64_t)n;
+
+	*b = (uint32_t)(ub * grain < count ? ub * grain : count);
+	*e = (uint32_t)(ue * grain < count ? ue * grain : count);
+}
+
+/* Rows r0..r1 of w times a (one token) into out[r0..r1]. */
+static struct ek_matmul rows(const struct weight *w, uint32_t r0, uint32_t r1,
+			     const float *a, const float *bias, float *out,
+			     bool accumulate)
+{
+	struct ek_matmul p = {
+		.m = 1, .n = r1 - r0, .k = w->n_in,
+		.a = a, .a_stride = (size_t)w->n_in * sizeof(float),
+		.w = w->data, .w_dtype = w->dtype, .w_stride = w->stride,
+		.w_layout = w->layout,
+		.c = out + r0, .c_stride = (size_t)w->n_out * sizeof(float),
+		.bias = bias ? bias + r0 : NULL, .accumulate = accumulate,
+	};
+
+	if (w->layout == EK_LAYOUT_X4) {
+		p.w_row0 = r0;
+		p.w_rows = w->n_out;
+	} else {
+		p.w = (const char *)w->data + (size_t)r0 * w->stride;
+	}
+	return p;
+}
+
+static void my_rows(const struct weight *w, int i, int n, uint32_t *r0, uint32_t *r1)
+{
+	share(w->n_out, 4, i, n, r0, r1);
+}
+
+struct team_job {
+	struct cpu_team *t;
+	struct fwd_state *st;
+	const struct step *s;
+};
+
+static void attn_share(const struct team_job *j, int i, float *xb, void *scratch)
+{
+	struct fwd_state *st = j->st;
+	const struct ember_model_info *in = &st->m->info;
+	const struct layer *l = &st->m->layers[j->s->layer];
+	uint32_t d = in->n_embd, hd = in->head_dim, grp = in->n_head / in->n_head_kv;
+	size_t ds = (size_t)d * 4, kvs = (size_t)in->n_head_kv * hd * 4;
+	struct ek_matmul qkv[3];
+	int cnt = 0;
+	uint32_t r0, r1, kv0, kv1;
+
+	ek_rmsnorm(&ek_exec_serial, 1, d, st->x, ds, l->attn_norm, in->rms_eps, xb, ds);
+	my_rows(&l->wq, i, j->t->n, &r0, &r1);
+	if (r1 > r0)
+		qkv[cnt++] = rows(&l->wq, r0, r1, xb, l->bq, st->q, false);
+	my_rows(&l->wk, i, j->t->n, &r0, &r1);
+	if (r1 > r0)
+		qkv[cnt++] = rows(&l->wk, r0, r1, xb, l->bk, st->k, false);
+	my_rows(&l->wv, i, j->t->n, &r0, &r1);
+	if (r1 > r0)
+		qkv[cnt++] = rows(&l->wv, r0, r1, xb, l->bv, st->v, false);
+	ek_matmul_group(&ek_exec_serial, qkv, cnt, scratch);
+	team_barrier(j->t);
+
+	/* rope and store a share of the KV heads, rope a share of the query
+	 * heads; then, when all are stored, attend over a share of them */
+	uint32_t pos = j->s->n_past, h0, h1;
+	char *kc = st->k_cache[j->s->layer], *vc = st->v_cache[j->s->layer];
+
+	share(in->n_head_kv, 1, i, j->t->n, &kv0, &kv1);
+	if (kv1 > kv0) {
+		uint32_t nkv = kv1 - kv0;
+		size_t slot = (size_t)pos * st->kv_row +
+			      ek_row_size(st->kv_dtype, (uint64_t)kv0 * hd);
+		float *k = st->k + (size_t)kv0 * hd;
+
+		ek_rope(&ek_exec_serial, 1, nkv, hd, in->rope_dim, pos,
+			in->rope_base, in->rope_neox, k, kvs);
+		ek_quantize_row(st->kv_dtype, k, kc + slot, (uint64_t)nkv * hd);
+		ek_quantize_row(st->kv_dtype, st->v + (size_t)kv0 * hd, vc + slot,
+				(uint64_t)nkv * hd);
+	}
+	share(in->n_head, 1, i, j->t->n, &h0, &h1);
+	if (h1 > h0)
+		ek_rope(&ek_exec_serial, 1, h1 - h0, hd, in->rope_dim, pos,
+			in->rope_base, in->rope_neox, st->q + (size_t)h0 * hd, ds);
+	team_barrier(j->t);
+	/* one call per run of query heads that share a KV head */
+	for (uint32_t h = h0, e; h < h1; h = e) {
+		uint32_t kvh = h / grp;
+		size_t koff = ek_row_size(st->kv_dtype, (uint64_t)kvh * hd);
+		struct ek_attention a = {
+			.n_tok = 1, .n_past = pos, .n_kv_head = 1, .head_dim = hd,
+			.scale = 1.0f / sqrtf((float)hd),
+			.q = st->q + (size_t)h * hd, .q_stride = ds,
+			.k = kc + koff, .v = vc + koff, .kv_dtype = st->kv_dtype,
+			.kv_stride = st->kv_row,
+			.out = st->att + (size_t)h * hd, .out_stride = ds,
+		};
+
+		e = (kvh + 1) * grp < h1 ? (kvh + 1) * grp : h1;
+		a.n_head = e - h;
+		ek_attention(&ek_exec_serial, &a);
+	}
+	team_barrier(j->t);
+
+	my_rows(&l->wo, i, j->t->n, &r0, &r1);
+	if (r1 > r0) {
+		struct ek_matmul o = rows(&l->wo, r0, r1, st->att, NULL, st->x, true);
+
+		ek_matmul(&ek_exec_serial, &o, scratch);
+	}
+}
+
+static void ffn_share(const struct team_job *j, int i, float *xb, void *scratch)
+{
+	struct fwd_state *st = j->st;
+	const struct ember_model_info *in = &st->m->info;
+	const struct layer *l = &st->m->layers[j->s->layer];
+	uint32_t d = in->n_embd, r0, r1;
+	size_t ds = (size_t)d * 4;
+
+	ek_rmsnorm(&ek_exec_serial, 1, d, st->x, ds, l->ffn_norm, in->rms_eps, xb, ds);
+	/* the same rows of gate and up, so SwiGLU needs no one else's */
+	my_rows(&l->gate, i, j->t->n, &r0, &r1);
+	if (r1 > r0) {
+		struct ek_matmul gu[2] = {
+			rows(&l->gate, r0, r1, xb, NULL, st->hb, false),
+			rows(&l->up, r0, r1, xb, NULL, st->hb2, false),
+		};
+
+		ek_matmul_group(&ek_exec_serial, gu, 2, scratch);
+		size_t fs = (size_t)in->n_ff * 4;
+
+		ek_swiglu(&ek_exec_serial, 1, r1 - r0, st->hb + r0, fs, st->hb2 + r0, fs,
+			  st->hb + r0, fs);
+	}
+	team_barrier(j->t);
+
+	my_rows(&l->down, i, j->t->n, &r0, &r1);
+	if (r1 > r0) {
+		struct ek_matmul dn = rows(&l->down, r0, r1, st->hb, NULL, st->x, true);
+
+		ek_matmul(&ek_exec_serial, &dn, scratch);
+	}
+}
+
+static void team_task(void *arg, int i, int n)
+{
+	const struct team_job *j = arg;
+	char *mine = j->t->mem + (size_t)i * j->t->per_thread;
+
+	(void)n;
+	if (j->s->kind == STEP_ATTN)
+		attn_share(j, i, (float *)mine, mine + j->t->xb_bytes);
+	else
+		ffn_share(j, i, (float *)mine, mine + j->t->xb_bytes);
+}
+
+int cpu_team_run(struct cpu_team *t, struct fwd_state *st, const struct step *s)
+{
+	struct team_job j = { t, st, s };
+
+	if (!cpu_team_supports(t, s))
+		return -EINVAL;
+	t->ex.run(t->ex.ctx, team_task, &j, t->n);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Single-token (decode) attention and FFN steps as one fork-join each: every
+ * pool thread runs the whole step on its share (rows of each matrix, a
+ * range of heads), with barriers where a share needs the others'. The
+ * small ops between the matmuls (norm, rope, KV store, SwiGLU) then run on
+ * every thread at once instead of on one while the others wait, and the
+ * normed input is quantized by each thread into its own scratch, so no
+ * thread waits for another's activations. Results are bitwise those of
+ * the op-by-op path for the matmuls, norms and rope; attention runs each
+ * thread's heads whole (no split over positions).
+ */
+#ifndef EMBER_RT_CPU_TEAM_H
+#define EMBER_RT_CPU_TEAM_H
+
+#include <stdatomic.h>
+
+#include <ember/kernels.h>
+
+#include "backend.h"
+
+struct cpu_team {
+	int n;			/* threads: the pool's, one task each */
+	struct ek_exec ex;	/* the pool */
+	atomic_uint arrived, gen;	/* the barrier */
+	char *mem;		/* per thread: normed input, then scratch */
+	size_t xb_bytes, per_thread;
+};
+
+/* For a pool of ex.nthreads > 1 threads; scratch: per-thread matmul scratch
+ * for M = 1 (a serial ek_matmul). Returns 0 or -ENOMEM. */
+int cpu_team_init(struct cpu_team *t, const struct fwd_state *st,
+		  struct ek_exec ex, size_t scratch);
+void cpu_team_free(struct cpu_team *t);
+
+/* Can the team run this step? (one token, attention or FFN) */
+bool cpu_team_supports(const struct cpu_team *t, const struct step *s);
+/* Runs it. Call only from outside the pool: the barriers need every pool
+ * thread to take one task. */
+int cpu_team_run(struct cpu_team *t, struct fwd_state *st, const struct step *s);
+
+#endif
