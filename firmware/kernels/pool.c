@@ -33,6 +33,7 @@
  */
 #define POOL_SPIN 2000
 #define POOL_WAIT_SPIN 400
+#define POOL_BARRIER_SPIN 4000
 
 struct ek_pool {
 	int nthreads;		/* including the caller */
@@ -188,6 +189,32 @@ static void pool_run(void *ctx, ek_task_fn fn, void *arg, int n)
 	}
 	atomic_store_explicit(&pool->owner, 0, memory_order_relaxed);
 	pthread_mutex_unlock(&pool->run_lock);
+}
+
+void ek_barrier_init(struct ek_barrier *b)
+{
+	atomic_init(&b->arrived, 0);
+	atomic_init(&b->gen, 0);
+}
+
+/* The last to arrive resets the count, then moves the generation on; the
+ * others spin (a share of a decode step takes microseconds), then yield. */
+void ek_barrier_wait(struct ek_barrier *b, int n)
+{
+	unsigned int g = atomic_load_explicit(&b->gen, memory_order_acquire);
+
+	if (atomic_fetch_add_explicit(&b->arrived, 1, memory_order_acq_rel) ==
+	    (unsigned int)n - 1) {
+		atomic_store_explicit(&b->arrived, 0, memory_order_relaxed);
+		atomic_store_explicit(&b->gen, g + 1, memory_order_release);
+		return;
+	}
+	for (int s = 0; atomic_load_explicit(&b->gen, memory_order_acquire) == g; s++) {
+		if (s < POOL_BARRIER_SPIN)
+			cpu_relax();
+		else
+			sched_yield();
+	}
 }
 
 /* Is cpu the first SMT sibling of its core? (true when unknown) */

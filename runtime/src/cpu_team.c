@@ -1,23 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <math.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu_team.h"
-
-/* Polls before a waiting thread yields: a share takes microseconds. */
-#define TEAM_SPIN 4000
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 static size_t align64(size_t n)
 {
@@ -33,8 +20,7 @@ int cpu_team_init(struct cpu_team *t, const struct fwd_state *st,
 	t->xb_bytes = align64((size_t)st->m->info.n_embd * sizeof(float));
 	t->per_thread = t->xb_bytes + align64(scratch);
 	t->mem = aligned_alloc(64, t->per_thread * (size_t)t->n);
-	atomic_init(&t->arrived, 0);
-	atomic_init(&t->gen, 0);
+	ek_barrier_init(&t->barrier);
 	return t->mem ? 0 : -ENOMEM;
 }
 
@@ -50,23 +36,9 @@ bool cpu_team_supports(const struct cpu_team *t, const struct step *s)
 	       (s->kind == STEP_ATTN || s->kind == STEP_FFN);
 }
 
-/* Everyone waits until all n threads have arrived. */
 static void team_barrier(struct cpu_team *t)
 {
-	unsigned int g = atomic_load_explicit(&t->gen, memory_order_acquire);
-
-	if (atomic_fetch_add_explicit(&t->arrived, 1, memory_order_acq_rel) ==
-	    (unsigned int)t->n - 1) {
-		atomic_store_explicit(&t->arrived, 0, memory_order_relaxed);
-		atomic_store_explicit(&t->gen, g + 1, memory_order_release);
-		return;
-	}
-	for (int s = 0; atomic_load_explicit(&t->gen, memory_order_acquire) == g; s++) {
-		if (s < TEAM_SPIN)
-			cpu_relax();
-		else
-			sched_yield();
-	}
+	ek_barrier_wait(&t->barrier, t->n);
 }
 
 /* Share i of n of count items in units of grain (X4 groups: whole). */

@@ -13,8 +13,6 @@
 #ifndef EMBER_RT_CPU_TEAM_H
 #define EMBER_RT_CPU_TEAM_H
 
-#include <stdatomic.h>
-
 #include <ember/kernels.h>
 
 #include "backend.h"
@@ -22,7 +20,7 @@
 struct cpu_team {
 	int n;			/* threads: the pool's, one task each */
 	struct ek_exec ex;	/* the pool */
-	atomic_uint arrived, gen;	/* the barrier */
+	struct ek_barrier barrier;
 	char *mem;		/* per thread: normed input, then scratch */
 	size_t xb_bytes, per_thread;
 };

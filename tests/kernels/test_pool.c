@@ -5,7 +5,7 @@
  * hand-off); dispatch after the workers went to sleep; two threads sharing
  * one pool; nested dispatch from a task; a pool with more threads than
  * CPUs; a job of tasks that wait for one another gets a thread per task,
- * even published before the workers start; default size = CPUs.
+ * even published before the workers start; ek_barrier; default size = CPUs.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -130,6 +130,27 @@ static int meet_fresh_pools(int threads, int rounds)
 	return bad;
 }
 
+/* ek_barrier: in each of 100 rounds every task adds 1, waits, and must
+ * see all n additions; then waits again before the next round. */
+struct bar_job {
+	struct ek_barrier b;
+	atomic_int count, bad;
+};
+
+static void bar_task(void *arg, int i, int n)
+{
+	struct bar_job *j = arg;
+
+	(void)i;
+	for (int r = 0; r < 100; r++) {
+		atomic_fetch_add(&j->count, 1);
+		ek_barrier_wait(&j->b, n);
+		if (atomic_load(&j->count) != n * (r + 1))
+			atomic_fetch_add(&j->bad, 1);
+		ek_barrier_wait(&j->b, n);
+	}
+}
+
 void kt_test_pool(struct kt *t)
 {
 	static const int ns[] = { 1, 2, 3, 4, 7, 64, MAX_N };
@@ -195,6 +216,24 @@ void kt_test_pool(struct kt *t)
 		}
 		KT_CHECK(t, pool && bad == 0,
 			 "pool %d (oversubscribed): %d of 20000 dispatches bad", over, bad);
+	}
+	for (int threads = 2; threads <= 4; threads++) {
+		struct ek_pool *pool = ek_pool_create(threads);
+		struct bar_job bj;
+
+		ek_barrier_init(&bj.b);
+		atomic_init(&bj.count, 0);
+		atomic_init(&bj.bad, 0);
+		if (pool) {
+			struct ek_exec ex = ek_pool_exec(pool);
+
+			ex.run(ex.ctx, bar_task, &bj, threads);
+			ek_pool_destroy(pool);
+		}
+		KT_CHECK(t, pool && atomic_load(&bj.bad) == 0 &&
+			 atomic_load(&bj.count) == 100 * threads,
+			 "pool %d: barrier rounds: %d bad, count %d", threads,
+			 atomic_load(&bj.bad), atomic_load(&bj.count));
 	}
 	for (int threads = 2; threads <= 4; threads++) {
 		int bad = meet_fresh_pools(threads, 200);

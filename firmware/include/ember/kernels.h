@@ -200,7 +200,17 @@ void ek_add(const struct ek_exec *ex, uint32_t rows, uint32_t n,
 struct ek_pool;
 struct ek_pool *ek_pool_create(int nthreads);	/* NULL on failure */
 void ek_pool_destroy(struct ek_pool *pool);
-/* An executor that runs tasks on the pool (valid while the pool lives). */
+/* An executor that runs tasks on the pool (valid while the pool lives).
+ * A job of at most nthreads tasks, run from outside the pool, gets a
+ * thread per task, so its tasks may wait for one another: */
 struct ek_exec ek_pool_exec(struct ek_pool *pool);
+
+/* All n tasks of such a job wait in ek_barrier_wait until all n arrived.
+ * Zero-initialised (or ek_barrier_init) before the job; reusable. */
+struct ek_barrier {
+	_Atomic unsigned int arrived, gen;
+};
+void ek_barrier_init(struct ek_barrier *b);
+void ek_barrier_wait(struct ek_barrier *b, int n);
 
 #endif /* EMBER_KERNELS_H */
