@@ -57,8 +57,15 @@ EK_TARGET_AVX2 void ek_q8_quantize_avx2(const float *x, uint64_t k,
 		__m256 vid = _mm256_set1_ps(id);
 		__m256i q[4];
 
-		for (int j = 0; j < 4; j++)
-			q[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], vid));
+		/* NaN to 0 and clamped to +-127, as the portable path does */
+		for (int j = 0; j < 4; j++) {
+			__m256 p = _mm256_mul_ps(v[j], vid);
+
+			p = _mm256_and_ps(p, _mm256_cmp_ps(p, p, _CMP_ORD_Q));
+			q[j] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(p),
+								 _mm256_set1_epi32(-127)),
+						_mm256_set1_epi32(127));
+		}
 		__m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]),
 					     _mm256_add_epi32(q[2], q[3]));
 		/* packs work per 128-bit lane: undo the interleave */

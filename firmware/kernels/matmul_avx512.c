@@ -15,6 +15,12 @@
 
 /* ---- activations to 8 bits -------------------------------------------- */
 
+EK_TARGET_AVX512 static AI __m512i q8_clamp(__m512i q)
+{
+	return _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(-127)),
+				_mm512_set1_epi32(127));
+}
+
 EK_TARGET_AVX512 void ek_q8_quantize_avx512(const float *x, uint64_t k,
 					    struct ek_q8_row *r)
 {
@@ -28,9 +34,14 @@ EK_TARGET_AVX512 void ek_q8_quantize_avx512(const float *x, uint64_t k,
 				      _mm512_and_ps(v1, absmask)));
 		float id = amax != 0.0f ? 127.0f / amax : 0.0f;
 		__m512 vid = _mm512_set1_ps(id);
-		/* rounds to nearest even like the portable path */
-		__m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
-		__m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+		/* rounds to nearest even like the portable path, and like it
+		 * takes NaN to 0 and clamps to +-127 (NaN or infinite inputs
+		 * would convert to INT_MIN and overflow the block sum) */
+		__m512 p0 = _mm512_mul_ps(v0, vid), p1 = _mm512_mul_ps(v1, vid);
+		__m512i q0 = q8_clamp(_mm512_maskz_cvtps_epi32(
+			_mm512_cmp_ps_mask(p0, p0, _CMP_ORD_Q), p0));
+		__m512i q1 = q8_clamp(_mm512_maskz_cvtps_epi32(
+			_mm512_cmp_ps_mask(p1, p1, _CMP_ORD_Q), p1));
 
 		_mm_storeu_si128((__m128i *)(r->qs + b * EK_QK),
 				 _mm512_cvtsepi32_epi8(q0));
