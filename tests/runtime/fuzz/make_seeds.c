@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Writes the fuzzer's seed inputs: small GGUF files with an SPM and a
- * GPT-2 vocabulary, arrays of every type, and tensors. */
+ * GPT-2 vocabulary, arrays of every type, and tensors; and tiny whole
+ * models (llama and qwen2, f32 / Q8_0 / Q4_0) for the model loader. */
 #include <stdio.h>
 #include <string.h>
 
 #include <ember/kernels.h>
 
 #include "gguf_write.h"
+#include "synth.h"
 
 static void write(const char *dir, const char *name, struct gguf_writer *w)
 {
@@ -80,5 +82,26 @@ int main(int argc, char **argv)
 	gw_set_alignment(w, 64);
 	gw_tensor(w, "q", 2, ne, EK_Q8_0, data, NULL, NULL);
 	write(dir, "nested.gguf", w);
+
+	/* vocab, embd, layers, heads, kv heads, ff, ctx, rope dim, base, eps,
+	 * tied, dtype, embd dtype, seed */
+	struct synth_spec models[] = {
+		{ "llama", "fuzz-llama", 20, 16, 1, 2, 1, 16, 8, 0, 10000.0f, 1e-5f,
+		  false, EK_F32, EK_F32, 1 },
+		{ "qwen2", "fuzz-qwen2", 20, 32, 1, 2, 1, 32, 8, 0, 10000.0f, 1e-6f,
+		  true, EK_Q8_0, EK_Q8_0, 2 },
+		{ "llama", "fuzz-llama-q4", 20, 64, 1, 4, 2, 32, 8, 8, 10000.0f, 1e-5f,
+		  false, EK_Q4_0, EK_F16, 3 },
+	};
+	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+		char path[512];
+		struct ember_error err;
+
+		snprintf(path, sizeof(path), "%s/model-%s.gguf", dir, models[i].name + 5);
+		if (synth_write(&models[i], path, &err)) {
+			fprintf(stderr, "%s: %s\n", path, err.msg);
+			return 1;
+		}
+	}
 	return 0;
 }
