@@ -83,19 +83,6 @@ static inline __attribute__((always_inline)) void ek_prefetch_l2(const void *p)
 }
 #endif
 
-/* [*begin, *end) of part i of n when splitting total items in chunks that
- * are multiples of grain (except the last). */
-static inline void ek_split(uint64_t total, uint64_t grain, int i, int n,
-			    uint64_t *begin, uint64_t *end)
-{
-	uint64_t chunks = (total + grain - 1) / grain;
-	uint64_t b = chunks * (uint64_t)i / (uint64_t)n;
-	uint64_t e = chunks * (uint64_t)(i + 1) / (uint64_t)n;
-
-	*begin = b * grain < total ? b * grain : total;
-	*end = e * grain < total ? e * grain : total;
-}
-
 /*
  * Tasks per thread: more tasks than threads, claimed dynamically by the
  * executor, so a thread that the OS preempts (other load, more threads

@@ -45,12 +45,11 @@ static void team_barrier(struct cpu_team *t)
 static void share(uint32_t count, uint32_t grain, int i, int n, uint32_t *b,
 		  uint32_t *e)
 {
-	uint64_t units = ((uint64_t)count + grain - 1) / grain;
-	uint64_t ub = units * (uint64_t)i / (uint64_t)n;
-	uint64_t ue = units * (uint64_t)(i + 1) / (uint64_t)n;
+	uint64_t b64, e64;
 
-	*b = (uint32_t)(ub * grain < count ? ub * grain : count);
-	*e = (uint32_t)(ue * grain < count ? ue * grain : count);
+	ek_split(count, grain, i, n, &b64, &e64);
+	*b = (uint32_t)b64;
+	*e = (uint32_t)e64;
 }
 
 /* Rows r0..r1 of w times a (one token) into out[r0..r1]. */

@@ -39,10 +39,10 @@ static void pack_task(void *arg, int i, int n)
 {
 	const struct pack_job *j = arg;
 	const struct weight *w = j->w;
-	uint64_t g = ((uint64_t)w->n_out + 3) / 4;
+	uint64_t g0, g1;
 
-	ek_x4_pack_part(w->dtype, w->data, w->stride, w->n_out, w->n_in,
-			g * (uint64_t)i / (uint64_t)n, g * (uint64_t)(i + 1) / (uint64_t)n,
+	ek_split(((uint64_t)w->n_out + 3) / 4, 1, i, n, &g0, &g1);
+	ek_x4_pack_part(w->dtype, w->data, w->stride, w->n_out, w->n_in, g0, g1,
 			j->dst);
 }
 

@@ -52,6 +52,19 @@ struct ek_exec {
 /* A single-threaded executor (ctx unused). */
 extern const struct ek_exec ek_exec_serial;
 
+/* [*begin, *end) of part i of n when splitting total items in chunks that
+ * are multiples of grain (except the last): a task's share. */
+static inline void ek_split(uint64_t total, uint64_t grain, int i, int n,
+			    uint64_t *begin, uint64_t *end)
+{
+	uint64_t chunks = (total + grain - 1) / grain;
+	uint64_t b = chunks * (uint64_t)i / (uint64_t)n;
+	uint64_t e = chunks * (uint64_t)(i + 1) / (uint64_t)n;
+
+	*begin = b * grain < total ? b * grain : total;
+	*end = e * grain < total ? e * grain : total;
+}
+
 /* ---- data types -------------------------------------------------------- */
 bool ek_dtype_known(int dtype);
 const char *ek_dtype_name(int dtype);
