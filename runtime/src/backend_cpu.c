@@ -16,6 +16,10 @@ struct cpu {
 	void *scratch;
 	size_t scratch_size;
 	struct cpu_team team;	/* decode steps, with a pool */
+	/* one position's rope angles: every layer of a decode step uses them */
+	struct ek_rope_angles rope;
+	uint32_t rope_pos;
+	bool rope_valid;
 };
 
 /* Element-wise ops on a few thousand floats cost less than waking the
@@ -66,6 +70,18 @@ static int run_embed(struct cpu *c, const struct step *s)
 	return 0;
 }
 
+static const struct ek_rope_angles *rope_at(struct cpu *c, uint32_t pos)
+{
+	const struct ember_model_info *in = &c->st->m->info;
+
+	if (!c->rope_valid || c->rope_pos != pos) {
+		ek_rope_angles(&c->rope, in->rope_dim, pos, in->rope_base);
+		c->rope_pos = pos;
+		c->rope_valid = true;
+	}
+	return &c->rope;
+}
+
 static int run_attn(struct cpu *c, const struct step *s)
 {
 	struct fwd_state *st = c->st;
@@ -93,10 +109,17 @@ static int run_attn(struct cpu *c, const struct step *s)
 	};
 
 	ek_matmul_group(&c->ex, qkv, 3, c->scratch);
-	ek_rope(ex_for(c, (uint64_t)n * d), n, in->n_head, in->head_dim, in->rope_dim,
-		s->n_past, in->rope_base, in->rope_neox, st->q, ds);
-	ek_rope(ex_for(c, (uint64_t)n * kvd), n, in->n_head_kv, in->head_dim, in->rope_dim,
-		s->n_past, in->rope_base, in->rope_neox, st->k, kvs);
+	if (n == 1) {
+		const struct ek_rope_angles *r = rope_at(c, s->n_past);
+
+		ek_rope_heads(r, in->n_head, in->head_dim, in->rope_neox, st->q);
+		ek_rope_heads(r, in->n_head_kv, in->head_dim, in->rope_neox, st->k);
+	} else {
+		ek_rope(ex_for(c, (uint64_t)n * d), n, in->n_head, in->head_dim,
+			in->rope_dim, s->n_past, in->rope_base, in->rope_neox, st->q, ds);
+		ek_rope(ex_for(c, (uint64_t)n * kvd), n, in->n_head_kv, in->head_dim,
+			in->rope_dim, s->n_past, in->rope_base, in->rope_neox, st->k, kvs);
+	}
 	for (uint32_t t = 0; t < n; t++) {
 		size_t slot = (size_t)(s->n_past + t) * st->kv_row;
 
@@ -155,7 +178,8 @@ static int cpu_run(void *priv, const struct step *s)
 	struct cpu *c = priv;
 
 	if (cpu_team_supports(&c->team, s))
-		return cpu_team_run(&c->team, c->st, s);
+		return cpu_team_run(&c->team, c->st, s,
+				    s->kind == STEP_ATTN ? rope_at(c, s->n_past) : NULL);
 	switch (s->kind) {
 	case STEP_EMBED: return run_embed(c, s);
 	case STEP_ATTN: return run_attn(c, s);

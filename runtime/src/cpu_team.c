@@ -84,6 +84,7 @@ struct team_job {
 	struct cpu_team *t;
 	struct fwd_state *st;
 	const struct step *s;
+	const struct ek_rope_angles *rope;
 };
 
 static void attn_share(const struct team_job *j, int i, float *xb, void *scratch)
@@ -92,7 +93,7 @@ static void attn_share(const struct team_job *j, int i, float *xb, void *scratch
 	const struct ember_model_info *in = &st->m->info;
 	const struct layer *l = &st->m->layers[j->s->layer];
 	uint32_t d = in->n_embd, hd = in->head_dim, grp = in->n_head / in->n_head_kv;
-	size_t ds = (size_t)d * 4, kvs = (size_t)in->n_head_kv * hd * 4;
+	size_t ds = (size_t)d * 4;
 	struct ek_matmul qkv[3];
 	int cnt = 0;
 	uint32_t r0, r1, kv0, kv1;
@@ -122,16 +123,14 @@ static void attn_share(const struct team_job *j, int i, float *xb, void *scratch
 			      ek_row_size(st->kv_dtype, (uint64_t)kv0 * hd);
 		float *k = st->k + (size_t)kv0 * hd;
 
-		ek_rope(&ek_exec_serial, 1, nkv, hd, in->rope_dim, pos,
-			in->rope_base, in->rope_neox, k, kvs);
+		ek_rope_heads(j->rope, nkv, hd, in->rope_neox, k);
 		ek_quantize_row(st->kv_dtype, k, kc + slot, (uint64_t)nkv * hd);
 		ek_quantize_row(st->kv_dtype, st->v + (size_t)kv0 * hd, vc + slot,
 				(uint64_t)nkv * hd);
 	}
 	share(in->n_head, 1, i, j->t->n, &h0, &h1);
 	if (h1 > h0)
-		ek_rope(&ek_exec_serial, 1, h1 - h0, hd, in->rope_dim, pos,
-			in->rope_base, in->rope_neox, st->q + (size_t)h0 * hd, ds);
+		ek_rope_heads(j->rope, h1 - h0, hd, in->rope_neox, st->q + (size_t)h0 * hd);
 	team_barrier(j->t);
 	/* one call per run of query heads that share a KV head */
 	for (uint32_t h = h0, e; h < h1; h = e) {
@@ -205,11 +204,12 @@ static void team_task(void *arg, int i, int n)
 		ffn_share(j, i, (float *)mine, mine + j->t->xb_bytes);
 }
 
-int cpu_team_run(struct cpu_team *t, struct fwd_state *st, const struct step *s)
+int cpu_team_run(struct cpu_team *t, struct fwd_state *st, const struct step *s,
+		 const struct ek_rope_angles *rope)
 {
-	struct team_job j = { t, st, s };
+	struct team_job j = { t, st, s, rope };
 
-	if (!cpu_team_supports(t, s))
+	if (!cpu_team_supports(t, s) || (s->kind == STEP_ATTN && !rope))
 		return -EINVAL;
 	t->ex.run(t->ex.ctx, team_task, &j, t->n);
 	return 0;

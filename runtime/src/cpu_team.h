@@ -33,8 +33,10 @@ void cpu_team_free(struct cpu_team *t);
 
 /* Can the team run this step? (one token, attention or FFN) */
 bool cpu_team_supports(const struct cpu_team *t, const struct step *s);
-/* Runs it. Call only from outside the pool: the barriers need every pool
- * thread to take one task. */
-int cpu_team_run(struct cpu_team *t, struct fwd_state *st, const struct step *s);
+/* Runs it; an attention step needs its position's rope angles. Call only
+ * from outside the pool: the barriers need every pool thread to take one
+ * task. */
+int cpu_team_run(struct cpu_team *t, struct fwd_state *st, const struct step *s,
+		 const struct ek_rope_angles *rope);
 
 #endif

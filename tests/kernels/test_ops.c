@@ -108,6 +108,20 @@ static void test_rope(struct kt *t, struct kt_execs *e, struct kt_rng *rng)
 					KT_CHECK(t, !memcmp(y, first, xs * c->rows),
 						 "rope threads=%d differ", ex);
 			}
+			/* angles once per position, then the heads: bitwise ek_rope */
+			memcpy(x, x0, xs * c->rows);
+			for (uint32_t r = 0; r < c->rows; r++) {
+				struct ek_rope_angles a;
+
+				KT_CHECK(t, ek_rope_angles(&a, c->rope_dim, c->pos0 + r,
+							   c->base),
+					 "rope angles case %zu refused", ci);
+				ek_rope_heads(&a, c->n_head, c->head_dim, neox,
+					      x + r * xs / 4);
+			}
+			KT_CHECK(t, !memcmp(x, first, xs * c->rows),
+				 "rope case %zu neox=%d: ek_rope_heads differs from ek_rope",
+				 ci, neox);
 			for (uint32_t r = 0; r < c->rows; r++) {
 				for (uint32_t h = 0; h < c->n_head; h++) {
 					const float *in = x0 + r * xs / 4 + h * c->head_dim;
@@ -211,11 +225,32 @@ static void test_elementwise(struct kt *t, struct kt_execs *e,
 	}
 }
 
+/* Angles ek_rope would refuse: refused, and the heads left alone. */
+static void test_rope_refused(struct kt *t)
+{
+	static const uint32_t bad[] = { 0, 1, 3, EK_MAX_HEAD_DIM + 2 };
+	float x[4] = { 1, 2, 3, 4 };
+	struct ek_rope_angles a;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		KT_CHECK(t, !ek_rope_angles(&a, bad[i], 5, 10000) && !a.rope_dim,
+			 "rope angles for rope_dim %u accepted", bad[i]);
+		ek_rope_heads(&a, 1, 4, false, x);
+		KT_CHECK(t, x[0] == 1 && x[1] == 2 && x[2] == 3 && x[3] == 4,
+			 "refused angles rotated a head");
+	}
+	/* rope_dim 4 angles on heads of 2: more rope than head */
+	KT_CHECK(t, ek_rope_angles(&a, 4, 5, 10000), "rope angles 4 refused");
+	ek_rope_heads(&a, 2, 2, false, x);
+	KT_CHECK(t, x[0] == 1 && x[3] == 4, "rope on heads shorter than rope_dim");
+}
+
 void kt_test_ops(struct kt *t, struct kt_execs *e)
 {
 	struct kt_rng rng = { 0x0b5ull << 20 };
 
 	test_rmsnorm(t, e, &rng);
 	test_rope(t, e, &rng);
+	test_rope_refused(t);
 	test_elementwise(t, e, &rng);
 }

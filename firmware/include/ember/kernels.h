@@ -198,6 +198,22 @@ void ek_rmsnorm(const struct ek_exec *ex, uint32_t rows, uint32_t dim,
 void ek_rope(const struct ek_exec *ex, uint32_t rows, uint32_t n_head,
 	     uint32_t head_dim, uint32_t rope_dim, uint32_t pos0,
 	     float freq_base, bool neox, float *x, size_t x_stride);
+/*
+ * ek_rope of one row in two halves: the angles of a position (cos and sin,
+ * computed as ek_rope does), then their use on n_head heads. A decode step
+ * needs one position's angles in every layer: computed once, the results
+ * are bitwise those of ek_rope. ek_rope_angles returns false (and sets
+ * rope_dim 0) for a rope_dim that ek_rope refuses; ek_rope_heads then does
+ * nothing.
+ */
+struct ek_rope_angles {
+	uint32_t rope_dim;
+	float cs[EK_MAX_HEAD_DIM / 2], sn[EK_MAX_HEAD_DIM / 2];
+};
+bool ek_rope_angles(struct ek_rope_angles *a, uint32_t rope_dim, uint32_t pos,
+		    float freq_base);
+void ek_rope_heads(const struct ek_rope_angles *a, uint32_t n_head,
+		   uint32_t head_dim, bool neox, float *x);
 
 /* out[i] = silu(gate[i]) * up[i], rows of n */
 void ek_swiglu(const struct ek_exec *ex, uint32_t rows, uint32_t n,
