@@ -16,6 +16,7 @@
 
 #define WT_NR EK_GEMM_WT_NR	/* weight rows per tile */
 #define WT_MR EK_GEMM_WT_MR	/* activation rows per tile (two vectors) */
+#define WT_PF 128	/* floats of a W row prefetched ahead (512 B) */
 #define WT_KC 512	/* K per pass: a 32 x 512 slab of A^T is 64 KiB */
 /* Above this M the tiled GEMM wins: every W slab re-reads all of A^T,
  * which then no longer stays in cache (2048^3: 150 vs 190 GFLOP/s). */
@@ -41,13 +42,14 @@ size_t ek_gemm_wt_bytes(const struct ek_matmul *p)
 	return (size_t)wt_mpad(p) * p->k * 4 + 64;
 }
 
-static float *wt_at(void *buf)
+static float *wt_at(const void *buf)
 {
 	return (float *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
 }
 
 /* A^T by m-tiles: at[tile][k][WT_MR], zeros past M. Task i of n packs
- * its share of the tiles. */
+ * its share of the tiles, 16 k at a time: the 32 x 16 floats written
+ * for them are 32 lines, which stay in L1 while each row gives its 16. */
 void ek_gemm_wt_pack(const struct ek_matmul *p, void *buf, int i, int n)
 {
 	float *at = wt_at(buf);
@@ -57,19 +59,25 @@ void ek_gemm_wt_pack(const struct ek_matmul *p, void *buf, int i, int n)
 	for (uint64_t t = t0; t < t1; t++) {
 		float *dst = at + (size_t)t * WT_MR * p->k;
 
-		for (uint32_t r = 0; r < WT_MR; r++) {
-			uint64_t m = t * WT_MR + r;
-			const float *a = m < p->m ?
-				ek_ptr_add(p->a, m * p->a_stride) : NULL;
+		for (uint32_t k0 = 0; k0 < p->k; k0 += 16) {
+			uint32_t ke = min_u32(k0 + 16, p->k);
 
-			for (uint32_t k = 0; k < p->k; k++)
-				dst[(size_t)k * WT_MR + r] = a ? a[k] : 0.0f;
+			for (uint32_t r = 0; r < WT_MR; r++) {
+				uint64_t m = t * WT_MR + r;
+				const float *a = m < p->m ?
+					ek_ptr_add(p->a, m * p->a_stride) : NULL;
+
+				for (uint32_t k = k0; k < ke; k++)
+					dst[(size_t)k * WT_MR + r] = a ? a[k] : 0.0f;
+			}
 		}
 	}
 }
 
-/* acc[i] (+)= sum_k W[row i][k] * at[k][0..31] over kc steps */
+/* acc[i] (+)= sum_k W[row i][k] * at[k][0..31] over kc steps; pf[i] + k
+ * is prefetched as k advances */
 EK_TARGET_AVX512 static void ukr_wt(uint32_t kc, const float *const w[WT_NR],
+				    const float *const pf[WT_NR],
 				    const float *at, __m512 acc[WT_NR][2])
 {
 	__m512 c[WT_NR][2];
@@ -80,6 +88,9 @@ EK_TARGET_AVX512 static void ukr_wt(uint32_t kc, const float *const w[WT_NR],
 		c[i][1] = acc[i][1];
 	}
 	for (uint32_t k = 0; k < kc; k++) {
+		if (k % 16 == 0)	/* a line of each row */
+			for (int i = 0; i < WT_NR; i++)
+				ek_prefetch_l2(pf[i] + k);
 		__m512 a0 = _mm512_load_ps(at + (size_t)k * WT_MR);
 		__m512 a1 = _mm512_load_ps(at + (size_t)k * WT_MR + 16);
 
@@ -117,17 +128,20 @@ static void wt_store(const struct ek_matmul *p, uint32_t n0, uint32_t nv,
 	}
 }
 
-/* Task i of n: its share of the (12-row slab of W, 32-row tile of A)
- * pairs, slab-major so a task reuses each slab it loads. */
-EK_TARGET_AVX512 void ek_gemm_wt(const struct ek_matmul *p, void *buf, int i,
-				 int n)
+/* Row r of W, or its last row for r past N. */
+static const float *wt_row(const struct ek_matmul *p, uint32_t r)
+{
+	return ek_ptr_add(p->w, (size_t)min_u32(r, p->n - 1) * p->w_stride);
+}
+
+/* Units u0..u1 (ek_gemm_wt_units()) over the packed A^T in buf. */
+EK_TARGET_AVX512 void ek_gemm_wt(const struct ek_matmul *p, const void *buf,
+				 uint64_t u0, uint64_t u1)
 {
 	const float *at = wt_at(buf);
 	uint32_t mt = wt_mpad(p) / WT_MR;
-	uint64_t u0, u1;
 	float tile[WT_NR * WT_MR] __attribute__((aligned(64)));
 
-	ek_split((uint64_t)(p->n + WT_NR - 1) / WT_NR * mt, 1, i, n, &u0, &u1);
 	for (uint64_t u = u0; u < u1; u++) {
 		uint32_t n0 = (uint32_t)(u / mt) * WT_NR, t = (uint32_t)(u % mt);
 		uint32_t nv = min_u32(WT_NR, p->n - n0);
@@ -135,18 +149,25 @@ EK_TARGET_AVX512 void ek_gemm_wt(const struct ek_matmul *p, void *buf, int i,
 		const float *w[WT_NR];
 		__m512 acc[WT_NR][2];
 
-		/* rows past N repeat the last one (their results are dropped) */
+		/* rows past N repeat the last one (their results are dropped).
+		 * The slab's first pass reads W from memory: prefetch ahead in
+		 * its rows; its last pass brings in the next slab's rows. */
+		const float *pf[WT_NR];
+		bool next = t == mt - 1 && u + 1 < u1;
+
 		for (uint32_t x = 0; x < WT_NR; x++) {
-			w[x] = ek_ptr_add(p->w, (size_t)(n0 + min_u32(x, nv - 1)) *
-					  p->w_stride);
+			w[x] = wt_row(p, n0 + min_u32(x, nv - 1));
+			pf[x] = next ? wt_row(p, n0 + WT_NR + x) : w[x] + WT_PF;
 			acc[x][0] = acc[x][1] = _mm512_setzero_ps();
 		}
 		for (uint32_t k0 = 0; k0 < p->k; k0 += WT_KC) {
-			const float *wk[WT_NR];
+			const float *wk[WT_NR], *pk[WT_NR];
 
-			for (int x = 0; x < WT_NR; x++)
+			for (int x = 0; x < WT_NR; x++) {
 				wk[x] = w[x] + k0;
-			ukr_wt(min_u32(WT_KC, p->k - k0), wk,
+				pk[x] = pf[x] + k0;
+			}
+			ukr_wt(min_u32(WT_KC, p->k - k0), wk, pk,
 			       a + (size_t)k0 * WT_MR, acc);
 		}
 		for (int x = 0; x < WT_NR; x++) {

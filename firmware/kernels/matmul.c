@@ -442,11 +442,38 @@ static void mm_wt_pack_task(void *arg, int i, int n)
 	j->kern->gemm_wt_pack(j->p, j->scratch, i, n);
 }
 
+/* f32 in place: the units of all the job's matmuls, in order. */
 static void mm_wt_task(void *arg, int i, int n)
 {
 	const struct mm_job *j = arg;
+	uint64_t total = 0, u0, u1, base = 0;
 
-	j->kern->gemm_wt(j->p, j->scratch, i, n);
+	for (int x = 0; x < j->count; x++)
+		total += ek_gemm_wt_units(&j->p[x]);
+	ek_split(total, 1, i, n, &u0, &u1);
+	for (int x = 0; x < j->count && u0 < u1; x++) {
+		uint64_t end = base + ek_gemm_wt_units(&j->p[x]);
+
+		if (u0 < end) {
+			uint64_t e = u1 < end ? u1 : end;
+
+			j->kern->gemm_wt(&j->p[x], j->scratch, u0 - base, e - base);
+			u0 = e;
+		}
+		base = end;
+	}
+}
+
+/* A^T once for the whole job (its matmuls share A), then the units. */
+static void mm_run_wt(const struct ek_exec *ex, struct mm_job *j)
+{
+	uint64_t units = 0;
+
+	for (int x = 0; x < j->count; x++)
+		units += ek_gemm_wt_units(&j->p[x]);
+	ek_run(ex, mm_wt_pack_task, j,
+	       ek_ntasks(ex, (j->p[0].m + EK_GEMM_WT_MR - 1) / EK_GEMM_WT_MR));
+	ek_run(ex, mm_wt_task, j, ek_ntasks(ex, units));
 }
 
 static void mm_gemm_task(void *arg, int i, int n)
@@ -502,12 +529,7 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 	}
 	if (!mm_quantized(p->w_dtype) && scratch && j.kern->gemm_wt &&
 	    j.kern->gemm_wt_bytes(p)) {
-		uint64_t mt = (p->m + EK_GEMM_WT_MR - 1) / EK_GEMM_WT_MR;
-		uint64_t slabs = (p->n + EK_GEMM_WT_NR - 1) / EK_GEMM_WT_NR;
-
-		/* A^T once (tasks over its tiles), then (W slab, A tile) pairs */
-		ek_run(ex, mm_wt_pack_task, &j, ek_ntasks(ex, mt));
-		ek_run(ex, mm_wt_task, &j, ek_ntasks(ex, slabs * mt));
+		mm_run_wt(ex, &j);
 		return;
 	}
 	if (!mm_quantized(p->w_dtype) && scratch && j.kern->gemm) {
@@ -524,16 +546,21 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 	ek_run(ex, mm_dot_task, &j, mm_row_tasks(ex, &j));
 }
 
-/* Can the group run as one quantized job: same A, same quantized type? */
-static bool mm_group_joinable(const struct ek_matmul *ps, int count,
+/* Can the group run as one job on one A: quantized weights of one type
+ * (A quantized once), or all f32 weights for the in-place GEMM (A packed
+ * once)? */
+static bool mm_group_joinable(const struct ek_mm_kernels *kern,
+			      const struct ek_matmul *ps, int count,
 			      const void *scratch)
 {
+	bool quant = mm_quantized(ps[0].w_dtype);
+
 	for (int x = 0; x < count; x++)
-		if (!mm_valid(&ps[x], scratch) || !mm_quantized(ps[x].w_dtype) ||
-		    ps[x].w_dtype != ps[0].w_dtype ||
+		if (!mm_valid(&ps[x], scratch) || ps[x].w_dtype != ps[0].w_dtype ||
 		    ps[x].w_layout != ps[0].w_layout || ps[x].m != ps[0].m ||
 		    ps[x].k != ps[0].k || ps[x].a != ps[0].a ||
-		    ps[x].a_stride != ps[0].a_stride)
+		    ps[x].a_stride != ps[0].a_stride ||
+		    (!quant && !(kern->gemm_wt && kern->gemm_wt_bytes(&ps[x]))))
 			return false;
 	return true;
 }
@@ -545,11 +572,15 @@ void ek_matmul_group(const struct ek_exec *ex, const struct ek_matmul *ps,
 
 	if (!ps || count <= 0)
 		return;
-	if (count == 1 || !scratch || !mm_group_joinable(ps, count, scratch)) {
+	if (count == 1 || !scratch ||
+	    !mm_group_joinable(ek_mm_kernels_for(ek_isa()), ps, count, scratch)) {
 		for (int x = 0; x < count; x++)
 			ek_matmul(ex, &ps[x], scratch);
 		return;
 	}
 	mm_job_init(&j, ps, count, scratch);
-	mm_run_quantized(ex, &j);
+	if (mm_quantized(ps[0].w_dtype))
+		mm_run_quantized(ex, &j);
+	else
+		mm_run_wt(ex, &j);
 }

@@ -55,12 +55,14 @@ struct ek_mm_kernels {
 	size_t (*gemm_task_bytes)(const struct ek_matmul *p);
 	void (*gemm)(const struct ek_matmul *p, void *buf, int i, int n);
 	/* f32 weights read in place, A packed once (gemm_wt_avx512.c); NULL
-	 * if none: buffer bytes (0 = not for this shape), then the packing
-	 * of A and the GEMM, each as task i of n over one shared buffer */
+	 * if none: buffer bytes (0 = not for this shape), the packing of A
+	 * as task i of n, then units u0..u1 of the GEMM over the packed A
+	 * (ek_gemm_wt_units(); several matmuls of one A share one packing) */
 	size_t (*gemm_wt_bytes)(const struct ek_matmul *p);
 	void (*gemm_wt_pack)(const struct ek_matmul *p, void *buf, int i,
 			     int n);
-	void (*gemm_wt)(const struct ek_matmul *p, void *buf, int i, int n);
+	void (*gemm_wt)(const struct ek_matmul *p, const void *buf, uint64_t u0,
+			uint64_t u1);
 };
 
 const struct ek_mm_kernels *ek_mm_kernels_for(int isa);
@@ -81,6 +83,14 @@ static inline size_t ek_gemm_scratch_size(const struct ek_mm_kernels *k,
 /* gemm_wt tiles: weight rows x activation rows */
 #define EK_GEMM_WT_NR 12
 #define EK_GEMM_WT_MR 32
+
+/* gemm_wt units of p: (12-row slab of W, 32-row tile of A) pairs,
+ * slab-major, so a range of units reuses each slab it loads */
+static inline uint64_t ek_gemm_wt_units(const struct ek_matmul *p)
+{
+	return (uint64_t)(p->n + EK_GEMM_WT_NR - 1) / EK_GEMM_WT_NR *
+	       ((p->m + EK_GEMM_WT_MR - 1) / EK_GEMM_WT_MR);
+}
 
 /* The X4 dots that run everywhere (x4.c). */
 void ek_dotx4_q8_0_portable(const uint8_t *const q[4], const uint16_t *const d[4],
@@ -105,7 +115,8 @@ void ek_tilex4_q4_0_vnni(const uint8_t *q, const uint16_t *d,
 			 float out[4][4]);
 size_t ek_gemm_wt_bytes(const struct ek_matmul *p);
 void ek_gemm_wt_pack(const struct ek_matmul *p, void *buf, int i, int n);
-void ek_gemm_wt(const struct ek_matmul *p, void *buf, int i, int n);
+void ek_gemm_wt(const struct ek_matmul *p, const void *buf, uint64_t u0,
+		uint64_t u1);
 
 extern const struct ek_mm_kernels ek_mm_kernels_avx2;
 extern const struct ek_mm_kernels ek_mm_kernels_avx512;

@@ -469,6 +469,9 @@ void kt_test_matmul(struct kt *t, struct kt_execs *e)
 				mm_group_case(t, e, &rng, dtypes[di], m, 352,
 					      EK_LAYOUT_X4);
 		}
+	/* f32 at prefill M: one packed A for the group (the in-place GEMM) */
+	for (uint32_t m = 32; m <= 70; m += 38)
+		mm_group_case(t, e, &rng, EK_F32, m, 100, EK_LAYOUT_ROWS);
 	KT_CHECK(t, !ek_x4_size(EK_F32, 4, 32) && !ek_x4_size(EK_Q8_0, 4, 48) &&
 		    !ek_x4_size(EK_Q4_0, 0, 32) && !ek_x4_preferred(EK_F16),
 		 "x4 is for Q8_0 / Q4_0 rows of whole blocks only");

@@ -129,9 +129,10 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
  * count matmuls that read the same A (equal m, k, a and a_stride), e.g. the
  * Q, K and V projections: with Q8_0 / Q4_0 weights of one type, A is
  * quantized once and one fork-join covers the rows of all of them (fewer,
- * longer streams); otherwise they run one by one. Every output is bitwise
- * what ek_matmul gives. scratch: the largest ek_matmul_scratch_size() of
- * the group (or NULL).
+ * longer streams); with f32 weights and M in the prefill range, A is
+ * transposed once for all of them; otherwise they run one by one. Every
+ * output is bitwise what ek_matmul gives. scratch: the largest
+ * ek_matmul_scratch_size() of the group (or NULL).
  */
 void ek_matmul_group(const struct ek_exec *ex, const struct ek_matmul *ps,
 		     int count, void *scratch);
