@@ -41,6 +41,7 @@ struct mm_job {
 	int count;
 	uint64_t total_n;		/* rows of all W */
 	uint64_t total_groups;		/* X4: groups of four rows of all W */
+	uint64_t total_units;		/* f32 in place: ek_gemm_wt_units() of all */
 	const struct ek_mm_kernels *kern;
 	void *scratch;		/* q8 activations, or GEMM panels */
 	size_t q8_bytes;	/* per quantized activation row */
@@ -446,11 +447,9 @@ static void mm_wt_pack_task(void *arg, int i, int n)
 static void mm_wt_task(void *arg, int i, int n)
 {
 	const struct mm_job *j = arg;
-	uint64_t total = 0, u0, u1, base = 0;
+	uint64_t u0, u1, base = 0;
 
-	for (int x = 0; x < j->count; x++)
-		total += ek_gemm_wt_units(&j->p[x]);
-	ek_split(total, 1, i, n, &u0, &u1);
+	ek_split(j->total_units, 1, i, n, &u0, &u1);
 	for (int x = 0; x < j->count && u0 < u1; x++) {
 		uint64_t end = base + ek_gemm_wt_units(&j->p[x]);
 
@@ -467,13 +466,9 @@ static void mm_wt_task(void *arg, int i, int n)
 /* A^T once for the whole job (its matmuls share A), then the units. */
 static void mm_run_wt(const struct ek_exec *ex, struct mm_job *j)
 {
-	uint64_t units = 0;
-
-	for (int x = 0; x < j->count; x++)
-		units += ek_gemm_wt_units(&j->p[x]);
 	ek_run(ex, mm_wt_pack_task, j,
 	       ek_ntasks(ex, (j->p[0].m + EK_GEMM_WT_MR - 1) / EK_GEMM_WT_MR));
-	ek_run(ex, mm_wt_task, j, ek_ntasks(ex, units));
+	ek_run(ex, mm_wt_task, j, ek_ntasks(ex, j->total_units));
 }
 
 static void mm_gemm_task(void *arg, int i, int n)
@@ -492,9 +487,11 @@ static void mm_job_init(struct mm_job *j, const struct ek_matmul *ps,
 	j->count = count;
 	j->total_n = 0;
 	j->total_groups = 0;
+	j->total_units = 0;
 	for (int x = 0; x < count; x++) {
 		j->total_n += ps[x].n;
 		j->total_groups += ek_x4_groups(ps[x].n);
+		j->total_units += ek_gemm_wt_units(&ps[x]);
 	}
 	j->kern = ek_mm_kernels_for(ek_isa());
 	j->scratch = scratch;
