@@ -42,9 +42,10 @@ size_t ek_gemm_wt_bytes(const struct ek_matmul *p)
 	return (size_t)wt_mpad(p) * p->k * 4 + 64;
 }
 
-static float *wt_at(const void *buf)
+/* A^T in the buffer: its first 64-byte boundary */
+static uintptr_t wt_at(const void *buf)
 {
-	return (float *)(((uintptr_t)buf + 63) & ~(uintptr_t)63);
+	return ((uintptr_t)buf + 63) & ~(uintptr_t)63;
 }
 
 /* A^T by m-tiles: at[tile][k][WT_MR], zeros past M. Task i of n packs
@@ -52,7 +53,7 @@ static float *wt_at(const void *buf)
  * for them are 32 lines, which stay in L1 while each row gives its 16. */
 void ek_gemm_wt_pack(const struct ek_matmul *p, void *buf, int i, int n)
 {
-	float *at = wt_at(buf);
+	float *at = (float *)wt_at(buf);
 	uint64_t t0, t1;
 
 	ek_split(wt_mpad(p) / WT_MR, 1, i, n, &t0, &t1);
@@ -138,7 +139,7 @@ static const float *wt_row(const struct ek_matmul *p, uint32_t r)
 EK_TARGET_AVX512 void ek_gemm_wt(const struct ek_matmul *p, const void *buf,
 				 uint64_t u0, uint64_t u1)
 {
-	const float *at = wt_at(buf);
+	const float *at = (const float *)wt_at(buf);
 	uint32_t mt = wt_mpad(p) / WT_MR;
 	float tile[WT_NR * WT_MR] __attribute__((aligned(64)));
 
