@@ -31,10 +31,10 @@
  * the tasks stream their range in long runs (1 beat 2 by 1-4%). */
 #define MM_X4_DECODE_TASKS_PER_THREAD 1
 /* X4 decode: streams per task (4 beat 1 and 2) and bytes each prefetches
- * ahead (1 KiB beat or matched 512 B and 2-8 KiB, in both bandwidth
- * states of the development VM). */
+ * ahead (1.5 KiB: Q4_0 +4-8% over 1 KiB, Q8_0 equal, in both bandwidth
+ * states of the development VM; 512 B and 2-8 KiB were slower). */
 #define MM_X4_STREAMS 4
-#define MM_X4_PREFETCH 1024
+#define MM_X4_PREFETCH 1536
 
 struct mm_job {
 	const struct ek_matmul *p;	/* [count]: same A, rows end to end */
