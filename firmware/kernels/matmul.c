@@ -3,7 +3,7 @@
  * ek_matmul: C = A * W^T. Picks a path by weight type, shape and ISA:
  *  - Q8_0 / Q4_0 weights: activations are quantized once to 8-bit blocks
  *    in the scratch, then every output is a sum of integer block dots;
- *    (X4 weights, kernels.h: the same sums, four rows per load);
+ *    (X16 weights, kernels.h: the same sums, sixteen rows per load);
  *  - F32 / F16 / BF16 weights with enough rows of A: the tiled GEMM
  *    (matmul_gemm*.c), which packs W panels to f32 in the scratch;
  *  - otherwise one dot product per output, streaming W once.
@@ -13,7 +13,7 @@
  */
 #include "ek_internal.h"
 #include "matmul_kernels.h"
-#include "x4.h"
+#include "x16.h"
 
 /* Rows of A handled together by the dot paths (keeps them in cache while
  * a chunk of W rows streams by). */
@@ -27,20 +27,19 @@
 /* Tasks per thread for M = 1: each task starts four new streams, so
  * fewer, longer tasks than elsewhere (2 beat 1 and 4 by 3-8%). */
 #define MM_DECODE_TASKS_PER_THREAD 2
-/* X4 weights need no second task per thread: a group spans four rows and
- * the tasks stream their range in long runs (1 beat 2 by 1-4%). */
-#define MM_X4_DECODE_TASKS_PER_THREAD 1
-/* X4 decode: streams per task (4 beat 1 and 2) and bytes each prefetches
- * ahead (1.5 KiB: Q4_0 +4-8% over 1 KiB, Q8_0 equal, in both bandwidth
- * states of the development VM; 512 B and 2-8 KiB were slower). */
-#define MM_X4_STREAMS 4
-#define MM_X4_PREFETCH 1536
+/* X16 weights need no second task per thread: the tasks stream their
+ * range of groups in long runs (1 beat 2 by 1-4% with four-row groups). */
+#define MM_X16_DECODE_TASKS_PER_THREAD 1
+/* X16 decode: streams per task (4 beat 1 and 2) and bytes each prefetches
+ * ahead (1 KiB: see docs/performance.md). */
+#define MM_X16_STREAMS 4
+#define MM_X16_PREFETCH 1024
 
 struct mm_job {
 	const struct ek_matmul *p;	/* [count]: same A, rows end to end */
 	int count;
 	uint64_t total_n;		/* rows of all W */
-	uint64_t total_groups;		/* X4: groups of four rows of all W */
+	uint64_t total_groups;		/* X16: groups of sixteen rows of all W */
 	uint64_t total_units;		/* f32 in place: ek_gemm_wt_units() of all */
 	const struct ek_mm_kernels *kern;
 	void *scratch;		/* q8 activations, or GEMM panels */
@@ -48,25 +47,25 @@ struct mm_job {
 	size_t gemm_bytes;	/* per task */
 };
 
-/* X4: the rows W holds (p uses w_row0..w_row0 + n of them). */
-static uint64_t mm_x4_rows(const struct ek_matmul *p)
+/* X16: the rows W holds (p uses w_row0..w_row0 + n of them). */
+static uint64_t mm_x16_rows(const struct ek_matmul *p)
 {
 	return p->w_rows ? p->w_rows : p->n;
 }
 
-/* X4: the quants and scales of p's first group. */
-static const uint8_t *mm_x4_q(const struct ek_matmul *p)
+/* X16: the quants and scales of p's first group. */
+static const uint8_t *mm_x16_q(const struct ek_matmul *p)
 {
-	return ek_ptr_add(p->w, (uint64_t)p->w_row0 / 4 * (p->k / EK_QK) *
-			  ek_x4_qb(p->w_dtype));
+	return ek_ptr_add(p->w, (uint64_t)p->w_row0 / EK_X16_ROWS *
+			  (p->k / EK_QK) * ek_x16_qb(p->w_dtype));
 }
 
-static const uint16_t *mm_x4_d(const struct ek_matmul *p)
+static const uint16_t *mm_x16_d(const struct ek_matmul *p)
 {
 	uint64_t nb = p->k / EK_QK;
 
-	return ek_x4_scales(p->w, p->w_dtype, mm_x4_rows(p), nb) +
-	       (uint64_t)p->w_row0 / 4 * nb * 4;
+	return ek_x16_scales(p->w, p->w_dtype, mm_x16_rows(p), nb) +
+	       (uint64_t)p->w_row0 * nb;
 }
 
 /* The shape alone (the scratch size does not need the pointers). */
@@ -77,9 +76,9 @@ static bool mm_shape_valid(const struct ek_matmul *p)
 		return false;
 	if (p->w_layout == EK_LAYOUT_ROWS)
 		return !p->w_row0 && !p->w_rows;
-	return p->w_layout == EK_LAYOUT_X4 && p->w_row0 % 4 == 0 &&
-	       (uint64_t)p->w_row0 + p->n <= mm_x4_rows(p) &&
-	       ek_x4_size(p->w_dtype, mm_x4_rows(p), p->k);
+	return p->w_layout == EK_LAYOUT_X16 && p->w_row0 % EK_X16_ROWS == 0 &&
+	       (uint64_t)p->w_row0 + p->n <= mm_x16_rows(p) &&
+	       ek_x16_size(p->w_dtype, mm_x16_rows(p), p->k);
 }
 
 static bool mm_valid(const struct ek_matmul *p, const void *scratch)
@@ -105,6 +104,14 @@ static inline void mm_store(const struct ek_matmul *p, uint64_t m, uint64_t n,
 	c[n] = v;
 }
 
+/* X16: the outputs of group g for activation row m (the rows of p). */
+static void mm_x16_store(const struct ek_matmul *p, uint64_t m, uint64_t g,
+			 const float o[EK_X16_ROWS])
+{
+	for (uint64_t r = 0; r < EK_X16_ROWS && EK_X16_ROWS * g + r < p->n; r++)
+		mm_store(p, m, EK_X16_ROWS * g + r, o[r]);
+}
+
 size_t ek_matmul_scratch_size(const struct ek_matmul *p, int nthreads)
 {
 	if (!mm_shape_valid(p))
@@ -124,8 +131,8 @@ static int mm_row_tasks(const struct ek_exec *ex, const struct mm_job *j)
 {
 	uint64_t chunks = (j->total_n + MM_N_GRAIN - 1) / MM_N_GRAIN;
 
-	if (j->p[0].m == 1 && j->p[0].w_layout == EK_LAYOUT_X4)
-		return ek_ntasks_per(ex, chunks, MM_X4_DECODE_TASKS_PER_THREAD);
+	if (j->p[0].m == 1 && j->p[0].w_layout == EK_LAYOUT_X16)
+		return ek_ntasks_per(ex, chunks, MM_X16_DECODE_TASKS_PER_THREAD);
 	return j->p[0].m == 1 ?
 	       ek_ntasks_per(ex, chunks, MM_DECODE_TASKS_PER_THREAD) :
 	       ek_ntasks(ex, chunks);
@@ -147,7 +154,7 @@ static void mm_quantize_task(void *arg, int i, int n)
 	}
 }
 
-/* Rows (X4: groups) of a task four at a time, one from each of up to four
+/* Rows (X16: groups) of a task four at a time, one from each of up to four
  * parts of the range, so every thread streams distant regions of W at
  * once. Missing rows repeat the first one; returns the number of real rows. */
 struct mm_rows {
@@ -307,15 +314,15 @@ static void mm_dot4_row(const struct mm_job *j, uint64_t n0, uint64_t n1)
 	}
 }
 
-/* X4: activation rows m0..m1 (a multiple of 4, at most MM_M_BLOCK)
- * against groups g0..g1 with the 4 x 4 tile, each group once. */
-static void mm_x4_tiles(const struct mm_job *j, const struct ek_matmul *p,
-			ek_tilex4_fn tile, uint64_t g0, uint64_t g1,
-			uint64_t m0, uint64_t m1)
+/* X16: activation rows m0..m1 (a multiple of 4, at most MM_M_BLOCK)
+ * against groups g0..g1 with the tile, each group once. */
+static void mm_x16_tiles(const struct mm_job *j, const struct ek_matmul *p,
+			 ek_tilex16_fn tile, uint64_t g0, uint64_t g1,
+			 uint64_t m0, uint64_t m1)
 {
 	uint64_t nb = p->k / EK_QK;
-	const uint8_t *q = mm_x4_q(p);
-	const uint16_t *d = mm_x4_d(p);
+	const uint8_t *q = mm_x16_q(p);
+	const uint16_t *d = mm_x16_d(p);
 	struct ek_q8_row av[MM_M_BLOCK];
 	const struct ek_q8_row *ap[MM_M_BLOCK];
 
@@ -326,81 +333,79 @@ static void mm_x4_tiles(const struct mm_job *j, const struct ek_matmul *p,
 	}
 	for (uint64_t g = g0; g < g1; g++)
 		for (uint64_t m = m0; m < m1; m += 4) {
-			float o[4][4];
+			float o[4][EK_X16_ROWS];
 
-			tile(q + g * nb * ek_x4_qb(p->w_dtype), d + g * nb * 4,
-			     &ap[m - m0], nb, o);
-			for (int r = 0; r < 4 && 4 * g + r < p->n; r++)
-				for (int y = 0; y < 4; y++)
-					mm_store(p, m + y, 4 * g + r, o[r][y]);
+			tile(q + g * nb * ek_x16_qb(p->w_dtype),
+			     d + g * nb * EK_X16_ROWS, &ap[m - m0], nb, o);
+			for (int y = 0; y < 4; y++)
+				mm_x16_store(p, m + y, g, o[y]);
 		}
 }
 
-/* X4: activation row m against groups g0..g1, a group from each quarter
+/* X16: activation row m against groups g0..g1, a group from each quarter
  * of the range at a time (four streams, as mm_q8_task reads rows). */
-static void mm_x4_row(const struct mm_job *j, const struct ek_matmul *p,
-		      ek_dotx4_fn dot, uint64_t g0, uint64_t g1, uint64_t m)
+static void mm_x16_row(const struct mm_job *j, const struct ek_matmul *p,
+		       ek_dotx16_fn dot, uint64_t g0, uint64_t g1, uint64_t m)
 {
 	uint64_t nb = p->k / EK_QK, gs[4];
-	const uint8_t *q = mm_x4_q(p);
-	const uint16_t *d = mm_x4_d(p);
+	const uint8_t *q = mm_x16_q(p);
+	const uint16_t *d = mm_x16_d(p);
 	struct ek_q8_row a;
 	struct mm_rows rs;
 	int ns;
 
 	ek_q8_row_view(ek_ptr_add_mut(j->scratch, m * j->q8_bytes), p->k, &a);
-	mm_rows_init(&rs, g0, g1, MM_X4_STREAMS);
+	mm_rows_init(&rs, g0, g1, MM_X16_STREAMS);
 	while ((ns = mm_next_group(&rs, gs))) {
 		const uint8_t *qp[4];
 		const uint16_t *dp[4];
-		float o[4][4];
+		float o[4][EK_X16_ROWS];
 
 		for (int s = 0; s < ns; s++) {
-			qp[s] = q + gs[s] * nb * ek_x4_qb(p->w_dtype);
-			dp[s] = d + gs[s] * nb * 4;
+			qp[s] = q + gs[s] * nb * ek_x16_qb(p->w_dtype);
+			dp[s] = d + gs[s] * nb * EK_X16_ROWS;
 		}
-		dot(qp, dp, ns, MM_X4_PREFETCH, &a, nb, o);
+		dot(qp, dp, ns, MM_X16_PREFETCH, &a, nb, o);
 		for (int s = 0; s < ns; s++)
-			for (int r = 0; r < 4 && 4 * gs[s] + r < p->n; r++)
-				mm_store(p, m, 4 * gs[s] + r, o[s][r]);
+			mm_x16_store(p, m, gs[s], o[s]);
 	}
 }
 
-/* X4: groups g0..g1 of p's W against the quantized A. */
-static void mm_x4_run(const struct mm_job *j, const struct ek_matmul *p,
+/* X16: groups g0..g1 of p's W against the quantized A. */
+static void mm_x16_run(const struct mm_job *j, const struct ek_matmul *p,
 		      uint64_t g0, uint64_t g1)
 {
 	bool q8 = p->w_dtype == EK_Q8_0;
-	ek_dotx4_fn dot = q8 ? j->kern->dotx4_q8_0 : j->kern->dotx4_q4_0;
-	ek_tilex4_fn tile = q8 ? j->kern->tilex4_q8_0 : j->kern->tilex4_q4_0;
+	ek_dotx16_fn dot = q8 ? j->kern->dotx16_q8_0 : j->kern->dotx16_q4_0;
+	ek_tilex16_fn tile = q8 ? j->kern->tilex16_q8_0 : j->kern->tilex16_q4_0;
 
 	if (!dot)
-		dot = q8 ? ek_dotx4_q8_0_portable : ek_dotx4_q4_0_portable;
+		dot = q8 ? ek_dotx16_q8_0_portable : ek_dotx16_q4_0_portable;
 	for (uint64_t mb = 0; mb < p->m; mb += MM_M_BLOCK) {
 		uint64_t me = mb + MM_M_BLOCK < p->m ? mb + MM_M_BLOCK : p->m;
 		uint64_t m = tile ? mb + (me - mb) / 4 * 4 : mb;
 
 		if (m > mb)
-			mm_x4_tiles(j, p, tile, g0, g1, mb, m);
+			mm_x16_tiles(j, p, tile, g0, g1, mb, m);
 		for (; m < me; m++)
-			mm_x4_row(j, p, dot, g0, g1, m);
+			mm_x16_row(j, p, dot, g0, g1, m);
 	}
 }
 
-/* X4: tasks over the groups of all the job's W, in order. */
-static void mm_x4_task(void *arg, int i, int n)
+/* X16: tasks over the groups of all the job's W, in order. */
+static void mm_x16_task(void *arg, int i, int n)
 {
 	const struct mm_job *j = arg;
 	uint64_t g0, g1, base = 0;
 
-	ek_split(j->total_groups, MM_N_GRAIN / 4, i, n, &g0, &g1);
+	ek_split(j->total_groups, 1, i, n, &g0, &g1);
 	for (int x = 0; x < j->count && g0 < g1; x++) {
-		uint64_t end = base + ek_x4_groups(j->p[x].n);
+		uint64_t end = base + ek_x16_groups(j->p[x].n);
 
 		if (g0 < end) {
 			uint64_t e = g1 < end ? g1 : end;
 
-			mm_x4_run(j, &j->p[x], g0 - base, e - base);
+			mm_x16_run(j, &j->p[x], g0 - base, e - base);
 			g0 = e;
 		}
 		base = end;
@@ -490,7 +495,7 @@ static void mm_job_init(struct mm_job *j, const struct ek_matmul *ps,
 	j->total_units = 0;
 	for (int x = 0; x < count; x++) {
 		j->total_n += ps[x].n;
-		j->total_groups += ek_x4_groups(ps[x].n);
+		j->total_groups += ek_x16_groups(ps[x].n);
 		j->total_units += ek_gemm_wt_units(&ps[x]);
 	}
 	j->kern = ek_mm_kernels_for(ek_isa());
@@ -503,8 +508,8 @@ static void mm_job_init(struct mm_job *j, const struct ek_matmul *ps,
 static void mm_run_quantized(const struct ek_exec *ex, struct mm_job *j)
 {
 	ek_run(ex, mm_quantize_task, j, ek_ntasks(ex, j->p[0].m));
-	if (j->p[0].w_layout == EK_LAYOUT_X4)
-		ek_run(ex, mm_x4_task, j, mm_row_tasks(ex, j));
+	if (j->p[0].w_layout == EK_LAYOUT_X16)
+		ek_run(ex, mm_x16_task, j, mm_row_tasks(ex, j));
 	else
 		ek_run(ex, mm_q8_task, j, mm_row_tasks(ex, j));
 }

@@ -20,18 +20,18 @@ typedef void (*ek_tile_q8_fn)(const void *const w[4],
 			      const struct ek_q8_row *const a[4], uint64_t nb,
 			      float out[4][4]);
 
-/* X4 weights (kernels.h): one group from each of ns (1..4) streams (its
+/* X16 weights (kernels.h): one group from each of ns (1..4) streams (its
  * quants at q[s], scales at d[s]) against one activation row, read at
  * once: out[s][r]; pf: bytes ahead of each q[s] to prefetch. */
-typedef void (*ek_dotx4_fn)(const uint8_t *const q[4],
-			    const uint16_t *const d[4], int ns, size_t pf,
-			    const struct ek_q8_row *a, uint64_t nb,
-			    float out[4][4]);
-/* One X4 group against four activation rows (out[row][act]), bitwise the
- * sums of the dotx4 of each activation row. */
-typedef void (*ek_tilex4_fn)(const uint8_t *q, const uint16_t *d,
-			     const struct ek_q8_row *const a[4], uint64_t nb,
-			     float out[4][4]);
+typedef void (*ek_dotx16_fn)(const uint8_t *const q[4],
+			     const uint16_t *const d[4], int ns, size_t pf,
+			     const struct ek_q8_row *a, uint64_t nb,
+			     float out[4][EK_X16_ROWS]);
+/* One X16 group against four activation rows (out[act][row]), bitwise the
+ * sums of the dotx16 of each activation row. */
+typedef void (*ek_tilex16_fn)(const uint8_t *q, const uint16_t *d,
+			      const struct ek_q8_row *const a[4], uint64_t nb,
+			      float out[4][EK_X16_ROWS]);
 
 struct ek_mm_kernels {
 	void (*quantize)(const float *x, uint64_t k, struct ek_q8_row *r);
@@ -41,10 +41,10 @@ struct ek_mm_kernels {
 	ek_dot4_q8_fn dot4_q4_0;
 	ek_tile_q8_fn tile_q8_0;	/* NULL: use dot4 per activation row */
 	ek_tile_q8_fn tile_q4_0;
-	ek_dotx4_fn dotx4_q8_0;		/* NULL: X4 is not worth it here */
-	ek_dotx4_fn dotx4_q4_0;
-	ek_tilex4_fn tilex4_q8_0;	/* NULL: dotx4 per activation row */
-	ek_tilex4_fn tilex4_q4_0;
+	ek_dotx16_fn dotx16_q8_0;	/* NULL: X16 is not worth it here */
+	ek_dotx16_fn dotx16_q4_0;
+	ek_tilex16_fn tilex16_q8_0;	/* NULL: dotx16 per activation row */
+	ek_tilex16_fn tilex16_q4_0;
 	/* any weight type against f32 activations */
 	float (*dot_f)(int dtype, const void *w, const float *a, uint64_t k);
 	/* four F32 / F16 / BF16 rows at once (decode); NULL: use dot_f */
@@ -92,27 +92,29 @@ static inline uint64_t ek_gemm_wt_units(const struct ek_matmul *p)
 	       ((p->m + EK_GEMM_WT_MR - 1) / EK_GEMM_WT_MR);
 }
 
-/* The X4 dots that run everywhere (x4.c). */
-void ek_dotx4_q8_0_portable(const uint8_t *const q[4], const uint16_t *const d[4],
-		int ns, size_t pf, const struct ek_q8_row *a, uint64_t nb,
-		float out[4][4]);
-void ek_dotx4_q4_0_portable(const uint8_t *const q[4], const uint16_t *const d[4],
-		int ns, size_t pf, const struct ek_q8_row *a, uint64_t nb,
-		float out[4][4]);
+/* The X16 dots that run everywhere (x16.c). */
+void ek_dotx16_q8_0_portable(const uint8_t *const q[4],
+			     const uint16_t *const d[4], int ns, size_t pf,
+			     const struct ek_q8_row *a, uint64_t nb,
+			     float out[4][EK_X16_ROWS]);
+void ek_dotx16_q4_0_portable(const uint8_t *const q[4],
+			     const uint16_t *const d[4], int ns, size_t pf,
+			     const struct ek_q8_row *a, uint64_t nb,
+			     float out[4][EK_X16_ROWS]);
 
 #if EK_X86
-void ek_dotx4_q8_0_vnni(const uint8_t *const q[4], const uint16_t *const d[4],
-		int ns, size_t pf, const struct ek_q8_row *a, uint64_t nb,
-		float out[4][4]);
-void ek_dotx4_q4_0_vnni(const uint8_t *const q[4], const uint16_t *const d[4],
-		int ns, size_t pf, const struct ek_q8_row *a, uint64_t nb,
-		float out[4][4]);
-void ek_tilex4_q8_0_vnni(const uint8_t *q, const uint16_t *d,
-			 const struct ek_q8_row *const a[4], uint64_t nb,
-			 float out[4][4]);
-void ek_tilex4_q4_0_vnni(const uint8_t *q, const uint16_t *d,
-			 const struct ek_q8_row *const a[4], uint64_t nb,
-			 float out[4][4]);
+void ek_dotx16_q8_0_vnni(const uint8_t *const q[4], const uint16_t *const d[4],
+			 int ns, size_t pf, const struct ek_q8_row *a,
+			 uint64_t nb, float out[4][EK_X16_ROWS]);
+void ek_dotx16_q4_0_vnni(const uint8_t *const q[4], const uint16_t *const d[4],
+			 int ns, size_t pf, const struct ek_q8_row *a,
+			 uint64_t nb, float out[4][EK_X16_ROWS]);
+void ek_tilex16_q8_0_vnni(const uint8_t *q, const uint16_t *d,
+			  const struct ek_q8_row *const a[4], uint64_t nb,
+			  float out[4][EK_X16_ROWS]);
+void ek_tilex16_q4_0_vnni(const uint8_t *q, const uint16_t *d,
+			  const struct ek_q8_row *const a[4], uint64_t nb,
+			  float out[4][EK_X16_ROWS]);
 size_t ek_gemm_wt_bytes(const struct ek_matmul *p);
 void ek_gemm_wt_pack(const struct ek_matmul *p, void *buf, int i, int n);
 void ek_gemm_wt(const struct ek_matmul *p, const void *buf, uint64_t u0,

@@ -41,7 +41,7 @@ static void team_barrier(struct cpu_team *t)
 	ek_barrier_wait(&t->barrier, t->n);
 }
 
-/* Share i of n of count items in units of grain (X4 groups: whole). */
+/* Share i of n of count items in units of grain (X16 groups: whole). */
 static void share(uint32_t count, uint32_t grain, int i, int n, uint32_t *b,
 		  uint32_t *e)
 {
@@ -66,7 +66,7 @@ static struct ek_matmul rows(const struct weight *w, uint32_t r0, uint32_t r1,
 		.bias = bias ? bias + r0 : NULL, .accumulate = accumulate,
 	};
 
-	if (w->layout == EK_LAYOUT_X4) {
+	if (w->layout == EK_LAYOUT_X16) {
 		p.w_row0 = r0;
 		p.w_rows = w->n_out;
 	} else {
@@ -77,7 +77,7 @@ static struct ek_matmul rows(const struct weight *w, uint32_t r0, uint32_t r1,
 
 static void my_rows(const struct weight *w, int i, int n, uint32_t *r0, uint32_t *r1)
 {
-	share(w->n_out, 4, i, n, r0, r1);
+	share(w->n_out, EK_X16_ROWS, i, n, r0, r1);
 }
 
 struct team_job {

@@ -91,8 +91,8 @@ static int bind_weight(struct ember_model *m, const char *name, uint32_t n_in,
 
 void weight_row(const struct weight *w, uint64_t r, float *dst)
 {
-	if (w->layout == EK_LAYOUT_X4)
-		ek_x4_dequantize_row(w->dtype, w->data, w->n_out, w->n_in, r, dst);
+	if (w->layout == EK_LAYOUT_X16)
+		ek_x16_dequantize_row(w->dtype, w->data, w->n_out, w->n_in, r, dst);
 	else
 		ek_dequantize_row(w->dtype, (const char *)w->data + r * w->stride, dst,
 				  w->n_in);

@@ -14,7 +14,7 @@
 struct weight {
 	const void *data;
 	int dtype;
-	int layout;		/* enum ek_layout: X4 data is the model's copy */
+	int layout;		/* enum ek_layout: X16 data is the model's copy */
 	uint32_t n_in, n_out;
 	size_t stride;		/* bytes per row (as GGUF rows) */
 	const char *name;

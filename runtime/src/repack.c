@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Repacking of the matmul weights at load: where the kernels say this CPU
- * multiplies Q8_0 / Q4_0 faster in the X4 layout (four rows interleaved,
+ * multiplies Q8_0 / Q4_0 faster in the X16 layout (16 rows interleaved,
  * ember/kernels.h), each such matrix is copied into it once, and the
  * file's pages of the original are dropped, so that memory holds one copy.
  * The GGUF mapping stays valid (those pages read back from the file), so
@@ -41,21 +41,22 @@ static void pack_task(void *arg, int i, int n)
 	const struct weight *w = j->w;
 	uint64_t g0, g1;
 
-	ek_split(((uint64_t)w->n_out + 3) / 4, 1, i, n, &g0, &g1);
-	ek_x4_pack_part(w->dtype, w->data, w->stride, w->n_out, w->n_in, g0, g1,
-			j->dst);
+	ek_split(((uint64_t)w->n_out + EK_X16_ROWS - 1) / EK_X16_ROWS, 1, i, n,
+		 &g0, &g1);
+	ek_x16_pack_part(w->dtype, w->data, w->stride, w->n_out, w->n_in, g0, g1,
+			 j->dst);
 }
 
-/* Packs w into the arena at *off (if this CPU prefers X4 for its type),
+/* Packs w into the arena at *off (if this CPU prefers X16 for its type),
  * then drops the file's pages of it; with no arena, only counts. */
 static void repack(const struct ek_exec *ex, struct weight *w, uint8_t *arena,
 		   size_t *off)
 {
 	size_t size;
 
-	if (!w->data || w->layout != EK_LAYOUT_ROWS || !ek_x4_preferred(w->dtype))
+	if (!w->data || w->layout != EK_LAYOUT_ROWS || !ek_x16_preferred(w->dtype))
 		return;
-	size = ek_x4_size(w->dtype, w->n_out, w->n_in);
+	size = ek_x16_size(w->dtype, w->n_out, w->n_in);
 	if (!size)
 		return;
 	if (arena) {
@@ -64,7 +65,7 @@ static void repack(const struct ek_exec *ex, struct weight *w, uint8_t *arena,
 		ex->run(ex->ctx, pack_task, &j, ex->nthreads);
 		drop_pages(w->data, w->stride * w->n_out);
 		w->data = j.dst;
-		w->layout = EK_LAYOUT_X4;
+		w->layout = EK_LAYOUT_X16;
 	}
 	*off += (size + 63) & ~(size_t)63;
 }

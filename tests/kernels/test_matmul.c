@@ -228,7 +228,7 @@ static void mm_check_rows_alone(struct kt *t, struct mm_data *d,
 }
 
 /*
- * X4: rows r0..r0 + n of the packed W (w_row0, w_rows), as a thread of a
+ * X16: rows r0..r0 + n of the packed W (w_row0, w_rows), as a thread of a
  * team computes its share, equal those rows of the whole product bitwise
  * (bias and accumulate included); views that do not fit are refused
  * without touching C.
@@ -241,7 +241,8 @@ static void mm_check_views(struct kt *t, struct mm_data *d,
 	void *scratch = kt_alloc(ss ? ss : 1);
 	float *c = kt_alloc(whole.c_stride * whole.m);
 
-	const uint32_t starts[4] = { 0, 4, whole.n / 8 * 4, (whole.n - 1) / 4 * 4 };
+	const uint32_t starts[4] = { 0, 16, whole.n / 32 * 16,
+				     (whole.n - 1) / 16 * 16 };
 
 	for (int si = 0; si < 4; si++)
 		for (uint32_t r0 = starts[si], len = 1; r0 + len <= whole.n;
@@ -259,19 +260,19 @@ static void mm_check_views(struct kt *t, struct mm_data *d,
 				KT_CHECK(t, !memcmp((const char *)c + m * whole.c_stride + r0 * 4,
 						    (const char *)whole_c + m * whole.c_stride +
 						    r0 * 4, len * 4),
-					 "matmul x4 %s M=%u N=%u K=%u: rows %u..%u as a view "
+					 "matmul x16 %s M=%u N=%u K=%u: rows %u..%u as a view "
 					 "differ from the whole", ek_dtype_name(whole.w_dtype),
 					 whole.m, whole.n, whole.k, r0, r0 + len);
 		}
 	{
 		struct ek_matmul bad[3] = { whole, whole, whole };
 
-		bad[0].w_row0 = 2;	/* not a group boundary */
+		bad[0].w_row0 = 4;	/* not a group boundary */
 		bad[0].n = 1;
-		bad[1].w_row0 = 4;	/* past the end of W */
+		bad[1].w_row0 = 16;	/* past the end of W */
 		bad[1].w_rows = whole.n;
-		bad[2].w_layout = EK_LAYOUT_ROWS;	/* views are X4 only */
-		bad[2].w_row0 = 4;
+		bad[2].w_layout = EK_LAYOUT_ROWS;	/* views are X16 only */
+		bad[2].w_row0 = 16;
 		for (int i = 0; i < 3; i++) {
 			memcpy(c, d->c0, whole.c_stride * whole.m);
 			bad[i].c = c;
@@ -286,53 +287,54 @@ static void mm_check_views(struct kt *t, struct mm_data *d,
 	kt_free(scratch);
 }
 
-/* The weights to the X4 layout (d->w keeps the rows for the reference);
- * every row reads back as its GGUF row does. Returns the X4 copy. */
-static void *mm_to_x4(struct kt *t, struct mm_data *d)
+/* The weights to the X16 layout (d->w keeps the rows for the reference);
+ * every row reads back as its GGUF row does. Returns the X16 copy. */
+static void *mm_to_x16(struct kt *t, struct mm_data *d)
 {
 	struct ek_matmul *p = &d->p;
-	size_t size = ek_x4_size(p->w_dtype, p->n, p->k);
-	void *x4 = kt_alloc(size ? size : 1);
+	size_t size = ek_x16_size(p->w_dtype, p->n, p->k);
+	void *x16 = kt_alloc(size ? size : 1);
 	float *want = kt_alloc((size_t)p->k * 4), *got = kt_alloc((size_t)p->k * 4);
 
-	KT_CHECK(t, size == (p->n + 3) / 4 * 4 * ek_row_size(p->w_dtype, p->k),
-		 "x4 size of %s N=%u K=%u: %zu", ek_dtype_name(p->w_dtype),
+	KT_CHECK(t, size == (p->n + EK_X16_ROWS - 1) / EK_X16_ROWS * EK_X16_ROWS *
+		    ek_row_size(p->w_dtype, p->k),
+		 "x16 size of %s N=%u K=%u: %zu", ek_dtype_name(p->w_dtype),
 		 p->n, p->k, size);
-	KT_CHECK(t, ek_x4_pack(p->w_dtype, d->w, p->w_stride, p->n, p->k, x4),
-		 "x4 pack of %s N=%u K=%u", ek_dtype_name(p->w_dtype), p->n, p->k);
+	KT_CHECK(t, ek_x16_pack(p->w_dtype, d->w, p->w_stride, p->n, p->k, x16),
+		 "x16 pack of %s N=%u K=%u", ek_dtype_name(p->w_dtype), p->n, p->k);
 	{
 		/* in three parts (as a loader's threads do): the same bytes */
-		uint64_t g = (p->n + 3) / 4;
+		uint64_t g = (p->n + EK_X16_ROWS - 1) / EK_X16_ROWS;
 		uint8_t *parts = kt_alloc(size ? size : 1);
 		bool ok = true;
 
 		memset(parts, 0xa5, size);
 		for (int i = 0; i < 3; i++)
-			ok &= ek_x4_pack_part(p->w_dtype, d->w, p->w_stride, p->n, p->k,
+			ok &= ek_x16_pack_part(p->w_dtype, d->w, p->w_stride, p->n, p->k,
 					      g * i / 3, g * (i + 1) / 3, parts);
-		KT_CHECK(t, ok && !memcmp(parts, x4, size),
-			 "x4 pack in parts of %s N=%u K=%u differs", ek_dtype_name(p->w_dtype),
+		KT_CHECK(t, ok && !memcmp(parts, x16, size),
+			 "x16 pack in parts of %s N=%u K=%u differs", ek_dtype_name(p->w_dtype),
 			 p->n, p->k);
-		KT_CHECK(t, !ek_x4_pack_part(p->w_dtype, d->w, p->w_stride, p->n, p->k,
+		KT_CHECK(t, !ek_x16_pack_part(p->w_dtype, d->w, p->w_stride, p->n, p->k,
 					     0, g + 1, parts),
-			 "x4 pack past the last group is refused");
+			 "x16 pack past the last group is refused");
 		kt_free(parts);
 	}
 	for (uint32_t n = 0; n < p->n; n++) {
 		ek_dequantize_row(p->w_dtype, (const char *)d->w + n * p->w_stride,
 				  want, p->k);
-		KT_CHECK(t, ek_x4_dequantize_row(p->w_dtype, x4, p->n, p->k, n, got) &&
+		KT_CHECK(t, ek_x16_dequantize_row(p->w_dtype, x16, p->n, p->k, n, got) &&
 			    !memcmp(want, got, (size_t)p->k * 4),
-			 "x4 row %u of %s N=%u K=%u reads back differently", n,
+			 "x16 row %u of %s N=%u K=%u reads back differently", n,
 			 ek_dtype_name(p->w_dtype), p->n, p->k);
 	}
-	KT_CHECK(t, !ek_x4_dequantize_row(p->w_dtype, x4, p->n, p->k, p->n, got),
-		 "x4 row past the end is refused");
+	KT_CHECK(t, !ek_x16_dequantize_row(p->w_dtype, x16, p->n, p->k, p->n, got),
+		 "x16 row past the end is refused");
 	kt_free(want);
 	kt_free(got);
-	p->w = x4;
-	p->w_layout = EK_LAYOUT_X4;
-	return x4;
+	p->w = x16;
+	p->w_layout = EK_LAYOUT_X16;
+	return x16;
 }
 
 static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
@@ -340,17 +342,17 @@ static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 			int layout)
 {
 	struct mm_data d;
-	void *x4 = NULL;
+	void *x16 = NULL;
 	float *first;
 
 	mm_setup(&d, rng, mc, dtype, variant);
-	if (layout == EK_LAYOUT_X4)
-		x4 = mm_to_x4(t, &d);
+	if (layout == EK_LAYOUT_X16)
+		x16 = mm_to_x16(t, &d);
 	first = mm_run(&d, &e->ex[0], true);
 	mm_check(t, &d, first, "serial");
 	if (dtype == EK_Q8_0 || dtype == EK_Q4_0)
 		mm_check_rows_alone(t, &d, &e->ex[0], first);
-	if (x4) {
+	if (x16) {
 		mm_check_views(t, &d, &e->ex[0], first);
 		mm_check_views(t, &d, &e->ex[2], first);
 	}
@@ -365,15 +367,15 @@ static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 	{
 		float *c = mm_run(&d, &e->ex[2], false);
 
-		if (x4)	/* X4 needs the scratch: C stays as it was */
+		if (x16)	/* X16 needs the scratch: C stays as it was */
 			KT_CHECK(t, !memcmp(c, d.c0, d.p.c_stride * d.p.m),
-				 "matmul x4 without scratch wrote C");
+				 "matmul x16 without scratch wrote C");
 		else
 			mm_check(t, &d, c, "no-scratch");
 		kt_free(c);
 	}
 	kt_free(first);
-	kt_free(x4);
+	kt_free(x16);
 	mm_free(&d);
 }
 
@@ -386,12 +388,12 @@ static void mm_group_case(struct kt *t, struct kt_execs *e,
 	const struct mm_case cs[3] = { { m, 96, k }, { m, 32, k }, { m, 33, k } };
 	struct mm_data d[3];
 	struct ek_matmul ps[3];
-	void *x4[3] = { NULL, NULL, NULL };
+	void *x16[3] = { NULL, NULL, NULL };
 
 	for (int x = 0; x < 3; x++) {
 		mm_setup(&d[x], rng, &cs[x], dtype, x == 2 ? 4 : 0);
-		if (layout == EK_LAYOUT_X4)
-			x4[x] = mm_to_x4(t, &d[x]);
+		if (layout == EK_LAYOUT_X16)
+			x16[x] = mm_to_x16(t, &d[x]);
 		ps[x] = d[x].p;
 		ps[x].a = d[0].p.a;
 		ps[x].a_stride = d[0].p.a_stride;
@@ -425,7 +427,7 @@ static void mm_group_case(struct kt *t, struct kt_execs *e,
 			KT_CHECK(t, !memcmp(sep[x], grp[x], ps[x].c_stride * m),
 				 "matmul group %s%s M=%u K=%u, %d threads: member %d "
 				 "differs from ek_matmul", ek_dtype_name(dtype),
-				 layout == EK_LAYOUT_X4 ? " x4" : "", m, k,
+				 layout == EK_LAYOUT_X16 ? " x16" : "", m, k,
 				 e->ex[i].nthreads, x);
 			kt_free(sep[x]);
 			kt_free(grp[x]);
@@ -433,7 +435,7 @@ static void mm_group_case(struct kt *t, struct kt_execs *e,
 		kt_free(scratch);
 	}
 	for (int x = 0; x < 3; x++) {
-		kt_free(x4[x]);
+		kt_free(x16[x]);
 		mm_free(&d[x]);
 	}
 }
@@ -453,7 +455,7 @@ void kt_test_matmul(struct kt *t, struct kt_execs *e)
 				    variant++ & 15, EK_LAYOUT_ROWS);
 			if (quant)
 				mm_case_run(t, e, &rng, &any_k[i], dtypes[di],
-					    variant++ & 15, EK_LAYOUT_X4);
+					    variant++ & 15, EK_LAYOUT_X16);
 		}
 		if (quant)
 			continue;
@@ -467,14 +469,14 @@ void kt_test_matmul(struct kt *t, struct kt_execs *e)
 				      EK_LAYOUT_ROWS);
 			if (di >= 3)
 				mm_group_case(t, e, &rng, dtypes[di], m, 352,
-					      EK_LAYOUT_X4);
+					      EK_LAYOUT_X16);
 		}
 	/* f32 at prefill M: one packed A for the group (the in-place GEMM) */
 	for (uint32_t m = 32; m <= 70; m += 38)
 		mm_group_case(t, e, &rng, EK_F32, m, 100, EK_LAYOUT_ROWS);
-	KT_CHECK(t, !ek_x4_size(EK_F32, 4, 32) && !ek_x4_size(EK_Q8_0, 4, 48) &&
-		    !ek_x4_size(EK_Q4_0, 0, 32) && !ek_x4_preferred(EK_F16),
-		 "x4 is for Q8_0 / Q4_0 rows of whole blocks only");
+	KT_CHECK(t, !ek_x16_size(EK_F32, 4, 32) && !ek_x16_size(EK_Q8_0, 4, 48) &&
+		    !ek_x16_size(EK_Q4_0, 0, 32) && !ek_x16_preferred(EK_F16),
+		 "x16 is for Q8_0 / Q4_0 rows of whole blocks only");
 	/* invalid shapes are refused without touching C */
 	{
 		float a[64] = { 0 }, c[4] = { 1, 2, 3, 4 };

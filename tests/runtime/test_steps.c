@@ -177,10 +177,10 @@ static void run_model(const char *label, const struct synth_spec *spec, int kv_d
 		/* Q8_0 / Q4_0 matrices run repacked where the kernels prefer it
 		 * (so this test covers the X4 path on such CPUs), rows elsewhere */
 		const struct weight *w = &m->layers[0].down, *o = &m->output;
-		int want = ek_x4_preferred(w->dtype) ? EK_LAYOUT_X4 : EK_LAYOUT_ROWS;
+		int want = ek_x16_preferred(w->dtype) ? EK_LAYOUT_X16 : EK_LAYOUT_ROWS;
 
 		CHECK(w->layout == want && o->layout ==
-		      (ek_x4_preferred(o->dtype) ? EK_LAYOUT_X4 : EK_LAYOUT_ROWS),
+		      (ek_x16_preferred(o->dtype) ? EK_LAYOUT_X16 : EK_LAYOUT_ROWS),
 		      "%s: layout %d, expected %d", label, w->layout, want);
 	}
 	ember_session_opts_default(&so);

@@ -129,12 +129,12 @@ static double line_bandwidth(struct kctx *k, double *handoff_ns)
 	return bw;
 }
 
-/* copies: 0 = as many as make > COLD_BYTES, else that many; tag "x4 ...":
- * the weights in the X4 layout (kernels.h) */
+/* copies: 0 = as many as make > COLD_BYTES, else that many; tag "x16 ...":
+ * the weights in the X16 layout (kernels.h) */
 static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 			 uint32_t kk, int copies, const char *tag)
 {
-	bool x4 = !strncmp(tag, "x4", 2);
+	bool x16 = !strncmp(tag, "x16", 3);
 	struct bench_result r;
 	struct mm_arg a;
 	size_t wbytes;
@@ -180,13 +180,13 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 		a.w[i] = wall + wstep * (size_t)i;
 		if (i > 0)
 			memcpy(a.w[i], a.w[0], wbytes);
-		else if (x4)
-			ek_x4_pack(dtype, w0, a.p.w_stride, n, kk, a.w[0]);
+		else if (x16)
+			ek_x16_pack(dtype, w0, a.p.w_stride, n, kk, a.w[0]);
 		else
 			memcpy(a.w[0], w0, wbytes);
 	}
-	if (x4)
-		a.p.w_layout = EK_LAYOUT_X4;
+	if (x16)
+		a.p.w_layout = EK_LAYOUT_X16;
 	size_t ss = ek_matmul_scratch_size(&a.p, k->ex.nthreads);
 
 	a.scratch = ss ? bench_alloc(ss) : NULL;
@@ -430,21 +430,21 @@ int bench_kernels_main(const struct bench_opts *o)
 	bench_matmul(&k, EK_BF16, 512, 2048, 2048, 1, "");
 	bench_matmul(&k, EK_Q8_0, 512, 2048, 2048, 1, "");
 	bench_matmul(&k, EK_Q4_0, 512, 2048, 2048, 1, "");
-	bench_matmul(&k, EK_Q8_0, 512, 2048, 2048, 1, "x4");
-	bench_matmul(&k, EK_Q4_0, 512, 2048, 2048, 1, "x4");
+	bench_matmul(&k, EK_Q8_0, 512, 2048, 2048, 1, "x16");
+	bench_matmul(&k, EK_Q4_0, 512, 2048, 2048, 1, "x16");
 
-	/* decode: M = 1, from DRAM, then from L3; Q8_0 / Q4_0 also in the X4
+	/* decode: M = 1, from DRAM, then from L3; Q8_0 / Q4_0 also in the X16
 	 * layout, and on SmolLM2's short rows (K = 576) */
 	static const int dts[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0, EK_Q4_0 };
 
 	for (size_t i = 0; i < 5; i++)
 		bench_matmul(&k, dts[i], 1, 4096, 4096, 0, "cold");
 	for (size_t i = 3; i < 5; i++) {
-		bench_matmul(&k, dts[i], 1, 4096, 4096, 0, "x4 cold");
+		bench_matmul(&k, dts[i], 1, 4096, 4096, 0, "x16 cold");
 		bench_matmul(&k, dts[i], 1, 2048, 2048, 1, "l3");
-		bench_matmul(&k, dts[i], 1, 2048, 2048, 1, "x4 l3");
+		bench_matmul(&k, dts[i], 1, 2048, 2048, 1, "x16 l3");
 		bench_matmul(&k, dts[i], 1, 1536, 576, 0, "cold");
-		bench_matmul(&k, dts[i], 1, 1536, 576, 0, "x4 cold");
+		bench_matmul(&k, dts[i], 1, 1536, 576, 0, "x16 cold");
 	}
 
 	/* attention decode over a 2048-token cache */

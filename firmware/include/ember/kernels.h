@@ -88,15 +88,19 @@ bool ek_quantize_row(int dtype, const float *src, void *dst, uint64_t n);
 
 /*
  * How a weight matrix is stored. EK_LAYOUT_ROWS: GGUF rows, w_stride apart
- * (what every op and the device read). EK_LAYOUT_X4: Q8_0 / Q4_0 rows
- * interleaved four at a time (ek_x4_pack below), so that one 64-byte load
- * feeds four rows and no bytes need gathering; a host-only form that a
- * loader makes once, where ek_x4_preferred() says it pays.
+ * (what every op and the device read). EK_LAYOUT_X16: Q8_0 / Q4_0 rows
+ * interleaved sixteen at a time (ek_x16_pack below), one row per 32-bit
+ * lane, so that a 64-byte load feeds sixteen rows and their sums need no
+ * shuffling; a host-only form that a loader makes once, where
+ * ek_x16_preferred() says it pays.
  */
 enum ek_layout {
 	EK_LAYOUT_ROWS = 0,
-	EK_LAYOUT_X4 = 1,
+	EK_LAYOUT_X16 = 1,
 };
+
+/* Rows of an X16 group; a view of X16 weights starts at a multiple. */
+#define EK_X16_ROWS 16
 
 /* C[m][n] = sum_k A[m][k] * W[n][k] (+ bias[n]) (+ C[m][n] if accumulate) */
 struct ek_matmul {
@@ -105,12 +109,13 @@ struct ek_matmul {
 	size_t a_stride;
 	const void *w;
 	int w_dtype;
-	size_t w_stride;	/* ROWS: bytes between rows; X4: unused */
-	int w_layout;		/* enum ek_layout; X4: w is ek_x4_pack() of
+	size_t w_stride;	/* ROWS: bytes between rows; X16: unused */
+	int w_layout;		/* enum ek_layout; X16: w is ek_x16_pack() of
 				 * w_rows x k (0: n x k) */
-	uint32_t w_row0;	/* X4: first row of W used (a multiple of 4),
-				 * so a thread can take rows w_row0..+n of a
-				 * packed W; ROWS: 0 (point w at the row) */
+	uint32_t w_row0;	/* X16: first row of W used (a multiple of
+				 * EK_X16_ROWS), so a thread can take rows
+				 * w_row0..+n of a packed W; ROWS: 0 (point
+				 * w at the row) */
 	uint32_t w_rows;
 	float *c;
 	size_t c_stride;
@@ -122,7 +127,7 @@ struct ek_matmul {
 size_t ek_matmul_scratch_size(const struct ek_matmul *p, int nthreads);
 /* scratch: at least ek_matmul_scratch_size() bytes, 64-byte aligned, or
  * NULL: then a slower path that needs no work memory is used (for ROWS;
- * X4 weights need the scratch, without it nothing is computed). */
+ * X16 weights need the scratch, without it nothing is computed). */
 void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 	       void *scratch);
 /*
@@ -138,31 +143,31 @@ void ek_matmul_group(const struct ek_exec *ex, const struct ek_matmul *ps,
 		     int count, void *scratch);
 
 /*
- * The X4 layout of n rows of k elements (Q8_0 or Q4_0; nb = k / 32 blocks
- * per row, G = ceil(n / 4) groups of four rows, missing rows zero):
- *  - quants, G x nb entries of QB bytes, group-major: for Q4_0 (QB = 64)
- *    the 16 GGUF nibble bytes of rows 0..3 of the group; for Q8_0
- *    (QB = 128) elements 0-15 of rows 0..3, then elements 16-31, each
- *    stored + 128 (unsigned, as VNNI multiplies u8 by s8);
- *  - then the f16 scales, 4 x nb per group, by runs of four blocks: run j
- *    (t = min(4, nb - 4j) blocks) holds row r's scales at 16j + t r.
- * Same bytes as the rows when n % 4 == 0. Both planes stream in order.
+ * The X16 layout of n rows of k elements (Q8_0 or Q4_0; nb = k / 32 blocks
+ * per row, G = ceil(n / 16) groups of sixteen rows, missing rows zero):
+ *  - quants, G x nb entries of QB bytes, group-major; an entry is 64-byte
+ *    chunks whose bytes 4r..4r+3 belong to row r of the group: for Q4_0
+ *    (QB = 256) chunk c holds GGUF nibble bytes 4c..4c+3 (elements 4c..
+ *    4c+3 low, 16+4c.. high); for Q8_0 (QB = 512) chunk c holds elements
+ *    4c..4c+3, each stored + 128 (unsigned, as VNNI multiplies u8 by s8);
+ *  - then the f16 scales, 16 per entry in the same order (row r at r).
+ * Same bytes as the rows when n % 16 == 0. Both planes stream in order.
  */
-/* Bytes of the X4 form (0: dtype not Q8_0 / Q4_0, or k not blocks). */
-size_t ek_x4_size(int dtype, uint64_t n, uint64_t k);
-/* Rows w (w_stride apart) to X4 at dst (ek_x4_size() bytes, 64-aligned
- * for speed). Returns false for what ek_x4_size() rejects. */
-bool ek_x4_pack(int dtype, const void *w, size_t w_stride, uint64_t n,
-		uint64_t k, void *dst);
-/* Only groups g0..g1 of the ceil(n / 4) (rows 4 g0 .. 4 g1), so that a
- * loader can pack a matrix on several threads. */
-bool ek_x4_pack_part(int dtype, const void *w, size_t w_stride, uint64_t n,
-		     uint64_t k, uint64_t g0, uint64_t g1, void *dst);
-/* Row r of an X4 matrix to f32 (as ek_dequantize_row on the row). */
-bool ek_x4_dequantize_row(int dtype, const void *x4, uint64_t n, uint64_t k,
-			  uint64_t r, float *dst);
-/* Whether ek_matmul on this CPU runs X4 weights of dtype faster than rows. */
-bool ek_x4_preferred(int dtype);
+/* Bytes of the X16 form (0: dtype not Q8_0 / Q4_0, or k not blocks). */
+size_t ek_x16_size(int dtype, uint64_t n, uint64_t k);
+/* Rows w (w_stride apart) to X16 at dst (ek_x16_size() bytes, 64-aligned
+ * for speed). Returns false for what ek_x16_size() rejects. */
+bool ek_x16_pack(int dtype, const void *w, size_t w_stride, uint64_t n,
+		 uint64_t k, void *dst);
+/* Only groups g0..g1 of the ceil(n / 16) (rows 16 g0 .. 16 g1), so that
+ * a loader can pack a matrix on several threads. */
+bool ek_x16_pack_part(int dtype, const void *w, size_t w_stride, uint64_t n,
+		      uint64_t k, uint64_t g0, uint64_t g1, void *dst);
+/* Row r of an X16 matrix to f32 (as ek_dequantize_row on the row). */
+bool ek_x16_dequantize_row(int dtype, const void *x16, uint64_t n,
+			   uint64_t k, uint64_t r, float *dst);
+/* Whether ek_matmul on this CPU runs X16 weights of dtype faster than rows. */
+bool ek_x16_preferred(int dtype);
 
 /*
  * Causal grouped-query attention with online softmax. For token t < n_tok
