@@ -31,7 +31,8 @@
  * range of groups in long runs (1 beat 2 by 1-4% with four-row groups). */
 #define MM_X16_DECODE_TASKS_PER_THREAD 1
 /* X16 decode: streams per task (4 beat 1 and 2) and bytes each prefetches
- * ahead (1 KiB: see docs/performance.md). */
+ * ahead (1 KiB: one-thread SmolLM2 Q4_0 decode 324 tok/s, 300 / 304 / 293
+ * at 512 / 768 / 1536 B; Q8_0 equal within 3%). */
 #define MM_X16_STREAMS 4
 #define MM_X16_PREFETCH 1024
 
