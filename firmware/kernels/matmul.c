@@ -387,7 +387,7 @@ static void mm_x16_row(const struct mm_job *j, const struct ek_matmul *p,
 
 /* X16: groups g0..g1 of p's W against the quantized A. */
 static void mm_x16_run(const struct mm_job *j, const struct ek_matmul *p,
-		      uint64_t g0, uint64_t g1)
+		       uint64_t g0, uint64_t g1)
 {
 	bool q8 = p->w_dtype == EK_Q8_0;
 	ek_dotx16_fn dot = q8 ? j->kern->dotx16_q8_0 : j->kern->dotx16_q4_0;
@@ -406,24 +406,42 @@ static void mm_x16_run(const struct mm_job *j, const struct ek_matmul *p,
 	}
 }
 
+/* Units u0..u1 of the job's matmuls laid end to end (count(p) each):
+ * run() on the part of each matmul the range covers, in its own units. */
+static void mm_job_range(const struct mm_job *j, uint64_t u0, uint64_t u1,
+			 uint64_t (*count)(const struct ek_matmul *p),
+			 void (*run)(const struct mm_job *j,
+				     const struct ek_matmul *p, uint64_t u0,
+				     uint64_t u1))
+{
+	uint64_t base = 0;
+
+	for (int x = 0; x < j->count && u0 < u1; x++) {
+		uint64_t end = base + count(&j->p[x]);
+
+		if (u0 < end) {
+			uint64_t e = u1 < end ? u1 : end;
+
+			run(j, &j->p[x], u0 - base, e - base);
+			u0 = e;
+		}
+		base = end;
+	}
+}
+
+static uint64_t mm_x16_groups_of(const struct ek_matmul *p)
+{
+	return ek_x16_groups(p->n);
+}
+
 /* X16: tasks over the groups of all the job's W, in order. */
 static void mm_x16_task(void *arg, int i, int n)
 {
 	const struct mm_job *j = arg;
-	uint64_t g0, g1, base = 0;
+	uint64_t g0, g1;
 
 	ek_split(j->total_groups, 1, i, n, &g0, &g1);
-	for (int x = 0; x < j->count && g0 < g1; x++) {
-		uint64_t end = base + ek_x16_groups(j->p[x].n);
-
-		if (g0 < end) {
-			uint64_t e = g1 < end ? g1 : end;
-
-			mm_x16_run(j, &j->p[x], g0 - base, e - base);
-			g0 = e;
-		}
-		base = end;
-	}
+	mm_job_range(j, g0, g1, mm_x16_groups_of, mm_x16_run);
 }
 
 /* Float weights (or quantized ones without scratch): a dot per output. */
@@ -462,24 +480,20 @@ static void mm_wt_pack_task(void *arg, int i, int n)
 	j->kern->gemm_wt_pack(j->p, j->scratch, i, n);
 }
 
+static void mm_wt_run(const struct mm_job *j, const struct ek_matmul *p,
+		      uint64_t u0, uint64_t u1)
+{
+	j->kern->gemm_wt(p, j->scratch, u0, u1);
+}
+
 /* f32 in place: the units of all the job's matmuls, in order. */
 static void mm_wt_task(void *arg, int i, int n)
 {
 	const struct mm_job *j = arg;
-	uint64_t u0, u1, base = 0;
+	uint64_t u0, u1;
 
 	ek_split(j->total_units, 1, i, n, &u0, &u1);
-	for (int x = 0; x < j->count && u0 < u1; x++) {
-		uint64_t end = base + ek_gemm_wt_units(&j->p[x]);
-
-		if (u0 < end) {
-			uint64_t e = u1 < end ? u1 : end;
-
-			j->kern->gemm_wt(&j->p[x], j->scratch, u0 - base, e - base);
-			u0 = e;
-		}
-		base = end;
-	}
+	mm_job_range(j, u0, u1, ek_gemm_wt_units, mm_wt_run);
 }
 
 /* A^T once for the whole job (its matmuls share A), then the units. */
