@@ -155,7 +155,8 @@ void ek_attention(const struct ek_exec *ex, const struct ek_attention *p)
 	if (!p || !p->q || !p->k || !p->v || !p->out || !p->n_tok ||
 	    !p->n_head || !p->n_kv_head || p->n_head % p->n_kv_head ||
 	    !p->head_dim || p->head_dim > EK_MAX_HEAD_DIM ||
-	    (p->kv_dtype != EK_F32 && p->kv_dtype != EK_F16))
+	    (p->kv_dtype != EK_F32 && p->kv_dtype != EK_F16) ||
+	    (p->k_layout != EK_KV_ROWS && p->k_layout != EK_KV_KT16))
 		return;
 	jb.p = p;
 	jb.part = attn_pick(ek_isa());
@@ -195,16 +196,25 @@ void ek_attention(const struct ek_exec *ex, const struct ek_attention *p)
 
 /* ---- portable path ----------------------------------------------------- */
 
-static void load_row(const struct ek_attention *p, const void *src, float *dst)
+/* Elements 0, step, 2 step, ... of src to f32. */
+static void load_row(const struct ek_attention *p, const void *src,
+		     size_t step, float *dst)
 {
-	if (p->kv_dtype == EK_F32) {
-		memcpy(dst, src, p->head_dim * sizeof(float));
-	} else {
-		const uint16_t *h = src;
+	for (uint32_t d = 0; d < p->head_dim; d++)
+		dst[d] = p->kv_dtype == EK_F32 ?
+			 ((const float *)src)[d * step] :
+			 ek_f16_to_f32(((const uint16_t *)src)[d * step]);
+}
 
-		for (uint32_t d = 0; d < p->head_dim; d++)
-			dst[d] = ek_f16_to_f32(h[d]);
-	}
+static void load_k(const struct ek_attention *p, uint32_t j, uint32_t g,
+		   float *dst)
+{
+	if (p->k_layout == EK_KV_KT16)
+		load_row(p, ek_ptr_add(ek_attn_kt16(p, j - j % EK_KV_TILE, g),
+				       j % EK_KV_TILE * ek_elem_size(p->kv_dtype)),
+			 EK_KV_TILE, dst);
+	else
+		load_row(p, ek_attn_kv(p, p->k, j, g), 1, dst);
 }
 
 void ek_attn_part_portable(const struct ek_attention *p,
@@ -230,7 +240,7 @@ void ek_attn_part_portable(const struct ek_attention *p,
 			uint32_t nh = hb - ha, base = ha - w->h0;
 
 			for (uint32_t j = 0; j < nj; j++) {
-				load_row(p, ek_attn_kv(p, p->k, j0 + j, g), row);
+				load_k(p, j0 + j, g, row);
 				for (uint32_t h = 0; h < nh; h++) {
 					const float *q = ek_attn_q(p, w->t, ha + h);
 					float s = 0.0f;
@@ -258,7 +268,7 @@ void ek_attn_part_portable(const struct ek_attention *p,
 				}
 			}
 			for (uint32_t j = 0; j < nj; j++) {
-				load_row(p, ek_attn_kv(p, p->v, j0 + j, g), row);
+				load_row(p, ek_attn_kv(p, p->v, j0 + j, g), 1, row);
 				for (uint32_t h = 0; h < nh; h++) {
 					float *acc = w->acc + (size_t)(base + h) * hd;
 					float pj = sc[h][j];

@@ -44,11 +44,29 @@ static inline const float *ek_attn_q(const struct ek_attention *p,
 			  (size_t)h * p->head_dim * sizeof(float));
 }
 
+/* Row j of a ROWS cache (V; K when k_layout is EK_KV_ROWS), at group g. */
 static inline const void *ek_attn_kv(const struct ek_attention *p,
 				     const void *base, uint32_t j, uint32_t g)
 {
 	return ek_ptr_add(base, (size_t)j * p->kv_stride +
 			  (size_t)g * p->head_dim * ek_elem_size(p->kv_dtype));
+}
+
+/* A KT16 K cache: the tile of position j (a multiple of 16), from dim 0 of
+ * group g; dim d of its 16 positions is at 16 d elements on. */
+static inline const void *ek_attn_kt16(const struct ek_attention *p,
+				       uint32_t j, uint32_t g)
+{
+	return ek_ptr_add(p->k, (size_t)j * p->kv_stride +
+			  (size_t)g * p->head_dim * EK_KV_TILE *
+			  ek_elem_size(p->kv_dtype));
+}
+
+/* Does the attention path of this ISA level read KT16 tiles natively?
+ * (the portable one gathers them) */
+static inline bool ek_attn_kt16_native(int isa)
+{
+	return EK_X86 && isa >= EK_ISA_AVX512;
 }
 
 /* Heads of group g that are in [h0, h1): [*a, *b). */

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * AVX-512 attention over f32 / f16 caches, 16 positions per tile. Groups
- * of 5-8 query heads put the heads in the lanes: a score vector is one
- * position for all heads, so K rows are only converted, and the softmax is
- * lane-wise. Smaller groups convert and transpose the K rows of a tile in
- * registers so the scores come out with positions in the lanes. Then V
+ * AVX-512 attention over f32 / f16 caches, 16 positions per tile. A KT16
+ * K cache has a tile's positions side by side, so the scores come out
+ * with positions in the lanes at one FMA per dim and head. Over a ROWS K
+ * cache, groups of 5-8 query heads put the heads in the lanes: a score
+ * vector is one position for all heads, so K rows are only converted,
+ * and the softmax is lane-wise; smaller groups convert and transpose the
+ * K rows of a tile in registers to get positions in the lanes. Then V
  * rows are accumulated 16 dims at a time with every head's accumulator in
  * a register. Each K and V row is read once per group; each tile
  * prefetches its group's rows PF_AHEAD positions on.
@@ -80,6 +82,38 @@ attn_pv(const struct ek_attention *p, struct ek_attn_part *w, const char *vb,
 }
 
 /*
+ * The rest of a positions-in-lanes tile, from the scores s[h] (lanes past
+ * nj unused): online softmax with one rescale per head, then the V rows.
+ */
+EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
+attn_softmax_pv(const struct ek_attention *p, struct ek_attn_part *w,
+		const char *vb, uint32_t base, uint32_t nj, const uint32_t nh,
+		const int dt, __m512 *s)
+{
+	const __mmask16 valid = nj == TILE ? 0xffff :
+				(__mmask16)((1u << nj) - 1);
+	float pr[EK_ATTN_HEADS][TILE] __attribute__((aligned(64)));
+	float rr[EK_ATTN_HEADS];
+
+	for (uint32_t h = 0; h < nh; h++) {
+		float mo = w->m[base + h];
+
+		s[h] = _mm512_mask_mov_ps(_mm512_set1_ps(-FLT_MAX), valid, s[h]);
+		float mt = _mm512_reduce_max_ps(s[h]);
+		float mn = mt > mo ? mt : mo;
+		__m512 e = _mm512_maskz_mov_ps(valid, ek_exp512(
+			_mm512_sub_ps(s[h], _mm512_set1_ps(mn))));
+
+		rr[h] = mt > mo ? expf(mo - mn) : 1.0f;
+		w->m[base + h] = mn;
+		w->s[base + h] = w->s[base + h] * rr[h] +
+				 _mm512_reduce_add_ps(e);
+		_mm512_store_ps(pr[h], e);
+	}
+	attn_pv(p, w, vb, base, nj, nh, dt, rr, &pr[0][0], TILE, 1);
+}
+
+/*
  * One tile of positions for the nh heads [ha, ha + nh) of group g (nh is a
  * constant after inlining, so per-head vectors stay in registers). qs:
  * scaled queries of the unit, padded with zeros to hdp dims.
@@ -95,10 +129,6 @@ attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 	const char *vb = ek_attn_kv(p, p->v, j0, g);
 	const __mmask16 tail = hd % 16 ? (__mmask16)((1u << (hd % 16)) - 1) :
 					 0xffff;
-	const __mmask16 valid = nj == TILE ? 0xffff :
-				(__mmask16)((1u << nj) - 1);
-	float pr[EK_ATTN_HEADS][TILE] __attribute__((aligned(64)));
-	float rr[EK_ATTN_HEADS];
 	__m512 s[EK_ATTN_HEADS];
 
 	/* K row offsets; rows past nj repeat row 0 (their lanes are masked
@@ -132,23 +162,89 @@ attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 							  d + i]),
 					r[i], s[h]);
 	}
-	/* online softmax, one rescale per head per tile */
-	for (uint32_t h = 0; h < nh; h++) {
-		float mo = w->m[base + h];
+	attn_softmax_pv(p, w, vb, base, nj, nh, dt, s);
+}
 
-		s[h] = _mm512_mask_mov_ps(_mm512_set1_ps(-FLT_MAX), valid, s[h]);
-		float mt = _mm512_reduce_max_ps(s[h]);
-		float mn = mt > mo ? mt : mo;
-		__m512 e = _mm512_maskz_mov_ps(valid, ek_exp512(
-			_mm512_sub_ps(s[h], _mm512_set1_ps(mn))));
+/* Dim d of a KT16 tile's 16 positions. */
+EK_TARGET_AVX512 static inline __m512 kt16(int dtype, const char *tile,
+					   uint32_t d)
+{
+	if (dtype == EK_F32)
+		return _mm512_loadu_ps((const float *)tile + (size_t)d * TILE);
+	return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)tile + d));
+}
 
-		rr[h] = mt > mo ? expf(mo - mn) : 1.0f;
-		w->m[base + h] = mn;
-		w->s[base + h] = w->s[base + h] * rr[h] +
-				 _mm512_reduce_add_ps(e);
-		_mm512_store_ps(pr[h], e);
+/*
+ * Scores of nb <= 4 heads from base over a KT16 tile: dim d of the 16
+ * positions is one vector, so a head takes one FMA per dim, no
+ * transposes. Each head sums in four chains (dims d mod 4), enough FMAs in
+ * flight for their latency, added in one fixed order: a head's scores do
+ * not depend on which heads share its pass (threads split groups).
+ */
+EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
+kt_scores(const char *kb, const float *qs, uint32_t hdp, uint32_t hd,
+	  uint32_t base, const uint32_t nb, const int dt, __m512 *s)
+{
+	__m512 c[4][4];
+
+	for (uint32_t u = 0; u < 4; u++)
+		for (uint32_t h = 0; h < nb; h++)
+			c[u][h] = _mm512_setzero_ps();
+	for (uint32_t d = 0; d < hd; d += 4)
+#pragma GCC unroll 4
+		for (uint32_t u = 0; u < 4; u++) {
+			__m512 k = kt16(dt, kb, d + u);
+
+			for (uint32_t h = 0; h < nb; h++)
+				c[u][h] = _mm512_fmadd_ps(_mm512_set1_ps(
+					qs[(size_t)(base + h) * hdp + d + u]),
+					k, c[u][h]);
+		}
+	for (uint32_t h = 0; h < nb; h++)
+		s[h] = _mm512_add_ps(_mm512_add_ps(c[0][h], c[1][h]),
+				     _mm512_add_ps(c[2][h], c[3][h]));
+}
+
+/* A tile over a KT16 K cache (4 | hd), for groups of any size: the
+ * scores four heads a pass, then softmax and V as for rows. */
+EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
+attn_tile_kt(const struct ek_attention *p, struct ek_attn_part *w,
+	     const float *qs, uint32_t hdp, uint32_t g, uint32_t ha,
+	     uint32_t j0, uint32_t nj, const uint32_t nh, const int dt)
+{
+	const uint32_t hd = p->head_dim, base = ha - w->h0;
+	const size_t es = ek_elem_size(dt);
+	const char *kb = ek_attn_kt16(p, j0, g);
+	const char *vb = ek_attn_kv(p, p->v, j0, g);
+	__m512 s[EK_ATTN_HEADS];
+
+	/* the next tile's K block and the V rows PF_AHEAD positions on */
+	if (j0 + TILE < w->j1)
+		prefetch_row(ek_attn_kt16(p, j0 + TILE, g), (size_t)hd * TILE * es);
+	for (uint32_t i = 0; i < TILE && j0 + i + PF_AHEAD < w->j1; i++)
+		prefetch_row(vb + (i + PF_AHEAD) * p->kv_stride, hd * es);
+	/* (two calls, not a loop: each pass's head count stays a constant) */
+	kt_scores(kb, qs, hdp, hd, base, nh < 4 ? nh : 4, dt, s);
+	if (nh > 4)
+		kt_scores(kb, qs, hdp, hd, base + 4, nh - 4, dt, s + 4);
+	attn_softmax_pv(p, w, vb, base, nj, nh, dt, s);
+}
+
+EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
+attn_tile_kt_nh(const struct ek_attention *p, struct ek_attn_part *w,
+		const float *qs, uint32_t hdp, uint32_t g, uint32_t ha,
+		uint32_t j0, uint32_t nj, uint32_t nh, const int dt)
+{
+	switch (nh) {
+	case 1: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 1, dt); break;
+	case 2: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 2, dt); break;
+	case 3: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 3, dt); break;
+	case 4: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 4, dt); break;
+	case 5: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 5, dt); break;
+	case 6: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 6, dt); break;
+	case 7: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 7, dt); break;
+	default: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 8, dt); break;
 	}
-	attn_pv(p, w, vb, base, nj, nh, dt, rr, &pr[0][0], TILE, 1);
 }
 
 /*
@@ -265,6 +361,14 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 	/* the span of each cache row this unit reads */
 	const size_t es = ek_elem_size(p->kv_dtype);
 	const size_t span = (size_t)(g1 - g0) * hd * es;
+	/* KT16 tiles start at multiples of 16 positions (parts do, split on
+	 * EK_ATTN_TILE); the chains of a short group need 4 | hd */
+	const bool kt = p->k_layout == EK_KV_KT16;
+
+	if (kt && (w->j0 % TILE || hd % 4)) {
+		ek_attn_part_portable(p, w);
+		return;
+	}
 	float qs[EK_ATTN_ACC + 16 * EK_ATTN_MAX_HEADS]
 		__attribute__((aligned(64)));
 
@@ -279,7 +383,7 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 	}
 	memset(w->acc, 0, (size_t)nht * hd * sizeof(float));
 	/* heads-in-lanes queries [group][d][8] where that path is taken */
-	bool hl = hd <= ATTN_HL_MAX_DIM && grp >= ATTN_HL_MIN_HEADS &&
+	bool hl = !kt && hd <= ATTN_HL_MAX_DIM && grp >= ATTN_HL_MIN_HEADS &&
 		  grp <= 8 && (size_t)(g1 - g0) * hd * 8 <= ATTN_HL_QT;
 	float qt[ATTN_HL_QT] __attribute__((aligned(32)));
 
@@ -297,9 +401,12 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 	 * cache of a token's previous pass they come from DRAM); each tile
 	 * then prefetches the rows PF_AHEAD positions on */
 	for (uint32_t j = w->j0; j < w->j1 && j < w->j0 + TILE; j++) {
-		prefetch_row(ek_attn_kv(p, p->k, j, g0), span);
+		if (!kt)
+			prefetch_row(ek_attn_kv(p, p->k, j, g0), span);
 		prefetch_row(ek_attn_kv(p, p->v, j, g0), span);
 	}
+	if (kt)
+		prefetch_row(ek_attn_kt16(p, w->j0, g0), span * TILE);
 	for (uint32_t j0 = w->j0; j0 < w->j1; j0 += TILE) {
 		uint32_t nj = w->j1 - j0 < TILE ? w->j1 - j0 : TILE;
 
@@ -307,7 +414,13 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 			uint32_t ha, hb;
 
 			ek_attn_group_heads(p, w, g, &ha, &hb);
-			if (hl && hb - ha >= ATTN_HL_MIN_HEADS) {
+			if (kt && p->kv_dtype == EK_F16)
+				attn_tile_kt_nh(p, w, qs, hdp, g, ha, j0, nj,
+						hb - ha, EK_F16);
+			else if (kt)
+				attn_tile_kt_nh(p, w, qs, hdp, g, ha, j0, nj,
+						hb - ha, EK_F32);
+			else if (hl && hb - ha >= ATTN_HL_MIN_HEADS) {
 				const float *q = qt + (size_t)(g - g0) * hd * 8;
 
 				if (p->kv_dtype == EK_F16)

@@ -35,6 +35,7 @@ struct fwd_state {
 	uint32_t n_ctx, n_batch;
 	int kv_dtype;
 	size_t kv_row;		/* bytes of one position of one layer's K (or V) */
+	int k_layout;		/* enum ek_kv_layout of the K caches */
 	void **k_cache, **v_cache;	/* [layer] -> [n_ctx][n_head_kv][head_dim] */
 	float *x;		/* residual stream [n_batch][n_embd] */
 	float *xb;		/* normed input [n_batch][n_embd] */

@@ -96,7 +96,7 @@ static int run_attn(struct cpu *c, const struct step *s)
 		.scale = 1.0f / sqrtf((float)in->head_dim),
 		.q = st->q, .q_stride = ds,
 		.k = kc, .v = vc, .kv_dtype = st->kv_dtype, .kv_stride = st->kv_row,
-		.out = st->att, .out_stride = ds,
+		.k_layout = st->k_layout, .out = st->att, .out_stride = ds,
 	};
 
 	ek_rmsnorm(ex_for(c, (uint64_t)n * d), n, d, st->x, ds, l->attn_norm, in->rms_eps,
@@ -121,10 +121,10 @@ static int run_attn(struct cpu *c, const struct step *s)
 			in->rope_dim, s->n_past, in->rope_base, in->rope_neox, st->k, kvs);
 	}
 	for (uint32_t t = 0; t < n; t++) {
-		size_t slot = (size_t)(s->n_past + t) * st->kv_row;
-
-		ek_quantize_row(st->kv_dtype, st->k + (size_t)t * kvd, kc + slot, kvd);
-		ek_quantize_row(st->kv_dtype, st->v + (size_t)t * kvd, vc + slot, kvd);
+		ek_kv_store(st->kv_dtype, st->k_layout, kc, st->kv_row, s->n_past + t,
+			    0, st->k + (size_t)t * kvd, kvd);
+		ek_kv_store(st->kv_dtype, EK_KV_ROWS, vc, st->kv_row, s->n_past + t,
+			    0, st->v + (size_t)t * kvd, kvd);
 	}
 	ek_attention(ex_for(c, (uint64_t)n * (s->n_past + n) * d), &a);
 	matmul(c, n, st->att, ds, &l->wo, NULL, st->x, ds, true);

@@ -118,15 +118,14 @@ static void attn_share(const struct team_job *j, int i, float *xb, void *scratch
 
 	share(in->n_head_kv, 1, i, j->t->n, &kv0, &kv1);
 	if (kv1 > kv0) {
-		uint32_t nkv = kv1 - kv0;
-		size_t slot = (size_t)pos * st->kv_row +
-			      ek_row_size(st->kv_dtype, (uint64_t)kv0 * hd);
-		float *k = st->k + (size_t)kv0 * hd;
+		uint32_t nkv = kv1 - kv0, c0 = kv0 * hd;
+		float *k = st->k + c0;
 
 		ek_rope_heads(j->rope, nkv, hd, in->rope_neox, k);
-		ek_quantize_row(st->kv_dtype, k, kc + slot, (uint64_t)nkv * hd);
-		ek_quantize_row(st->kv_dtype, st->v + (size_t)kv0 * hd, vc + slot,
-				(uint64_t)nkv * hd);
+		ek_kv_store(st->kv_dtype, st->k_layout, kc, st->kv_row, pos, c0, k,
+			    nkv * hd);
+		ek_kv_store(st->kv_dtype, EK_KV_ROWS, vc, st->kv_row, pos, c0,
+			    st->v + c0, nkv * hd);
 	}
 	share(in->n_head, 1, i, j->t->n, &h0, &h1);
 	if (h1 > h0)
@@ -135,13 +134,14 @@ static void attn_share(const struct team_job *j, int i, float *xb, void *scratch
 	/* one call per run of query heads that share a KV head */
 	for (uint32_t h = h0, e; h < h1; h = e) {
 		uint32_t kvh = h / grp;
-		size_t koff = ek_row_size(st->kv_dtype, (uint64_t)kvh * hd);
+		size_t koff = ek_kv_col_offset(st->k_layout, st->kv_dtype, kvh * hd);
+		size_t voff = ek_kv_col_offset(EK_KV_ROWS, st->kv_dtype, kvh * hd);
 		struct ek_attention a = {
 			.n_tok = 1, .n_past = pos, .n_kv_head = 1, .head_dim = hd,
 			.scale = 1.0f / sqrtf((float)hd),
 			.q = st->q + (size_t)h * hd, .q_stride = ds,
-			.k = kc + koff, .v = vc + koff, .kv_dtype = st->kv_dtype,
-			.kv_stride = st->kv_row,
+			.k = kc + koff, .v = vc + voff, .kv_dtype = st->kv_dtype,
+			.kv_stride = st->kv_row, .k_layout = st->k_layout,
 			.out = st->att + (size_t)h * hd, .out_stride = ds,
 		};
 

@@ -102,6 +102,9 @@ int ember_session_create(struct ember_model *m, const struct ember_session_opts 
 	B = st->n_batch;
 	st->kv_dtype = o->kv_dtype;
 	st->kv_row = ek_row_size(o->kv_dtype, kvd);
+	/* K in tiles of 16 positions where the attention kernel reads them
+	 * without transposes (ember/kernels.h) */
+	st->k_layout = ek_kv_kt16_preferred() ? EK_KV_KT16 : EK_KV_ROWS;
 	st->k_cache = calloc(in->n_layer, sizeof(void *));
 	st->v_cache = calloc(in->n_layer, sizeof(void *));
 	st->x = zalloc((size_t)B * in->n_embd * 4);
@@ -117,7 +120,7 @@ int ember_session_create(struct ember_model *m, const struct ember_session_opts 
 	    !st->v || !st->att || !st->hb || !st->hb2 || !st->logits)
 		goto oom;
 	for (uint32_t l = 0; l < in->n_layer; l++) {
-		st->k_cache[l] = zalloc(st->kv_row * st->n_ctx);
+		st->k_cache[l] = zalloc(ek_kv_bytes(st->k_layout, st->kv_row, st->n_ctx));
 		st->v_cache[l] = zalloc(st->kv_row * st->n_ctx);
 		if (!st->k_cache[l] || !st->v_cache[l])
 			goto oom;

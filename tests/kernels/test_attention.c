@@ -8,7 +8,9 @@
  * (score rounding moves the weights by ~ their relative error; the 2e-5
  * covers the exp approximation and the float accumulation over long
  * windows). Every executor (serial, pools of 1..4, which may split the
- * positions of one query across threads) must meet it.
+ * positions of one query across threads) must meet it, over a K cache of
+ * rows and over a KT16 one (its unused lanes NaN: they must stay unread or
+ * masked).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -30,7 +32,8 @@ static const struct at_case cases[] = {
 	{ 1, 4095, 8, 1, 128, 1 },  { 1, 2047, 1, 1, 64, 1 },
 	{ 4, 9, 3, 3, 1, 1 },       { 2, 70, 24, 3, 33, 2 },
 	{ 33, 0, 2, 1, 48, 1 },     { 1, 3000, 32, 32, 64, 1 },
-	{ 1, 511, 12, 1, 96, 1 },
+	{ 1, 511, 12, 1, 96, 1 },   { 1, 160, 9, 3, 64, 1 },
+	{ 20, 140, 9, 3, 64, 2 },   { 1, 77, 5, 1, 64, 1 },
 };
 
 static double kv_value(int dtype, const void *row, uint32_t d)
@@ -39,7 +42,7 @@ static double kv_value(int dtype, const void *row, uint32_t d)
 }
 
 static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
-			const struct at_case *ac, int dtype)
+			const struct at_case *ac, int dtype, int klayout)
 {
 	struct ek_attention p;
 	uint32_t npos = ac->n_past + ac->n_tok, hd = ac->head_dim;
@@ -55,6 +58,7 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 	p.head_dim = hd;
 	p.scale = 1.0f / sqrtf((float)hd);
 	p.kv_dtype = dtype;
+	p.k_layout = klayout;
 	p.q_stride = qrow + 16;
 	p.kv_stride = (size_t)ac->n_kv_head * hd * es + 32;
 	p.out_stride = qrow + 8;
@@ -62,6 +66,11 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 	float *q = kt_alloc(p.q_stride * ac->n_tok);
 	void *k = kt_alloc(p.kv_stride * npos);
 	void *v = kt_alloc(p.kv_stride * npos);
+	size_t kc_bytes = ek_kv_bytes(klayout, p.kv_stride, npos);
+	void *kc = kt_alloc(kc_bytes);	/* what the kernel reads */
+	uint32_t kvd = ac->n_kv_head * hd, half = kvd / 2;
+
+	memset(kc, 0xff, kc_bytes);
 	double *ref = kt_alloc(sizeof(double) * ac->n_tok * ac->n_head * hd);
 	double *tol = kt_alloc(sizeof(double) * ac->n_tok * ac->n_head);
 	double *sc = kt_alloc(sizeof(double) * npos);
@@ -73,12 +82,16 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 		kt_fill(rng, tmp, ac->n_kv_head * hd, ac->amp);
 		ek_quantize_row(dtype, tmp, (char *)k + j * p.kv_stride,
 				ac->n_kv_head * hd);
+		/* in two parts, as threads store their heads */
+		ek_kv_store(dtype, klayout, kc, p.kv_stride, j, 0, tmp, half);
+		ek_kv_store(dtype, klayout, kc, p.kv_stride, j, half, tmp + half,
+			    kvd - half);
 		kt_fill(rng, tmp, ac->n_kv_head * hd, 1.0f);
 		ek_quantize_row(dtype, tmp, (char *)v + j * p.kv_stride,
 				ac->n_kv_head * hd);
 	}
 	p.q = q;
-	p.k = k;
+	p.k = kc;
 	p.v = v;
 
 	/* reference */
@@ -147,10 +160,11 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 
 					if (!(fabs(got - r) <= tl) && bad++ < 3)
 						KT_CHECK(t, false,
-							 "attention %s threads=%d tok=%u past=%u "
-							 "heads=%u/%u hd=%u: out[%u][%u][%u]="
-							 "%.8g ref %.8g tol %.3g",
-							 ek_dtype_name(dtype), x,
+							 "attention %s%s threads=%d tok=%u "
+							 "past=%u heads=%u/%u hd=%u: "
+							 "out[%u][%u][%u]=%.8g ref %.8g tol %.3g",
+							 ek_dtype_name(dtype),
+							 klayout ? " kt16" : "", x,
 							 ac->n_tok, ac->n_past,
 							 ac->n_head, ac->n_kv_head,
 							 hd, i, h, d, got, r, tl);
@@ -165,6 +179,7 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 	}
 	kt_free(q);
 	kt_free(k);
+	kt_free(kc);
 	kt_free(v);
 	kt_free(ref);
 	kt_free(tol);
@@ -177,8 +192,10 @@ void kt_test_attention(struct kt *t, struct kt_execs *e)
 	struct kt_rng rng = { 0xa77e ^ 0x5151ull };
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		at_case_run(t, e, &rng, &cases[i], EK_F32);
-		at_case_run(t, e, &rng, &cases[i], EK_F16);
+		for (int l = EK_KV_ROWS; l <= EK_KV_KT16; l++) {
+			at_case_run(t, e, &rng, &cases[i], EK_F32, l);
+			at_case_run(t, e, &rng, &cases[i], EK_F16, l);
+		}
 	}
 	/* invalid: n_head not a multiple of n_kv_head, head_dim too large */
 	{
@@ -201,5 +218,9 @@ void kt_test_attention(struct kt *t, struct kt_execs *e)
 		p.kv_dtype = EK_Q8_0;
 		ek_attention(&ek_exec_serial, &p);
 		KT_CHECK(t, out[0] == 5, "attention over a q8_0 cache");
+		p.kv_dtype = EK_F32;
+		p.k_layout = 2;
+		ek_attention(&ek_exec_serial, &p);
+		KT_CHECK(t, out[0] == 5, "attention over an unknown K layout");
 	}
 }

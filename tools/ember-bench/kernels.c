@@ -294,8 +294,9 @@ static void run_ek_attention(void *arg)
 	ek_attention(&a->k->ex, &a->p);
 }
 
-static void bench_attention(struct kctx *k, int dtype, uint32_t n_ctx,
-			    uint32_t n_head, uint32_t n_kv, uint32_t hd)
+static void bench_attention(struct kctx *k, int dtype, int klayout,
+			    uint32_t n_ctx, uint32_t n_head, uint32_t n_kv,
+			    uint32_t hd)
 {
 	struct bench_result r;
 	struct at_arg a;
@@ -312,10 +313,11 @@ static void bench_attention(struct kctx *k, int dtype, uint32_t n_ctx,
 	a.p.head_dim = hd;
 	a.p.scale = 1.0f / sqrtf((float)hd);
 	a.p.kv_dtype = dtype;
+	a.p.k_layout = klayout;
 	a.p.kv_stride = ek_row_size(dtype, (uint64_t)n_kv * hd);
 	a.p.q_stride = (size_t)n_head * hd * 4;
 	a.p.out_stride = a.p.q_stride;
-	size_t cbytes = a.p.kv_stride * n_ctx;
+	size_t cbytes = ek_kv_bytes(klayout, a.p.kv_stride, n_ctx);
 	float *q = bench_alloc(a.p.q_stride), *out = bench_alloc(a.p.q_stride);
 	float *tmp = malloc((size_t)n_kv * hd * 4);
 
@@ -340,8 +342,8 @@ static void bench_attention(struct kctx *k, int dtype, uint32_t n_ctx,
 		}
 		for (uint32_t j = 0; j < n_ctx; j++) {
 			fill(k, tmp, (size_t)n_kv * hd, 2.0f);
-			ek_quantize_row(dtype, tmp, (uint8_t *)a.kc[0] +
-					a.p.kv_stride * j, (uint64_t)n_kv * hd);
+			ek_kv_store(dtype, klayout, a.kc[0], a.p.kv_stride, j, 0,
+				    tmp, n_kv * hd);
 			fill(k, tmp, (size_t)n_kv * hd, 2.0f);
 			ek_quantize_row(dtype, tmp, (uint8_t *)a.vc[0] +
 					a.p.kv_stride * j, (uint64_t)n_kv * hd);
@@ -352,8 +354,8 @@ static void bench_attention(struct kctx *k, int dtype, uint32_t n_ctx,
 
 	snprintf(r.op, sizeof(r.op), "attention");
 	snprintf(r.dtype, sizeof(r.dtype), "%s", ek_dtype_name(dtype));
-	snprintf(r.shape, sizeof(r.shape), "ctx%u h%u/%u d%u", n_ctx, n_head,
-		 n_kv, hd);
+	snprintf(r.shape, sizeof(r.shape), "ctx%u h%u/%u d%u%s", n_ctx, n_head,
+		 n_kv, hd, klayout == EK_KV_KT16 ? " kt16" : "");
 	snprintf(r.metric, sizeof(r.metric), "GB/s");
 	r.value = 2.0 * (double)cbytes / t * 1e-9;
 	r.baseline = bw;
@@ -448,10 +450,17 @@ int bench_kernels_main(const struct bench_opts *o)
 	}
 
 	/* attention decode over a 2048-token cache */
-	bench_attention(&k, EK_F16, 2048, 32, 4, 64);
-	bench_attention(&k, EK_F16, 2048, 14, 2, 64);
-	bench_attention(&k, EK_F16, 2048, 32, 8, 128);
-	bench_attention(&k, EK_F32, 2048, 32, 4, 64);
+	/* K rows (the device's layout) and KT16 (the CPU runtime's, where
+	 * it pays), on TinyLlama, Qwen2-0.5B, Llama-3-8B and SmolLM2 heads */
+	for (int l = EK_KV_ROWS; l <= EK_KV_KT16; l++) {
+		if (l == EK_KV_KT16 && !ek_kv_kt16_preferred())
+			break;
+		bench_attention(&k, EK_F16, l, 2048, 32, 4, 64);
+		bench_attention(&k, EK_F16, l, 2048, 14, 2, 64);
+		bench_attention(&k, EK_F16, l, 2048, 32, 8, 128);
+		bench_attention(&k, EK_F16, l, 2048, 9, 3, 64);
+		bench_attention(&k, EK_F32, l, 2048, 32, 4, 64);
+	}
 
 	ek_pool_destroy(k.pool);
 	bench_blas_unload(&k.blas);

@@ -174,8 +174,9 @@ bool ek_x16_preferred(int dtype);
  * at position p = n_past + t, head h, kv head g = h / (n_head / n_kv_head):
  *   out[t][h] = sum_{j <= p} softmax_j(scale * q[t][h] . k[j][g]) v[j][g]
  * q: f32 [n_tok][n_head][head_dim], q_stride bytes between tokens.
- * k, v: kv_dtype (F32, F16) [pos][n_kv_head][head_dim], kv_stride apart.
- * out: f32 [n_tok][n_head][head_dim], out_stride bytes between tokens.
+ * k, v: kv_dtype (F32, F16) [pos][n_kv_head][head_dim], kv_stride apart
+ * (k as k_layout says). out: f32 [n_tok][n_head][head_dim], out_stride
+ * bytes between tokens.
  */
 struct ek_attention {
 	uint32_t n_tok, n_past, n_head, n_kv_head, head_dim;
@@ -185,10 +186,40 @@ struct ek_attention {
 	const void *k, *v;
 	int kv_dtype;
 	size_t kv_stride;
+	int k_layout;		/* enum ek_kv_layout */
 	float *out;
 	size_t out_stride;
 };
 void ek_attention(const struct ek_exec *ex, const struct ek_attention *p);
+
+/*
+ * How a K cache is stored. EK_KV_ROWS: a row per position, kv_stride
+ * apart (what the device reads). EK_KV_KT16: positions in tiles of
+ * EK_KV_TILE, a tile taking the bytes of EK_KV_TILE rows with each
+ * column's values side by side: element c of position j at byte
+ *   (j / 16) * 16 * kv_stride + (c * 16 + j % 16) * elem_size,
+ * so that one vector holds a dim of 16 positions and the scores need no
+ * transposes; a host-only form, where ek_kv_kt16_preferred() says it pays.
+ * Such a cache holds whole tiles: ek_kv_bytes() sizes it. V always has
+ * rows.
+ */
+enum ek_kv_layout {
+	EK_KV_ROWS = 0,
+	EK_KV_KT16 = 1,
+};
+
+#define EK_KV_TILE 16
+
+/* Bytes of a cache of n_pos positions in this layout. */
+size_t ek_kv_bytes(int layout, size_t kv_stride, uint32_t n_pos);
+/* Where column c of position 0 is, in bytes: k + this is a cache of the
+ * heads from column c on, with the same kv_stride. */
+size_t ek_kv_col_offset(int layout, int dtype, uint32_t c);
+/* Columns c0..c0 + n of position pos: x to dtype (F32, F16). */
+void ek_kv_store(int dtype, int layout, void *cache, size_t kv_stride,
+		 uint32_t pos, uint32_t c0, const float *x, uint32_t n);
+/* Does ek_attention on this machine run faster over a KT16 K cache? */
+bool ek_kv_kt16_preferred(void);
 
 /* out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w   (w may be NULL: no weight) */
 void ek_rmsnorm(const struct ek_exec *ex, uint32_t rows, uint32_t dim,
