@@ -810,6 +810,7 @@ const struct ek_mm_kernels ek_mm_kernels_vnni = {
 	.dotx16_q4_0 = ek_dotx16_q4_0_vnni,
 	.tilex16_q8_0 = ek_tilex16_q8_0_vnni,
 	.tilex16_q4_0 = ek_tilex16_q4_0_vnni,
+	.x16_pack = ek_x16_pack_group_avx512,
 	.dot_f = dot_f_avx512,
 	.dot4_f = dot4_f_avx512,
 	.gemm_task_bytes = gemm_bytes_avx512,

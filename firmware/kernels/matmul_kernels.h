@@ -33,6 +33,11 @@ typedef void (*ek_tilex16_fn)(const uint8_t *q, const uint16_t *d,
 			      const struct ek_q8_row *const a[4], uint64_t nb,
 			      float out[4][EK_X16_ROWS]);
 
+/* Sixteen rows (stride apart, all present) of nb Q8_0 / Q4_0 blocks to
+ * one X16 group: its entries at q, its scales at d. */
+typedef void (*ek_x16_pack_fn)(int dtype, const void *w, size_t stride,
+			       uint64_t nb, uint8_t *q, uint16_t *d);
+
 struct ek_mm_kernels {
 	void (*quantize)(const float *x, uint64_t k, struct ek_q8_row *r);
 	ek_dot_q8_fn dot_q8_0;
@@ -45,6 +50,7 @@ struct ek_mm_kernels {
 	ek_dotx16_fn dotx16_q4_0;
 	ek_tilex16_fn tilex16_q8_0;	/* NULL: dotx16 per activation row */
 	ek_tilex16_fn tilex16_q4_0;
+	ek_x16_pack_fn x16_pack;	/* NULL: the portable pack */
 	/* any weight type against f32 activations */
 	float (*dot_f)(int dtype, const void *w, const float *a, uint64_t k);
 	/* four F32 / F16 / BF16 rows at once (decode); NULL: use dot_f */
@@ -115,6 +121,8 @@ void ek_tilex16_q8_0_vnni(const uint8_t *q, const uint16_t *d,
 void ek_tilex16_q4_0_vnni(const uint8_t *q, const uint16_t *d,
 			  const struct ek_q8_row *const a[4], uint64_t nb,
 			  float out[4][EK_X16_ROWS]);
+void ek_x16_pack_group_avx512(int dtype, const void *w, size_t stride,
+			      uint64_t nb, uint8_t *q, uint16_t *d);
 size_t ek_gemm_wt_bytes(const struct ek_matmul *p);
 void ek_gemm_wt_pack(const struct ek_matmul *p, void *buf, int i, int n);
 void ek_gemm_wt(const struct ek_matmul *p, const void *buf, uint64_t u0,

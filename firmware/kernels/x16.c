@@ -42,8 +42,15 @@ bool ek_x16_pack_part(int dtype, const void *w, size_t w_stride, uint64_t n,
 	if (!size || !w || !dst || g0 > g1 || g1 > ek_x16_groups(n))
 		return false;
 	uint16_t *d = ek_ptr_add_mut(dst, ek_x16_groups(n) * nb * qb);
+	ek_x16_pack_fn pack = ek_mm_kernels_for(ek_isa())->x16_pack;
 
 	for (uint64_t g = g0; g < g1; g++) {
+		/* whole groups in SIMD where there is a packer for them */
+		if (pack && EK_X16_ROWS * (g + 1) <= n) {
+			pack(dtype, ek_ptr_add(w, EK_X16_ROWS * g * w_stride), w_stride,
+			     nb, ek_ptr_add_mut(dst, g * nb * qb), d + g * nb * EK_X16_ROWS);
+			continue;
+		}
 		for (int r = 0; r < EK_X16_ROWS; r++) {
 			uint64_t row = EK_X16_ROWS * g + (uint64_t)r;
 
