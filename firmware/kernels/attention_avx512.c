@@ -230,23 +230,6 @@ attn_tile_kt(const struct ek_attention *p, struct ek_attn_part *w,
 	attn_softmax_pv(p, w, vb, base, nj, nh, dt, s);
 }
 
-EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
-attn_tile_kt_nh(const struct ek_attention *p, struct ek_attn_part *w,
-		const float *qs, uint32_t hdp, uint32_t g, uint32_t ha,
-		uint32_t j0, uint32_t nj, uint32_t nh, const int dt)
-{
-	switch (nh) {
-	case 1: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 1, dt); break;
-	case 2: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 2, dt); break;
-	case 3: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 3, dt); break;
-	case 4: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 4, dt); break;
-	case 5: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 5, dt); break;
-	case 6: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 6, dt); break;
-	case 7: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 7, dt); break;
-	default: attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, 8, dt); break;
-	}
-}
-
 /*
  * Groups of 5-8 heads: the heads go in the lanes instead. A score vector
  * holds the group's heads for one position, so K rows need no transpose
@@ -335,20 +318,33 @@ attn_tile_hl_nh(const struct ek_attention *p, struct ek_attn_part *w,
 	}
 }
 
+/* A positions-in-lanes tile over a KT16 (kt) or a ROWS K cache. */
+EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
+attn_tile_pl(const struct ek_attention *p, struct ek_attn_part *w,
+	     const float *qs, uint32_t hdp, uint32_t g, uint32_t ha,
+	     uint32_t j0, uint32_t nj, const uint32_t nh, const int dt,
+	     const bool kt)
+{
+	if (kt)
+		attn_tile_kt(p, w, qs, hdp, g, ha, j0, nj, nh, dt);
+	else
+		attn_tile(p, w, qs, hdp, g, ha, j0, nj, nh, dt);
+}
+
 EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
 attn_tile_nh(const struct ek_attention *p, struct ek_attn_part *w,
 	     const float *qs, uint32_t hdp, uint32_t g, uint32_t ha,
-	     uint32_t j0, uint32_t nj, uint32_t nh, const int dt)
+	     uint32_t j0, uint32_t nj, uint32_t nh, const int dt, const bool kt)
 {
 	switch (nh) {
-	case 1: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 1, dt); break;
-	case 2: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 2, dt); break;
-	case 3: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 3, dt); break;
-	case 4: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 4, dt); break;
-	case 5: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 5, dt); break;
-	case 6: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 6, dt); break;
-	case 7: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 7, dt); break;
-	default: attn_tile(p, w, qs, hdp, g, ha, j0, nj, 8, dt); break;
+	case 1: attn_tile_pl(p, w, qs, hdp, g, ha, j0, nj, 1, dt, kt); break;
+	case 2: attn_tile_pl(p, w, qs, hdp, g, ha, j0, nj, 2, dt, kt); break;
+	case 3: attn_tile_pl(p, w, qs, hdp, g, ha, j0, nj, 3, dt, kt); break;
+	case 4: attn_tile_pl(p, w, qs, hdp, g, ha, j0, nj, 4, dt, kt); break;
+	case 5: attn_tile_pl(p, w, qs, hdp, g, ha, j0, nj, 5, dt, kt); break;
+	case 6: attn_tile_pl(p, w, qs, hdp, g, ha, j0, nj, 6, dt, kt); break;
+	case 7: attn_tile_pl(p, w, qs, hdp, g, ha, j0, nj, 7, dt, kt); break;
+	default: attn_tile_pl(p, w, qs, hdp, g, ha, j0, nj, 8, dt, kt); break;
 	}
 }
 
@@ -415,11 +411,11 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 
 			ek_attn_group_heads(p, w, g, &ha, &hb);
 			if (kt && p->kv_dtype == EK_F16)
-				attn_tile_kt_nh(p, w, qs, hdp, g, ha, j0, nj,
-						hb - ha, EK_F16);
+				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
+					     EK_F16, true);
 			else if (kt)
-				attn_tile_kt_nh(p, w, qs, hdp, g, ha, j0, nj,
-						hb - ha, EK_F32);
+				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
+					     EK_F32, true);
 			else if (hl && hb - ha >= ATTN_HL_MIN_HEADS) {
 				const float *q = qt + (size_t)(g - g0) * hd * 8;
 
@@ -431,10 +427,10 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 							hb - ha, EK_F32);
 			} else if (p->kv_dtype == EK_F16)
 				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
-					     EK_F16);
+					     EK_F16, false);
 			else
 				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
-					     EK_F32);
+					     EK_F32, false);
 		}
 	}
 }
