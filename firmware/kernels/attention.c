@@ -15,9 +15,10 @@
 
 /* Most parts an item is split into (bounded: partials live on the stack
  * of the calling thread). */
-#define ATTN_MAX_SPLIT 8
-/* Positions per part below which splitting is not worth it. */
-#define ATTN_MIN_SPLIT_POS 64
+#define ATTN_MAX_SPLIT EK_ATTN_MAX_PARTS
+/* Positions per part of a decode, at least: shorter caches are one part
+ * (and two threads split heads), longer ones are read once in parts. */
+#define ATTN_PART_POS 128
 
 typedef void (*attn_part_fn)(const struct ek_attention *p,
 			     struct ek_attn_part *w);
@@ -102,7 +103,8 @@ static void attn_split_task(void *arg, int i, int n)
 			  (uint32_t)(x % jb->split), jb->split);
 }
 
-/* Fold the parts of one item into the first and write it out. */
+/* Fold the parts of one item into the first and write it out (in part
+ * order: the sums do not depend on who computed the parts). */
 static void attn_merge(const struct ek_attention *p, struct ek_attn_part *w,
 		       uint32_t nparts)
 {
@@ -148,50 +150,121 @@ static attn_part_fn attn_pick(int isa)
 	return ek_attn_part_portable;
 }
 
+static bool attn_valid(const struct ek_attention *p)
+{
+	return p && p->q && p->k && p->v && p->out && p->n_tok &&
+	       p->n_head && p->n_kv_head && !(p->n_head % p->n_kv_head) &&
+	       p->head_dim && p->head_dim <= EK_MAX_HEAD_DIM &&
+	       (p->kv_dtype == EK_F32 || p->kv_dtype == EK_F16) &&
+	       (p->k_layout == EK_KV_ROWS || p->k_layout == EK_KV_KT16);
+}
+
+/* The work items of p, and the parts of each: a decode's positions are
+ * split by its shape alone, never by the threads, so that its output is
+ * the same on any executor. */
+static void attn_plan(const struct ek_attention *p, struct attn_job *jb)
+{
+	uint32_t n = (p->n_past + 1) / ATTN_PART_POS;
+
+	jb->p = p;
+	jb->part = attn_pick(ek_isa());
+	jb->hchunks = (p->n_head / p->n_kv_head + EK_ATTN_HEADS - 1) /
+		      EK_ATTN_HEADS;
+	jb->whole = p->n_head / p->n_kv_head <= EK_ATTN_HEADS &&
+		    p->n_head <= EK_ATTN_MAX_HEADS &&
+		    (size_t)p->n_head * p->head_dim <= EK_ATTN_ACC;
+	jb->items = jb->whole ? p->n_tok : p->n_tok * p->n_kv_head * jb->hchunks;
+	jb->split = 1;
+	jb->parts = NULL;
+	if (p->n_tok == 1 && n >= 2 && ATTN_MAX_SPLIT / jb->items >= 2)
+		jb->split = n < ATTN_MAX_SPLIT / jb->items ? n :
+			    ATTN_MAX_SPLIT / jb->items;
+}
+
 void ek_attention(const struct ek_exec *ex, const struct ek_attention *p)
 {
 	struct attn_job jb;
 
-	if (!p || !p->q || !p->k || !p->v || !p->out || !p->n_tok ||
-	    !p->n_head || !p->n_kv_head || p->n_head % p->n_kv_head ||
-	    !p->head_dim || p->head_dim > EK_MAX_HEAD_DIM ||
-	    (p->kv_dtype != EK_F32 && p->kv_dtype != EK_F16) ||
-	    (p->k_layout != EK_KV_ROWS && p->k_layout != EK_KV_KT16))
+	if (!attn_valid(p))
 		return;
-	jb.p = p;
-	jb.part = attn_pick(ek_isa());
-	jb.hchunks = (p->n_head / p->n_kv_head + EK_ATTN_HEADS - 1) /
-		     EK_ATTN_HEADS;
-	jb.whole = p->n_head / p->n_kv_head <= EK_ATTN_HEADS &&
-		   p->n_head <= EK_ATTN_MAX_HEADS &&
-		   (size_t)p->n_head * p->head_dim <= EK_ATTN_ACC;
-	jb.items = jb.whole ? p->n_tok : p->n_tok * p->n_kv_head * jb.hchunks;
-	jb.split = 1;
-	jb.parts = NULL;
-
-	int nthreads = ex && ex->nthreads > 0 ? ex->nthreads : 1;
-	uint32_t npos = p->n_past + p->n_tok;
-
-	if (nthreads > 1 &&
-	    jb.items < (uint32_t)nthreads * EK_TASKS_PER_THREAD &&
-	    2 * jb.items <= ATTN_MAX_SPLIT &&
-	    npos >= 2 * ATTN_MIN_SPLIT_POS) {
-		/* fewer items than threads (decode): split their positions */
+	attn_plan(p, &jb);
+	if (jb.split > 1) {
 		struct ek_attn_part parts[ATTN_MAX_SPLIT];
-		uint32_t split = ATTN_MAX_SPLIT;
 
-		if (split > ATTN_MAX_SPLIT / jb.items)
-			split = ATTN_MAX_SPLIT / jb.items;
-		if (split > npos / ATTN_MIN_SPLIT_POS)
-			split = npos / ATTN_MIN_SPLIT_POS;
-		jb.split = split;
 		jb.parts = parts;
-		ek_run(ex, attn_split_task, &jb, (int)(jb.items * split));
+		ek_run(ex, attn_split_task, &jb, (int)(jb.items * jb.split));
 		for (uint32_t it = 0; it < jb.items; it++)
-			attn_merge(p, &parts[it * split], split);
+			attn_merge(p, &parts[it * jb.split], jb.split);
 		return;
 	}
 	ek_run(ex, attn_task, &jb, ek_ntasks(ex, jb.items));
+}
+
+static bool attn_decode(const struct ek_attention *p)
+{
+	return attn_valid(p) && p->n_tok == 1;
+}
+
+uint32_t ek_attention_parts(const struct ek_attention *p)
+{
+	struct attn_job jb;
+
+	if (!attn_decode(p))
+		return 1;
+	attn_plan(p, &jb);
+	return jb.split;
+}
+
+uint32_t ek_attention_blocks(const struct ek_attention *p)
+{
+	uint32_t grp;
+
+	if (!attn_decode(p))
+		return 0;
+	grp = p->n_head / p->n_kv_head;
+	return p->n_kv_head * ((grp + EK_ATTN_HEADS - 1) / EK_ATTN_HEADS);
+}
+
+size_t ek_attention_partial_size(void)
+{
+	return sizeof(struct ek_attn_part);
+}
+
+/* Block c over part k: what an item of ek_attention computes for those
+ * heads (a tile's work per group does not depend on the item's other
+ * groups). */
+bool ek_attention_part(const struct ek_attention *p, uint32_t c, uint32_t k,
+		       void *partial)
+{
+	struct ek_attn_part *w = partial;
+	uint32_t n = ek_attention_parts(p), grp, chunks, g;
+	uint64_t b, e;
+
+	if (c >= ek_attention_blocks(p) || k >= n || !w)
+		return false;
+	grp = p->n_head / p->n_kv_head;
+	chunks = (grp + EK_ATTN_HEADS - 1) / EK_ATTN_HEADS;
+	g = c / chunks;
+	w->t = 0;
+	w->h0 = g * grp + c % chunks * EK_ATTN_HEADS;
+	w->h1 = w->h0 + EK_ATTN_HEADS < (g + 1) * grp ? w->h0 + EK_ATTN_HEADS :
+							(g + 1) * grp;
+	ek_split(p->n_past + 1, EK_ATTN_TILE, (int)k, (int)n, &b, &e);
+	w->j0 = (uint32_t)b;
+	w->j1 = (uint32_t)e;
+	attn_pick(ek_isa())(p, w);
+	return true;
+}
+
+bool ek_attention_merge(const struct ek_attention *p, uint32_t c,
+			void *partials)
+{
+	struct ek_attn_part *w = partials;
+
+	if (c >= ek_attention_blocks(p) || !w)
+		return false;
+	attn_merge(p, w, ek_attention_parts(p));
+	return true;
 }
 
 /* ---- portable path ----------------------------------------------------- */

@@ -20,14 +20,19 @@ int cpu_team_init(struct cpu_team *t, const struct fwd_state *st,
 	t->xb_bytes = align64((size_t)st->m->info.n_embd * sizeof(float));
 	t->per_thread = t->xb_bytes + align64(scratch);
 	t->mem = aligned_alloc(64, t->per_thread * (size_t)t->n);
+	t->partial_size = ek_attention_partial_size();	/* end to end */
+	t->partials = aligned_alloc(64, t->partial_size * EK_ATTN_MAX_PARTS *
+				    st->m->info.n_head);	/* >= blocks */
 	ek_barrier_init(&t->barrier);
-	return t->mem ? 0 : -ENOMEM;
+	return t->mem && t->partials ? 0 : -ENOMEM;
 }
 
 void cpu_team_free(struct cpu_team *t)
 {
 	free(t->mem);
+	free(t->partials);
 	t->mem = NULL;
+	t->partials = NULL;
 }
 
 bool cpu_team_supports(const struct cpu_team *t, const struct step *s)
@@ -87,6 +92,42 @@ struct team_job {
 	const struct ek_rope_angles *rope;
 };
 
+/*
+ * Over a cache long enough to come in parts: thread i's range of the
+ * (head block, part) units, then, when all are done, its range of blocks
+ * merged into st->att. False (nothing done) for a single part.
+ */
+static bool attn_parts(const struct team_job *j, int i)
+{
+	struct fwd_state *st = j->st;
+	const struct ember_model_info *in = &st->m->info;
+	struct cpu_team *t = j->t;
+	size_t ps = t->partial_size;
+	struct ek_attention a = {
+		.n_tok = 1, .n_past = j->s->n_past, .n_head = in->n_head,
+		.n_kv_head = in->n_head_kv, .head_dim = in->head_dim,
+		.scale = 1.0f / sqrtf((float)in->head_dim),
+		.q = st->q, .q_stride = (size_t)in->n_embd * 4,
+		.k = st->k_cache[j->s->layer], .v = st->v_cache[j->s->layer],
+		.kv_dtype = st->kv_dtype, .kv_stride = st->kv_row,
+		.k_layout = st->k_layout,
+		.out = st->att, .out_stride = (size_t)in->n_embd * 4,
+	};
+	uint32_t np = ek_attention_parts(&a), nb = ek_attention_blocks(&a);
+	uint32_t u0, u1, c0, c1;
+
+	if (np < 2)
+		return false;
+	share(nb * np, 1, i, t->n, &u0, &u1);
+	for (uint32_t u = u0; u < u1; u++)
+		ek_attention_part(&a, u / np, u % np, t->partials + ps * u);
+	team_barrier(t);
+	share(nb, 1, i, t->n, &c0, &c1);
+	for (uint32_t c = c0; c < c1; c++)
+		ek_attention_merge(&a, c, t->partials + ps * np * c);
+	return true;
+}
+
 static void attn_share(const struct team_job *j, int i, float *xb, void *scratch)
 {
 	struct fwd_state *st = j->st;
@@ -131,6 +172,8 @@ static void attn_share(const struct team_job *j, int i, float *xb, void *scratch
 	if (h1 > h0)
 		ek_rope_heads(j->rope, h1 - h0, hd, in->rope_neox, st->q + (size_t)h0 * hd);
 	team_barrier(j->t);
+	if (attn_parts(j, i))
+		goto oproj;
 	/* one call per run of query heads that share a KV head */
 	for (uint32_t h = h0, e; h < h1; h = e) {
 		uint32_t kvh = h / grp;
@@ -149,6 +192,7 @@ static void attn_share(const struct team_job *j, int i, float *xb, void *scratch
 		a.n_head = e - h;
 		ek_attention(&ek_exec_serial, &a);
 	}
+oproj:
 	team_barrier(j->t);
 
 	my_rows(&l->wo, i, j->t->n, &r0, &r1);

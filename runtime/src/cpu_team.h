@@ -6,9 +6,11 @@
  * small ops between the matmuls (norm, rope, KV store, SwiGLU) then run on
  * every thread at once instead of on one while the others wait, and the
  * normed input is quantized by each thread into its own scratch, so no
- * thread waits for another's activations. Results are bitwise those of
- * the op-by-op path for the matmuls, norms and rope; attention runs each
- * thread's heads whole (no split over positions).
+ * thread waits for another's activations. Attention takes a range of
+ * heads, or over a long cache a range of (KV group, position part) units
+ * of ek_attention_part(), so each part of the cache is read once; the
+ * threads then merge a range of groups each. Results are bitwise those of
+ * the op-by-op path (ek_attention splits a cache into the same parts).
  */
 #ifndef EMBER_RT_CPU_TEAM_H
 #define EMBER_RT_CPU_TEAM_H
@@ -23,6 +25,8 @@ struct cpu_team {
 	struct ek_barrier barrier;
 	char *mem;		/* per thread: normed input, then scratch */
 	size_t xb_bytes, per_thread;
+	char *partials;		/* [KV group][part] of a long decode's attention */
+	size_t partial_size;
 };
 
 /* For a pool of ex.nthreads > 1 threads; scratch: per-thread matmul scratch

@@ -41,6 +41,49 @@ static double kv_value(int dtype, const void *row, uint32_t d)
 	return kt_weight(dtype, row, d);
 }
 
+/* A decode through ek_attention_part / _merge, block by block and part
+ * by part as a caller's threads would: bitwise what ek_attention gave. */
+static void at_parts_check(struct kt *t, struct ek_attention *p,
+			   const float *want)
+{
+	uint32_t np = ek_attention_parts(p), nb = ek_attention_blocks(p);
+	uint32_t grp = p->n_head / p->n_kv_head, n = (p->n_past + 1) / 128;
+	size_t ps = ek_attention_partial_size();
+	float *saved = p->out;
+
+	if (p->n_tok != 1) {
+		KT_CHECK(t, np == 1 && !nb && !ek_attention_part(p, 0, 0, &ps),
+			 "attention parts refused for %u tokens", p->n_tok);
+		return;
+	}
+	KT_CHECK(t, nb == p->n_kv_head * ((grp + 7) / 8),
+		 "attention blocks of %u/%u heads: %u", p->n_head, p->n_kv_head, nb);
+	KT_CHECK(t, np == (n < 2 || (grp > 8 && nb > 4) ? 1 :
+			   n < 8 / (grp > 8 ? nb : 1) ? n : 8 / (grp > 8 ? nb : 1)),
+		 "attention parts for past=%u heads %u/%u: %u", p->n_past,
+		 p->n_head, p->n_kv_head, np);
+	char *parts = kt_alloc(ps * np * nb);
+	float *out = kt_alloc(p->out_stride);
+	bool ok = true;
+
+	memset(out, 0x7f, p->out_stride);
+	p->out = out;
+	/* parts in reverse, as another thread may finish them */
+	for (uint32_t u = np * nb; u-- > 0;)
+		ok &= ek_attention_part(p, u / np, u % np, parts + ps * u);
+	for (uint32_t c = 0; c < nb; c++)
+		ok &= ek_attention_merge(p, c, parts + ps * np * c);
+	KT_CHECK(t, ok && !memcmp(out, want, (size_t)p->n_head * p->head_dim * 4),
+		 "attention by parts (%u x %u) past=%u heads=%u/%u differs from "
+		 "ek_attention", nb, np, p->n_past, p->n_head, p->n_kv_head);
+	KT_CHECK(t, !ek_attention_part(p, nb, 0, parts) &&
+		    !ek_attention_part(p, 0, np, parts),
+		 "attention part out of range refused");
+	p->out = saved;
+	kt_free(parts);
+	kt_free(out);
+}
+
 static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 			const struct at_case *ac, int dtype, int klayout)
 {
@@ -140,6 +183,8 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 		}
 	}
 
+	float *first = kt_alloc(p.out_stride * ac->n_tok);
+
 	for (int x = 0; x <= KT_MAX_POOL; x++) {
 		float *out = kt_alloc(p.out_stride * ac->n_tok);
 		long bad = 0;
@@ -175,8 +220,19 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 		t->checks++;
 		if (bad > 3)
 			t->fails += bad - 3;
+		/* the same bits on every executor */
+		if (x == 0)
+			memcpy(first, out, p.out_stride * ac->n_tok);
+		else
+			KT_CHECK(t, !memcmp(first, out, p.out_stride * ac->n_tok),
+				 "attention %s%s tok=%u past=%u heads=%u/%u: "
+				 "executor %d differs from serial", ek_dtype_name(dtype),
+				 klayout ? " kt16" : "", ac->n_tok, ac->n_past,
+				 ac->n_head, ac->n_kv_head, x);
 		kt_free(out);
 	}
+	at_parts_check(t, &p, first);
+	kt_free(first);
 	kt_free(q);
 	kt_free(k);
 	kt_free(kc);

@@ -297,9 +297,12 @@ out:
 /*
  * Decode (one token per step, all of it on the team path with 2 or 3
  * threads: uneven shares of rows and heads, a thread with no KV head)
- * gives bitwise the logits of one thread.
+ * gives bitwise the logits of one thread; after `past` prompt tokens, a
+ * cache long enough to be attended in parts (uneven shares of (head
+ * block, part) units).
  */
-static void test_threads_equal(const struct synth_spec *spec, const char *label)
+static void test_threads_equal(const struct synth_spec *spec, const char *label,
+			       uint32_t past)
 {
 	enum { STEPS = 6 };
 	char path[] = "/tmp/ember-test-thr-XXXXXX";
@@ -322,11 +325,21 @@ static void test_threads_equal(const struct synth_spec *spec, const char *label)
 		bool same = true;
 
 		ember_session_opts_default(&so);
-		so.n_ctx = 32;
+		so.n_ctx = past + 32;
 		so.n_threads = threads;
 		CHECK(ember_session_create(m, &so, &s, &err) == 0, "%s", err.msg);
 		if (!s)
 			continue;
+		if (past) {
+			int32_t *prompt = malloc(past * sizeof(*prompt));
+			const float *lg;
+
+			for (uint32_t t = 0; t < past; t++)
+				prompt[t] = 1 + (int32_t)(t * 7 % 250);
+			CHECK(prompt && ember_eval(s, prompt, past, &lg, &err) == 0,
+			      "%s", err.msg);
+			free(prompt);
+		}
 		for (int t = 0; t < STEPS; t++) {
 			int32_t tok = 1 + t * 41 % 250;
 			const float *lg;
@@ -337,7 +350,8 @@ static void test_threads_equal(const struct synth_spec *spec, const char *label)
 			else
 				same &= !memcmp(first + t * nv, lg, nv * sizeof(float));
 		}
-		CHECK(same, "%s: decode with %d threads differs from 1 thread", label, threads);
+		CHECK(same, "%s: decode after %u tokens with %d threads differs from 1 thread",
+		      label, past, threads);
 		ember_session_free(s);
 	}
 	free(first);
@@ -370,9 +384,12 @@ int main(void)
 
 		llama.dtype = llama.embd_dtype = types[i];
 		snprintf(label, sizeof(label), "llama %s", ek_dtype_name(types[i]));
-		test_threads_equal(&llama, label);
+		test_threads_equal(&llama, label, 0);
 	}
-	test_threads_equal(&qwen, "qwen2");
+	test_threads_equal(&qwen, "qwen2", 0);
+	/* 300 positions: two parts of the cache per head block */
+	test_threads_equal(&llama, "llama", 300);
+	test_threads_equal(&qwen, "qwen2", 300);
 	llama.dtype = llama.embd_dtype = EK_F32;
 	test_quantize(&llama, EK_Q8_0);
 	test_quantize(&llama, EK_Q4_0);

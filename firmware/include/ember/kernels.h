@@ -193,6 +193,28 @@ struct ek_attention {
 void ek_attention(const struct ek_exec *ex, const struct ek_attention *p);
 
 /*
+ * Decode attention (n_tok = 1) over a long cache runs in parts: position
+ * ranges that depend only on n_past, whose (max, sum, accumulator) are
+ * merged in order. ek_attention() does so on any executor, so its output
+ * does not depend on the thread count. These run the same work for a
+ * caller with threads of its own. A block is up to 8 query heads of one
+ * KV group (ek_attention_blocks(): one per group for groups of <= 8).
+ * ek_attention_part() computes block c over part k of ek_attention_parts()
+ * (1: no split) into a partial of ek_attention_partial_size() bytes;
+ * ek_attention_merge() writes block c's heads of p->out from its parts'
+ * partials, laid end to end (and overwrites them): bitwise what
+ * ek_attention() writes. False (nothing done) for bad input or n_tok != 1.
+ */
+#define EK_ATTN_MAX_PARTS 8
+uint32_t ek_attention_parts(const struct ek_attention *p);
+uint32_t ek_attention_blocks(const struct ek_attention *p);
+size_t ek_attention_partial_size(void);
+bool ek_attention_part(const struct ek_attention *p, uint32_t c, uint32_t k,
+		       void *partial);
+bool ek_attention_merge(const struct ek_attention *p, uint32_t c,
+			void *partials);
+
+/*
  * How a K cache is stored. EK_KV_ROWS: a row per position, kv_stride
  * apart (what the device reads). EK_KV_KT16: positions in tiles of
  * EK_KV_TILE, a tile taking the bytes of EK_KV_TILE rows with each
