@@ -10,7 +10,7 @@
 #define EK_ATTN_TILE 32
 /* Query heads of one KV group processed together (each KV row is read
  * once for all of them). */
-#define EK_ATTN_HEADS 8
+#define EK_ATTN_HEADS EK_ATTN_BLOCK_HEADS
 /* Accumulator floats of one unit of work (heads x head_dim). */
 #define EK_ATTN_ACC (EK_ATTN_HEADS * EK_MAX_HEAD_DIM)
 #define EK_ATTN_MAX_HEADS 128

@@ -20,9 +20,12 @@ int cpu_team_init(struct cpu_team *t, const struct fwd_state *st,
 	t->xb_bytes = align64((size_t)st->m->info.n_embd * sizeof(float));
 	t->per_thread = t->xb_bytes + align64(scratch);
 	t->mem = aligned_alloc(64, t->per_thread * (size_t)t->n);
+	uint32_t grp = st->m->info.n_head / st->m->info.n_head_kv;
+	uint32_t blocks = st->m->info.n_head_kv *
+			  ((grp + EK_ATTN_BLOCK_HEADS - 1) / EK_ATTN_BLOCK_HEADS);
+
 	t->partial_size = ek_attention_partial_size();	/* end to end */
-	t->partials = aligned_alloc(64, t->partial_size * EK_ATTN_MAX_PARTS *
-				    st->m->info.n_head);	/* >= blocks */
+	t->partials = aligned_alloc(64, t->partial_size * EK_ATTN_MAX_PARTS * blocks);
 	ek_barrier_init(&t->barrier);
 	return t->mem && t->partials ? 0 : -ENOMEM;
 }
@@ -128,12 +131,41 @@ static bool attn_parts(const struct team_job *j, int i)
 	return true;
 }
 
+/* Over a short cache: query heads h0..h1, one call per run of them that
+ * shares a KV head. */
+static void attn_heads(const struct team_job *j, uint32_t h0, uint32_t h1)
+{
+	struct fwd_state *st = j->st;
+	const struct ember_model_info *in = &st->m->info;
+	uint32_t hd = in->head_dim, grp = in->n_head / in->n_head_kv;
+	size_t ds = (size_t)in->n_embd * 4;
+	char *kc = st->k_cache[j->s->layer], *vc = st->v_cache[j->s->layer];
+
+	for (uint32_t h = h0, e; h < h1; h = e) {
+		uint32_t kvh = h / grp;
+		size_t koff = ek_kv_col_offset(st->k_layout, st->kv_dtype, kvh * hd);
+		size_t voff = ek_kv_col_offset(EK_KV_ROWS, st->kv_dtype, kvh * hd);
+		struct ek_attention a = {
+			.n_tok = 1, .n_past = j->s->n_past, .n_kv_head = 1,
+			.head_dim = hd, .scale = 1.0f / sqrtf((float)hd),
+			.q = st->q + (size_t)h * hd, .q_stride = ds,
+			.k = kc + koff, .v = vc + voff, .kv_dtype = st->kv_dtype,
+			.kv_stride = st->kv_row, .k_layout = st->k_layout,
+			.out = st->att + (size_t)h * hd, .out_stride = ds,
+		};
+
+		e = (kvh + 1) * grp < h1 ? (kvh + 1) * grp : h1;
+		a.n_head = e - h;
+		ek_attention(&ek_exec_serial, &a);
+	}
+}
+
 static void attn_share(const struct team_job *j, int i, float *xb, void *scratch)
 {
 	struct fwd_state *st = j->st;
 	const struct ember_model_info *in = &st->m->info;
 	const struct layer *l = &st->m->layers[j->s->layer];
-	uint32_t d = in->n_embd, hd = in->head_dim, grp = in->n_head / in->n_head_kv;
+	uint32_t d = in->n_embd, hd = in->head_dim;
 	size_t ds = (size_t)d * 4;
 	struct ek_matmul qkv[3];
 	int cnt = 0;
@@ -172,27 +204,8 @@ static void attn_share(const struct team_job *j, int i, float *xb, void *scratch
 	if (h1 > h0)
 		ek_rope_heads(j->rope, h1 - h0, hd, in->rope_neox, st->q + (size_t)h0 * hd);
 	team_barrier(j->t);
-	if (attn_parts(j, i))
-		goto oproj;
-	/* one call per run of query heads that share a KV head */
-	for (uint32_t h = h0, e; h < h1; h = e) {
-		uint32_t kvh = h / grp;
-		size_t koff = ek_kv_col_offset(st->k_layout, st->kv_dtype, kvh * hd);
-		size_t voff = ek_kv_col_offset(EK_KV_ROWS, st->kv_dtype, kvh * hd);
-		struct ek_attention a = {
-			.n_tok = 1, .n_past = pos, .n_kv_head = 1, .head_dim = hd,
-			.scale = 1.0f / sqrtf((float)hd),
-			.q = st->q + (size_t)h * hd, .q_stride = ds,
-			.k = kc + koff, .v = vc + voff, .kv_dtype = st->kv_dtype,
-			.kv_stride = st->kv_row, .k_layout = st->k_layout,
-			.out = st->att + (size_t)h * hd, .out_stride = ds,
-		};
-
-		e = (kvh + 1) * grp < h1 ? (kvh + 1) * grp : h1;
-		a.n_head = e - h;
-		ek_attention(&ek_exec_serial, &a);
-	}
-oproj:
+	if (!attn_parts(j, i))
+		attn_heads(j, h0, h1);
 	team_barrier(j->t);
 
 	my_rows(&l->wo, i, j->t->n, &r0, &r1);

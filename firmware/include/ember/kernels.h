@@ -197,8 +197,9 @@ void ek_attention(const struct ek_exec *ex, const struct ek_attention *p);
  * ranges that depend only on n_past, whose (max, sum, accumulator) are
  * merged in order. ek_attention() does so on any executor, so its output
  * does not depend on the thread count. These run the same work for a
- * caller with threads of its own. A block is up to 8 query heads of one
- * KV group (ek_attention_blocks(): one per group for groups of <= 8).
+ * caller with threads of its own. A block is up to EK_ATTN_BLOCK_HEADS
+ * query heads of one KV group (ek_attention_blocks(): one per group for
+ * groups of <= 8).
  * ek_attention_part() computes block c over part k of ek_attention_parts()
  * (1: no split) into a partial of ek_attention_partial_size() bytes;
  * ek_attention_merge() writes block c's heads of p->out from its parts'
@@ -206,6 +207,7 @@ void ek_attention(const struct ek_exec *ex, const struct ek_attention *p);
  * ek_attention() writes. False (nothing done) for bad input or n_tok != 1.
  */
 #define EK_ATTN_MAX_PARTS 8
+#define EK_ATTN_BLOCK_HEADS 8
 uint32_t ek_attention_parts(const struct ek_attention *p);
 uint32_t ek_attention_blocks(const struct ek_attention *p);
 size_t ek_attention_partial_size(void);
