@@ -25,7 +25,8 @@ int cpu_team_init(struct cpu_team *t, const struct fwd_state *st,
 			  ((grp + EK_ATTN_BLOCK_HEADS - 1) / EK_ATTN_BLOCK_HEADS);
 
 	t->partial_size = ek_attention_partial_size();	/* end to end */
-	t->partials = aligned_alloc(64, t->partial_size * EK_ATTN_MAX_PARTS * blocks);
+	t->partials = aligned_alloc(64, align64(t->partial_size * EK_ATTN_MAX_PARTS *
+						blocks));
 	ek_barrier_init(&t->barrier);
 	return t->mem && t->partials ? 0 : -ENOMEM;
 }
