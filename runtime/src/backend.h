@@ -45,6 +45,12 @@ struct fwd_state {
 	float *logits;		/* [n_vocab] */
 };
 
+/* The attention of layer `layer` for n_tok tokens from n_past over its
+ * cache (q, att and the caches of st): one definition for every path that
+ * runs it, since decode must give the same bits on any of them. */
+struct ek_attention fwd_attention(const struct fwd_state *st, uint32_t layer,
+				  uint32_t n_past, uint32_t n_tok);
+
 struct backend_ops {
 	const char *name;
 	bool (*supports)(void *priv, const struct step *st);

@@ -82,6 +82,23 @@ static const struct ek_rope_angles *rope_at(struct cpu *c, uint32_t pos)
 	return &c->rope;
 }
 
+struct ek_attention fwd_attention(const struct fwd_state *st, uint32_t layer,
+				  uint32_t n_past, uint32_t n_tok)
+{
+	const struct ember_model_info *in = &st->m->info;
+	size_t ds = (size_t)in->n_embd * 4;
+
+	return (struct ek_attention){
+		.n_tok = n_tok, .n_past = n_past, .n_head = in->n_head,
+		.n_kv_head = in->n_head_kv, .head_dim = in->head_dim,
+		.scale = 1.0f / sqrtf((float)in->head_dim),
+		.q = st->q, .q_stride = ds,
+		.k = st->k_cache[layer], .v = st->v_cache[layer],
+		.kv_dtype = st->kv_dtype, .kv_stride = st->kv_row,
+		.k_layout = st->k_layout, .out = st->att, .out_stride = ds,
+	};
+}
+
 static int run_attn(struct cpu *c, const struct step *s)
 {
 	struct fwd_state *st = c->st;
@@ -90,14 +107,7 @@ static int run_attn(struct cpu *c, const struct step *s)
 	uint32_t d = in->n_embd, kvd = in->n_head_kv * in->head_dim, n = s->n_tok;
 	size_t ds = (size_t)d * 4, kvs = (size_t)kvd * 4;
 	char *kc = st->k_cache[s->layer], *vc = st->v_cache[s->layer];
-	struct ek_attention a = {
-		.n_tok = n, .n_past = s->n_past, .n_head = in->n_head,
-		.n_kv_head = in->n_head_kv, .head_dim = in->head_dim,
-		.scale = 1.0f / sqrtf((float)in->head_dim),
-		.q = st->q, .q_stride = ds,
-		.k = kc, .v = vc, .kv_dtype = st->kv_dtype, .kv_stride = st->kv_row,
-		.k_layout = st->k_layout, .out = st->att, .out_stride = ds,
-	};
+	struct ek_attention a = fwd_attention(st, s->layer, s->n_past, n);
 
 	ek_rmsnorm(ex_for(c, (uint64_t)n * d), n, d, st->x, ds, l->attn_norm, in->rms_eps,
 		   st->xb, ds);

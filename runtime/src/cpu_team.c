@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +19,8 @@ int cpu_team_init(struct cpu_team *t, const struct fwd_state *st,
 	t->xb_bytes = align64((size_t)st->m->info.n_embd * sizeof(float));
 	t->per_thread = t->xb_bytes + align64(scratch);
 	t->mem = aligned_alloc(64, t->per_thread * (size_t)t->n);
-	uint32_t grp = st->m->info.n_head / st->m->info.n_head_kv;
-	uint32_t blocks = st->m->info.n_head_kv *
-			  ((grp + EK_ATTN_BLOCK_HEADS - 1) / EK_ATTN_BLOCK_HEADS);
+	struct ek_attention a = fwd_attention(st, 0, 0, 1);
+	uint32_t blocks = ek_attention_blocks(&a);
 
 	t->partial_size = ek_attention_partial_size();	/* end to end */
 	t->partials = aligned_alloc(64, align64(t->partial_size * EK_ATTN_MAX_PARTS *
@@ -103,20 +101,9 @@ struct team_job {
  */
 static bool attn_parts(const struct team_job *j, int i)
 {
-	struct fwd_state *st = j->st;
-	const struct ember_model_info *in = &st->m->info;
 	struct cpu_team *t = j->t;
 	size_t ps = t->partial_size;
-	struct ek_attention a = {
-		.n_tok = 1, .n_past = j->s->n_past, .n_head = in->n_head,
-		.n_kv_head = in->n_head_kv, .head_dim = in->head_dim,
-		.scale = 1.0f / sqrtf((float)in->head_dim),
-		.q = st->q, .q_stride = (size_t)in->n_embd * 4,
-		.k = st->k_cache[j->s->layer], .v = st->v_cache[j->s->layer],
-		.kv_dtype = st->kv_dtype, .kv_stride = st->kv_row,
-		.k_layout = st->k_layout,
-		.out = st->att, .out_stride = (size_t)in->n_embd * 4,
-	};
+	struct ek_attention a = fwd_attention(j->st, j->s->layer, j->s->n_past, 1);
 	uint32_t np = ek_attention_parts(&a), nb = ek_attention_blocks(&a);
 	uint32_t u0, u1, c0, c1;
 
@@ -136,27 +123,20 @@ static bool attn_parts(const struct team_job *j, int i)
  * shares a KV head. */
 static void attn_heads(const struct team_job *j, uint32_t h0, uint32_t h1)
 {
-	struct fwd_state *st = j->st;
-	const struct ember_model_info *in = &st->m->info;
-	uint32_t hd = in->head_dim, grp = in->n_head / in->n_head_kv;
-	size_t ds = (size_t)in->n_embd * 4;
-	char *kc = st->k_cache[j->s->layer], *vc = st->v_cache[j->s->layer];
+	const struct ek_attention all = fwd_attention(j->st, j->s->layer, j->s->n_past, 1);
+	uint32_t hd = all.head_dim, grp = all.n_head / all.n_kv_head;
 
 	for (uint32_t h = h0, e; h < h1; h = e) {
 		uint32_t kvh = h / grp;
-		size_t koff = ek_kv_col_offset(st->k_layout, st->kv_dtype, kvh * hd);
-		size_t voff = ek_kv_col_offset(EK_KV_ROWS, st->kv_dtype, kvh * hd);
-		struct ek_attention a = {
-			.n_tok = 1, .n_past = j->s->n_past, .n_kv_head = 1,
-			.head_dim = hd, .scale = 1.0f / sqrtf((float)hd),
-			.q = st->q + (size_t)h * hd, .q_stride = ds,
-			.k = kc + koff, .v = vc + voff, .kv_dtype = st->kv_dtype,
-			.kv_stride = st->kv_row, .k_layout = st->k_layout,
-			.out = st->att + (size_t)h * hd, .out_stride = ds,
-		};
+		struct ek_attention a = all;	/* a view of heads h..e */
 
 		e = (kvh + 1) * grp < h1 ? (kvh + 1) * grp : h1;
 		a.n_head = e - h;
+		a.n_kv_head = 1;
+		a.q += (size_t)h * hd;
+		a.out += (size_t)h * hd;
+		a.k = (const char *)a.k + ek_kv_col_offset(a.k_layout, a.kv_dtype, kvh * hd);
+		a.v = (const char *)a.v + ek_kv_col_offset(EK_KV_ROWS, a.kv_dtype, kvh * hd);
 		ek_attention(&ek_exec_serial, &a);
 	}
 }
