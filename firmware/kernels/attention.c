@@ -155,7 +155,8 @@ static bool attn_valid(const struct ek_attention *p)
 	return p && p->q && p->k && p->v && p->out && p->n_tok &&
 	       p->n_head && p->n_kv_head && !(p->n_head % p->n_kv_head) &&
 	       p->head_dim && p->head_dim <= EK_MAX_HEAD_DIM &&
-	       (p->kv_dtype == EK_F32 || p->kv_dtype == EK_F16) &&
+	       (p->kv_dtype == EK_F32 || p->kv_dtype == EK_F16 ||
+		(p->kv_dtype == EK_Q8_0 && p->head_dim % EK_QK == 0)) &&
 	       (p->k_layout == EK_KV_ROWS || p->k_layout == EK_KV_KT16);
 }
 
@@ -269,25 +270,47 @@ bool ek_attention_merge(const struct ek_attention *p, uint32_t c,
 
 /* ---- portable path ----------------------------------------------------- */
 
-/* Elements 0, step, 2 step, ... of src to f32. */
+/* Elements 0, step, 2 step, ... of src to f32 (F32, F16). */
 static void load_row(const struct ek_attention *p, const void *src,
 		     size_t step, float *dst)
 {
+	if (p->kv_dtype == EK_Q8_0) {	/* rows only: whole blocks */
+		ek_dequantize_row(EK_Q8_0, src, dst, p->head_dim);
+		return;
+	}
 	for (uint32_t d = 0; d < p->head_dim; d++)
 		dst[d] = p->kv_dtype == EK_F32 ?
 			 ((const float *)src)[d * step] :
 			 ek_f16_to_f32(((const uint16_t *)src)[d * step]);
 }
 
+/* Lane l of a Q8_0 KT16 tile's blocks, from the group's first. */
+static void load_kt16_q8(const struct ek_attention *p, const char *tile,
+			 uint32_t l, float *dst)
+{
+	for (uint32_t b = 0; b < p->head_dim / EK_QK; b++) {
+		const char *blk = tile + (size_t)b * EK_KV_Q8_TILE_BLOCK;
+		uint16_t h;
+
+		memcpy(&h, blk + EK_QK * EK_KV_TILE + l * sizeof(h), sizeof(h));
+		for (uint32_t c = 0; c < EK_QK; c++)
+			dst[b * EK_QK + c] = ek_f16_to_f32(h) *
+					     (float)(int8_t)blk[c * EK_KV_TILE + l];
+	}
+}
+
 static void load_k(const struct ek_attention *p, uint32_t j, uint32_t g,
 		   float *dst)
 {
-	if (p->k_layout == EK_KV_KT16)
-		load_row(p, ek_ptr_add(ek_attn_kt16(p, j - j % EK_KV_TILE, g),
-				       j % EK_KV_TILE * ek_elem_size(p->kv_dtype)),
-			 EK_KV_TILE, dst);
-	else
+	const char *tile = ek_attn_kt16(p, j - j % EK_KV_TILE, g);
+
+	if (p->k_layout != EK_KV_KT16)
 		load_row(p, ek_attn_kv(p, p->k, j, g), 1, dst);
+	else if (p->kv_dtype == EK_Q8_0)
+		load_kt16_q8(p, tile, j % EK_KV_TILE, dst);
+	else
+		load_row(p, tile + j % EK_KV_TILE * ek_elem_size(p->kv_dtype),
+			 EK_KV_TILE, dst);
 }
 
 void ek_attn_part_portable(const struct ek_attention *p,

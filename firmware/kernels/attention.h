@@ -14,6 +14,9 @@
 /* Accumulator floats of one unit of work (heads x head_dim). */
 #define EK_ATTN_ACC (EK_ATTN_HEADS * EK_MAX_HEAD_DIM)
 #define EK_ATTN_MAX_HEADS 128
+/* Bytes of one Q8_0 block of a KT16 tile: 16 positions' 32 values, then
+ * their 16 f16 scales (ember/kernels.h). */
+#define EK_KV_Q8_TILE_BLOCK (EK_QK * EK_KV_TILE + 2 * EK_KV_TILE)
 
 /*
  * One unit of work: token t, query heads [h0, h1) over positions [j0, j1).
@@ -49,17 +52,18 @@ static inline const void *ek_attn_kv(const struct ek_attention *p,
 				     const void *base, uint32_t j, uint32_t g)
 {
 	return ek_ptr_add(base, (size_t)j * p->kv_stride +
-			  (size_t)g * p->head_dim * ek_elem_size(p->kv_dtype));
+			  ek_row_size(p->kv_dtype, (uint64_t)g * p->head_dim));
 }
 
 /* A KT16 K cache: the tile of position j (a multiple of 16), from dim 0 of
- * group g; dim d of its 16 positions is at 16 d elements on. */
+ * group g; dim d of its 16 positions is at 16 d elements on (Q8_0: in
+ * block d / 32, ember/kernels.h). */
 static inline const void *ek_attn_kt16(const struct ek_attention *p,
 				       uint32_t j, uint32_t g)
 {
 	return ek_ptr_add(p->k, (size_t)j * p->kv_stride +
-			  (size_t)g * p->head_dim * EK_KV_TILE *
-			  ek_elem_size(p->kv_dtype));
+			  ek_kv_col_offset(EK_KV_KT16, p->kv_dtype,
+					   g * p->head_dim));
 }
 
 /* Does the attention path of this ISA level read KT16 tiles natively?

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * AVX-512 attention over f32 / f16 caches, 16 positions per tile. A KT16
+ * AVX-512 attention over f32 / f16 caches (Q8_0 in KT16 tiles), 16
+ * positions per tile. A KT16
  * K cache has a tile's positions side by side, so the scores come out
  * with positions in the lanes at one FMA per dim and head. Over a ROWS K
  * cache, groups of 5-8 query heads put the heads in the lanes: a score
@@ -27,9 +28,26 @@
 #define ATTN_HL_MAX_DIM 128
 #define ATTN_HL_QT 8192	/* floats of heads-in-lanes queries per unit */
 
+/* 16 int8 values to f32. */
+EK_TARGET_AVX512 static inline __m512 i8x16(const char *p)
+{
+	return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+		_mm_loadu_si128((const __m128i *)p)));
+}
+
+/* Dims d.. of a row, 16 (masked by m) or, for Q8_0, 16 of one block. */
 EK_TARGET_AVX512 static inline __m512 kv16(int dtype, const void *row,
 					   uint32_t d, __mmask16 m)
 {
+	if (dtype == EK_Q8_0) {
+		const char *b = (const char *)row + d / EK_QK *
+				sizeof(struct ek_block_q8_0);
+		uint16_t h;
+
+		memcpy(&h, b, sizeof(h));
+		return _mm512_mul_ps(i8x16(b + 2 + d % EK_QK),
+				     _mm512_set1_ps(_cvtsh_ss(h)));
+	}
 	if (dtype == EK_F32)
 		return _mm512_maskz_loadu_ps(m, (const float *)row + d);
 	return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m,
@@ -140,8 +158,8 @@ attn_tile(const struct ek_attention *p, struct ek_attn_part *w,
 	/* the group's K and V rows PF_AHEAD positions on, to L2, one tile
 	 * at a time rather than in one burst the fill buffers cannot take */
 	for (uint32_t i = 0; i < TILE && j0 + i + PF_AHEAD < w->j1; i++) {
-		prefetch_row(kb + (i + PF_AHEAD) * ks, hd * ek_elem_size(dt));
-		prefetch_row(vb + (i + PF_AHEAD) * ks, hd * ek_elem_size(dt));
+		prefetch_row(kb + (i + PF_AHEAD) * ks, ek_row_size(dt, hd));
+		prefetch_row(vb + (i + PF_AHEAD) * ks, ek_row_size(dt, hd));
 	}
 	for (uint32_t h = 0; h < nh; h++)
 		s[h] = _mm512_setzero_ps();
@@ -205,6 +223,43 @@ kt_scores(const char *kb, const float *qs, uint32_t hdp, uint32_t hd,
 				     _mm512_add_ps(c[2][h], c[3][h]));
 }
 
+/*
+ * kt_scores over a Q8_0 tile: per block, the int8 values in four chains,
+ * then times the 16 positions' scales (summed in the same fixed order).
+ */
+EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
+kt_scores_q8(const char *kb, const float *qs, uint32_t hdp, uint32_t hd,
+	     uint32_t base, const uint32_t nb, __m512 *s)
+{
+	for (uint32_t h = 0; h < nb; h++)
+		s[h] = _mm512_setzero_ps();
+	for (uint32_t b = 0; b < hd / EK_QK; b++) {
+		const char *blk = kb + (size_t)b * EK_KV_Q8_TILE_BLOCK;
+		const float *q = qs + (size_t)base * hdp + b * EK_QK;
+		__m512 c[4][4];
+
+		for (uint32_t u = 0; u < 4; u++)
+			for (uint32_t h = 0; h < nb; h++)
+				c[u][h] = _mm512_setzero_ps();
+		for (uint32_t d = 0; d < EK_QK; d += 4)
+#pragma GCC unroll 4
+			for (uint32_t u = 0; u < 4; u++) {
+				__m512 k = i8x16(blk + (d + u) * TILE);
+
+				for (uint32_t h = 0; h < nb; h++)
+					c[u][h] = _mm512_fmadd_ps(_mm512_set1_ps(
+						q[(size_t)h * hdp + d + u]), k, c[u][h]);
+			}
+		__m512 sc = _mm512_cvtph_ps(_mm256_loadu_si256(
+			(const __m256i *)(blk + EK_QK * TILE)));
+
+		for (uint32_t h = 0; h < nb; h++)
+			s[h] = _mm512_fmadd_ps(_mm512_add_ps(
+				_mm512_add_ps(c[0][h], c[1][h]),
+				_mm512_add_ps(c[2][h], c[3][h])), sc, s[h]);
+	}
+}
+
 /* A tile over a KT16 K cache (4 | hd), for groups of any size: the
  * scores four heads a pass, then softmax and V as for rows. */
 EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
@@ -213,20 +268,26 @@ attn_tile_kt(const struct ek_attention *p, struct ek_attn_part *w,
 	     uint32_t j0, uint32_t nj, const uint32_t nh, const int dt)
 {
 	const uint32_t hd = p->head_dim, base = ha - w->h0;
-	const size_t es = ek_elem_size(dt);
+	const size_t rs = ek_row_size(dt, hd);
 	const char *kb = ek_attn_kt16(p, j0, g);
 	const char *vb = ek_attn_kv(p, p->v, j0, g);
 	__m512 s[EK_ATTN_HEADS];
 
 	/* the next tile's K block and the V rows PF_AHEAD positions on */
 	if (j0 + TILE < w->j1)
-		prefetch_row(ek_attn_kt16(p, j0 + TILE, g), (size_t)hd * TILE * es);
+		prefetch_row(ek_attn_kt16(p, j0 + TILE, g), rs * TILE);
 	for (uint32_t i = 0; i < TILE && j0 + i + PF_AHEAD < w->j1; i++)
-		prefetch_row(vb + (i + PF_AHEAD) * p->kv_stride, hd * es);
+		prefetch_row(vb + (i + PF_AHEAD) * p->kv_stride, rs);
 	/* (two calls, not a loop: each pass's head count stays a constant) */
-	kt_scores(kb, qs, hdp, hd, base, nh < 4 ? nh : 4, dt, s);
-	if (nh > 4)
-		kt_scores(kb, qs, hdp, hd, base + 4, nh - 4, dt, s + 4);
+	if (dt == EK_Q8_0) {
+		kt_scores_q8(kb, qs, hdp, hd, base, nh < 4 ? nh : 4, s);
+		if (nh > 4)
+			kt_scores_q8(kb, qs, hdp, hd, base + 4, nh - 4, s + 4);
+	} else {
+		kt_scores(kb, qs, hdp, hd, base, nh < 4 ? nh : 4, dt, s);
+		if (nh > 4)
+			kt_scores(kb, qs, hdp, hd, base + 4, nh - 4, dt, s + 4);
+	}
 	attn_softmax_pv(p, w, vb, base, nj, nh, dt, s);
 }
 
@@ -261,8 +322,8 @@ attn_tile_hl(const struct ek_attention *p, struct ek_attn_part *w,
 	 * spread over the tile, not in one burst the fill buffers cannot take */
 	for (uint32_t j = 0; j < TILE; j++) {
 		if (j0 + j + PF_AHEAD < w->j1) {
-			prefetch_row(kb + (j + PF_AHEAD) * ks, hd * ek_elem_size(dt));
-			prefetch_row(vb + (j + PF_AHEAD) * ks, hd * ek_elem_size(dt));
+			prefetch_row(kb + (j + PF_AHEAD) * ks, ek_row_size(dt, hd));
+			prefetch_row(vb + (j + PF_AHEAD) * ks, ek_row_size(dt, hd));
 		}
 		for (uint32_t d = 0; d < hd; d += 16) {
 			__mmask16 m = hd - d >= 16 ? 0xffff : tail;
@@ -355,13 +416,14 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 	const uint32_t nht = w->h1 - w->h0, hdp = (hd + 15) & ~15u;
 	const uint32_t g0 = w->h0 / grp, g1 = (w->h1 + grp - 1) / grp;
 	/* the span of each cache row this unit reads */
-	const size_t es = ek_elem_size(p->kv_dtype);
-	const size_t span = (size_t)(g1 - g0) * hd * es;
+	const size_t span = ek_row_size(p->kv_dtype, (uint64_t)(g1 - g0) * hd);
 	/* KT16 tiles start at multiples of 16 positions (parts do, split on
-	 * EK_ATTN_TILE); the chains of a short group need 4 | hd */
+	 * EK_ATTN_TILE); the chains of a short group need 4 | hd. A Q8_0
+	 * cache is read here only in KT16 tiles, the host's form. */
 	const bool kt = p->k_layout == EK_KV_KT16;
 
-	if (kt && (w->j0 % TILE || hd % 4)) {
+	if ((kt && (w->j0 % TILE || hd % 4)) ||
+	    (!kt && p->kv_dtype == EK_Q8_0)) {
 		ek_attn_part_portable(p, w);
 		return;
 	}
@@ -410,7 +472,10 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 			uint32_t ha, hb;
 
 			ek_attn_group_heads(p, w, g, &ha, &hb);
-			if (kt && p->kv_dtype == EK_F16)
+			if (kt && p->kv_dtype == EK_Q8_0)
+				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
+					     EK_Q8_0, true);
+			else if (kt && p->kv_dtype == EK_F16)
 				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
 					     EK_F16, true);
 			else if (kt)

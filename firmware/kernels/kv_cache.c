@@ -13,8 +13,25 @@ size_t ek_kv_bytes(int layout, size_t kv_stride, uint32_t n_pos)
 
 size_t ek_kv_col_offset(int layout, int dtype, uint32_t c)
 {
-	return (size_t)c * (layout == EK_KV_KT16 ? EK_KV_TILE : 1) *
-	       ek_elem_size(dtype);
+	return ek_row_size(dtype, c) * (layout == EK_KV_KT16 ? EK_KV_TILE : 1);
+}
+
+/* Q8_0 into a KT16 tile: each block quantized as a row would be, then its
+ * values and scale spread to the lane of the position. */
+static void kv_store_kt16_q8(char *tile, uint32_t lane, uint32_t c0,
+			     const float *x, uint32_t n)
+{
+	struct ek_block_q8_0 blk;
+
+	for (uint32_t i = 0; i < n; i += EK_QK) {
+		char *b = tile + (size_t)(c0 + i) / EK_QK * EK_KV_Q8_TILE_BLOCK;
+
+		ek_quantize_row(EK_Q8_0, x + i, &blk, EK_QK);
+		for (uint32_t c = 0; c < EK_QK; c++)
+			b[c * EK_KV_TILE + lane] = (char)blk.qs[c];
+		memcpy(b + EK_QK * EK_KV_TILE + lane * sizeof(blk.d), &blk.d,
+		       sizeof(blk.d));
+	}
 }
 
 void ek_kv_store(int dtype, int layout, void *cache, size_t kv_stride,
@@ -24,7 +41,7 @@ void ek_kv_store(int dtype, int layout, void *cache, size_t kv_stride,
 
 	if (layout != EK_KV_KT16) {
 		ek_quantize_row(dtype, x, ek_ptr_add_mut(cache, (size_t)pos *
-				kv_stride + c0 * es), n);
+				kv_stride + ek_row_size(dtype, c0)), n);
 		return;
 	}
 	/* converted a chunk at a time, then one value per column's run */
@@ -33,6 +50,10 @@ void ek_kv_store(int dtype, int layout, void *cache, size_t kv_stride,
 	_Alignas(64) char buf[64 * sizeof(float)];
 	const uint32_t lane = pos % EK_KV_TILE;
 
+	if (dtype == EK_Q8_0) {
+		kv_store_kt16_q8(tile, lane, c0, x, n);
+		return;
+	}
 	for (uint32_t i = 0; i < n; i += 64) {
 		uint32_t m = n - i < 64 ? n - i : 64;
 

@@ -76,9 +76,15 @@ int ember_session_create(struct ember_model *m, const struct ember_session_opts 
 		ember_session_opts_default(&def);
 		o = &def;
 	}
-	if (o->kv_dtype != EK_F16 && o->kv_dtype != EK_F32)
-		return ember_fail(err, -EINVAL, "KV cache type %d is not supported (use F16 or F32)",
+	if (o->kv_dtype != EK_F16 && o->kv_dtype != EK_F32 && o->kv_dtype != EK_Q8_0)
+		return ember_fail(err, -EINVAL,
+				  "KV cache type %d is not supported (use F16, F32 or Q8_0)",
 				  o->kv_dtype);
+	/* a Q8_0 block must not span two heads */
+	if (o->kv_dtype == EK_Q8_0 && in->head_dim % EK_QK)
+		return ember_fail(err, -EINVAL,
+				  "a q8_0 KV cache needs a head size that is a multiple of %d; "
+				  "this model's is %u: use an f16 cache", EK_QK, in->head_dim);
 	if (o->device == EMBER_DEVICE_NPU)
 		return ember_fail(err, -ENODEV,
 				  "the NPU backend is not available in this build; use --device cpu or auto");

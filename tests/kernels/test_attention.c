@@ -10,7 +10,7 @@
  * windows). Every executor (serial, pools of 1..4, which may split the
  * positions of one query across threads) must meet it, over a K cache of
  * rows and over a KT16 one (its unused lanes NaN: they must stay unread or
- * masked).
+ * masked), for f32, f16 and (head_dim a multiple of 32) Q8_0 caches.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -89,7 +89,6 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 {
 	struct ek_attention p;
 	uint32_t npos = ac->n_past + ac->n_tok, hd = ac->head_dim;
-	size_t es = dtype == EK_F32 ? 4 : 2;
 	size_t qrow = (size_t)ac->n_head * hd * 4;
 	float *tmp = kt_alloc((size_t)ac->n_kv_head * hd * 4);
 
@@ -103,7 +102,7 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 	p.kv_dtype = dtype;
 	p.k_layout = klayout;
 	p.q_stride = qrow + 16;
-	p.kv_stride = (size_t)ac->n_kv_head * hd * es + 32;
+	p.kv_stride = ek_row_size(dtype, (uint64_t)ac->n_kv_head * hd) + 32;
 	p.out_stride = qrow + 8;
 
 	float *q = kt_alloc(p.q_stride * ac->n_tok);
@@ -111,7 +110,11 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 	void *v = kt_alloc(p.kv_stride * npos);
 	size_t kc_bytes = ek_kv_bytes(klayout, p.kv_stride, npos);
 	void *kc = kt_alloc(kc_bytes);	/* what the kernel reads */
+	/* stored in two parts, as threads store their heads (Q8_0: blocks) */
 	uint32_t kvd = ac->n_kv_head * hd, half = kvd / 2;
+
+	if (dtype == EK_Q8_0)
+		half -= half % 32;
 
 	memset(kc, 0xff, kc_bytes);
 	double *ref = kt_alloc(sizeof(double) * ac->n_tok * ac->n_head * hd);
@@ -125,7 +128,6 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 		kt_fill(rng, tmp, ac->n_kv_head * hd, ac->amp);
 		ek_quantize_row(dtype, tmp, (char *)k + j * p.kv_stride,
 				ac->n_kv_head * hd);
-		/* in two parts, as threads store their heads */
 		ek_kv_store(dtype, klayout, kc, p.kv_stride, j, 0, tmp, half);
 		ek_kv_store(dtype, klayout, kc, p.kv_stride, j, half, tmp + half,
 			    kvd - half);
@@ -148,7 +150,7 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 
 			for (uint32_t j = 0; j <= last; j++) {
 				const char *kr = (const char *)k + j * p.kv_stride +
-						 g * hd * es;
+						 ek_row_size(dtype, g * hd);
 				double s = 0, sa = 0;
 
 				for (uint32_t d = 0; d < hd; d++) {
@@ -169,7 +171,7 @@ static void at_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 			}
 			for (uint32_t j = 0; j <= last; j++) {
 				const char *vr = (const char *)v + j * p.kv_stride +
-						 g * hd * es;
+						 ek_row_size(dtype, g * hd);
 
 				for (uint32_t d = 0; d < hd; d++) {
 					double vv = kv_value(dtype, vr, d);
@@ -251,6 +253,8 @@ void kt_test_attention(struct kt *t, struct kt_execs *e)
 		for (int l = EK_KV_ROWS; l <= EK_KV_KT16; l++) {
 			at_case_run(t, e, &rng, &cases[i], EK_F32, l);
 			at_case_run(t, e, &rng, &cases[i], EK_F16, l);
+			if (cases[i].head_dim % 32 == 0)
+				at_case_run(t, e, &rng, &cases[i], EK_Q8_0, l);
 		}
 	}
 	/* invalid: n_head not a multiple of n_kv_head, head_dim too large */
@@ -273,7 +277,7 @@ void kt_test_attention(struct kt *t, struct kt_execs *e)
 		p.head_dim = 1;
 		p.kv_dtype = EK_Q8_0;
 		ek_attention(&ek_exec_serial, &p);
-		KT_CHECK(t, out[0] == 5, "attention over a q8_0 cache");
+		KT_CHECK(t, out[0] == 5, "attention over a q8_0 cache of head_dim 1");
 		p.kv_dtype = EK_F32;
 		p.k_layout = 2;
 		ek_attention(&ek_exec_serial, &p);

@@ -6,6 +6,7 @@
  * rope, biases, NEOX rope) in every weight type, for a prefill batch and
  * then single-token decode steps; decode bitwise the same on 1, 2, 3 threads.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,10 +300,10 @@ out:
  * threads: uneven shares of rows and heads, a thread with no KV head)
  * gives bitwise the logits of one thread; after `past` prompt tokens, a
  * cache long enough to be attended in parts (uneven shares of (head
- * block, part) units).
+ * block, part) units), over an f16 or a Q8_0 cache.
  */
 static void test_threads_equal(const struct synth_spec *spec, const char *label,
-			       uint32_t past)
+			       uint32_t past, int kv_dtype)
 {
 	enum { STEPS = 6 };
 	char path[] = "/tmp/ember-test-thr-XXXXXX";
@@ -327,6 +328,7 @@ static void test_threads_equal(const struct synth_spec *spec, const char *label,
 		ember_session_opts_default(&so);
 		so.n_ctx = past + 32;
 		so.n_threads = threads;
+		so.kv_dtype = kv_dtype;
 		CHECK(ember_session_create(m, &so, &s, &err) == 0, "%s", err.msg);
 		if (!s)
 			continue;
@@ -358,6 +360,47 @@ static void test_threads_equal(const struct synth_spec *spec, const char *label,
 	ember_model_free(m);
 }
 
+/*
+ * A Q8_0 KV cache: refused (EINVAL, with the reason) where a block would
+ * span heads; where it fits (head sizes 64 and 32, llama and qwen2 rope),
+ * each step meets the reference within the quantization's error, and
+ * decode is bitwise equal across thread counts, also over a cache long
+ * enough to be attended in parts.
+ */
+static void test_q8_kv(const struct synth_spec *narrow)
+{
+	struct synth_spec w64 = { "llama", "wide-llama", 300, 128, 2, 2, 1, 192, 128, 0,
+				  10000.0f, 1e-5f, false, EK_Q8_0, EK_Q8_0, 11 };
+	struct synth_spec w32 = { "qwen2", "wide-qwen2", 300, 128, 2, 4, 2, 256, 128, 0,
+				  1000000.0f, 1e-6f, true, EK_Q4_0, EK_Q4_0, 13 };
+	char path[] = "/tmp/ember-test-q8kv-XXXXXX";
+	struct ember_model *m = NULL;
+	struct ember_session *s = NULL;
+	struct ember_session_opts so;
+	struct ember_error err;
+	int ret;
+
+	close(mkstemp(path));
+	CHECK(synth_write(narrow, path, &err) == 0, "%s", err.msg);
+	CHECK(ember_model_load(path, &m, &err) == 0, "%s", err.msg);
+	unlink(path);
+	ember_session_opts_default(&so);
+	so.kv_dtype = EK_Q8_0;
+	ret = m ? ember_session_create(m, &so, &s, &err) : 0;
+	CHECK(m && ret == -EINVAL && !s && strstr(err.msg, "multiple of 32"),
+	      "q8_0 KV cache with head size 16: %d (%s)", ret, err.msg);
+	ember_session_free(s);
+	ember_model_free(m);
+
+	run_model("llama q8_0, q8_0 kv (head size 64)", &w64, EK_Q8_0, 5e-2);
+	run_model("qwen2 q4_0, q8_0 kv (head size 32)", &w32, EK_Q8_0, 5e-2);
+	w64.dtype = w64.embd_dtype = EK_F32;
+	run_model("llama f32, q8_0 kv (head size 64)", &w64, EK_Q8_0, 2e-2);
+	test_threads_equal(&w64, "llama, q8_0 kv", 0, EK_Q8_0);
+	test_threads_equal(&w64, "llama, q8_0 kv", 300, EK_Q8_0);
+	test_threads_equal(&w32, "qwen2, q8_0 kv", 300, EK_Q8_0);
+}
+
 int main(void)
 {
 	struct synth_spec llama = { "llama", "tiny-llama", 300, 64, 2, 4, 2, 96, 128, 8,
@@ -384,12 +427,13 @@ int main(void)
 
 		llama.dtype = llama.embd_dtype = types[i];
 		snprintf(label, sizeof(label), "llama %s", ek_dtype_name(types[i]));
-		test_threads_equal(&llama, label, 0);
+		test_threads_equal(&llama, label, 0, EK_F16);
 	}
-	test_threads_equal(&qwen, "qwen2", 0);
+	test_threads_equal(&qwen, "qwen2", 0, EK_F16);
 	/* 300 positions: two parts of the cache per head block */
-	test_threads_equal(&llama, "llama", 300);
-	test_threads_equal(&qwen, "qwen2", 300);
+	test_threads_equal(&llama, "llama", 300, EK_F16);
+	test_threads_equal(&qwen, "qwen2", 300, EK_F16);
+	test_q8_kv(&llama);
 	llama.dtype = llama.embd_dtype = EK_F32;
 	test_quantize(&llama, EK_Q8_0);
 	test_quantize(&llama, EK_Q4_0);

@@ -9,7 +9,7 @@
  *    copies of the matrix totalling > 256 MiB so weights come from DRAM,
  *    "l3" reuses one matrix bigger than L2; baseline: the read bandwidth
  *    (and sgemv for f32);
- *  - attention decode over an f16 / f32 cache of 2048 tokens in GB/s of
+ *  - attention decode over an f16 / f32 / q8_0 cache of 2048 tokens in GB/s of
  *    cache bytes, cycling through layers like a real model.
  * ember and OpenBLAS are timed in alternating rounds (best of each), with
  * a pause after OpenBLAS so its spinning threads do not steal the next
@@ -460,6 +460,16 @@ int bench_kernels_main(const struct bench_opts *o)
 		bench_attention(&k, EK_F16, l, 2048, 32, 8, 128);
 		bench_attention(&k, EK_F16, l, 2048, 9, 3, 64);
 		bench_attention(&k, EK_F32, l, 2048, 32, 4, 64);
+	}
+	/* a Q8_0 cache, in the layout the runtime picks here: compare its
+	 * us/layer with f16's */
+	for (int i = 0; i < 4; i++) {
+		static const uint32_t sh[4][3] = {
+			{ 32, 4, 64 }, { 14, 2, 64 }, { 32, 8, 128 }, { 9, 3, 64 },
+		};
+
+		bench_attention(&k, EK_Q8_0, ek_kv_kt16_preferred() ? EK_KV_KT16 :
+			       EK_KV_ROWS, 2048, sh[i][0], sh[i][1], sh[i][2]);
 	}
 
 	ek_pool_destroy(k.pool);

@@ -149,8 +149,8 @@ int run_bench(const struct bench_opts *o)
 	}
 	/* average KV bytes read per decode token: K and V of every layer for
 	 * the positions so far (mid-run average) */
-	kv_per_pos = (double)in.n_layer * 2.0 * in.n_head_kv * in.head_dim *
-		     (o->kv_dtype == EK_F32 ? 4 : 2);
+	kv_per_pos = (double)in.n_layer * 2.0 *
+		     (double)ek_row_size(o->kv_dtype, (uint64_t)in.n_head_kv * in.head_dim);
 	bound = bw / ((double)in.matmul_bytes + kv_per_pos * (o->n_prefill + o->n_decode / 2.0));
 	if (o->n_prefill > 0)
 		report(o, &in, "prefill", o->n_prefill, best_pre, 0, rss, handoff);

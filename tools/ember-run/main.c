@@ -38,7 +38,8 @@ static void usage(FILE *f)
 		"      --seed N            random seed (default: from the clock, printed)\n"
 		"      --threads N         worker threads (default: all CPUs)\n"
 		"      --device D          auto, cpu or npu (default auto)\n"
-		"      --kv-f32            keep the KV cache in f32 (default f16)\n"
+		"      --kv-type T         KV cache type: f16 (default), f32 or q8_0 (half of f16's\n"
+		"                          bytes; needs a head size that is a multiple of 32)\n"
 		"      --ignore-eos        keep generating after end-of-text\n"
 		"      --bench             measure prefill/decode speed instead of generating text\n"
 		"      --prefill N         bench: prompt tokens (default 128); -n sets decode tokens (64)\n"
@@ -94,7 +95,7 @@ static int parse_float(const char *opt, const char *s, float *out)
 }
 
 enum { O_CTX = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_SEED, O_THREADS,
-	O_DEVICE, O_KVF32, O_IGNORE_EOS, O_BENCH, O_PREFILL, O_REPS, O_JSON };
+	O_DEVICE, O_KVTYPE, O_IGNORE_EOS, O_BENCH, O_PREFILL, O_REPS, O_JSON };
 
 int main(int argc, char **argv)
 {
@@ -112,7 +113,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, 0, O_SEED },
 		{ "threads", required_argument, 0, O_THREADS },
 		{ "device", required_argument, 0, O_DEVICE },
-		{ "kv-f32", no_argument, 0, O_KVF32 },
+		{ "kv-type", required_argument, 0, O_KVTYPE },
 		{ "ignore-eos", no_argument, 0, O_IGNORE_EOS },
 		{ "bench", no_argument, 0, O_BENCH },
 		{ "prefill", required_argument, 0, O_PREFILL },
@@ -213,7 +214,18 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case O_KVF32: so.kv_dtype = EK_F32; break;
+		case O_KVTYPE:
+			if (!strcmp(optarg, "f16"))
+				so.kv_dtype = EK_F16;
+			else if (!strcmp(optarg, "f32"))
+				so.kv_dtype = EK_F32;
+			else if (!strcmp(optarg, "q8_0"))
+				so.kv_dtype = EK_Q8_0;
+			else {
+				fprintf(stderr, "ember-run: --kv-type must be f16, f32 or q8_0\n");
+				return 2;
+			}
+			break;
 		case O_IGNORE_EOS: go.stop_at_eog = false; break;
 		case O_BENCH: bench = true; break;
 		case O_PREFILL:

@@ -174,8 +174,9 @@ bool ek_x16_preferred(int dtype);
  * at position p = n_past + t, head h, kv head g = h / (n_head / n_kv_head):
  *   out[t][h] = sum_{j <= p} softmax_j(scale * q[t][h] . k[j][g]) v[j][g]
  * q: f32 [n_tok][n_head][head_dim], q_stride bytes between tokens.
- * k, v: kv_dtype (F32, F16) [pos][n_kv_head][head_dim], kv_stride apart
- * (k as k_layout says). out: f32 [n_tok][n_head][head_dim], out_stride
+ * k, v: kv_dtype (F32, F16, or Q8_0 when 32 | head_dim: each head's rows
+ * whole blocks) [pos][n_kv_head][head_dim], kv_stride apart (k as
+ * k_layout says). out: f32 [n_tok][n_head][head_dim], out_stride
  * bytes between tokens.
  */
 struct ek_attention {
@@ -224,6 +225,9 @@ bool ek_attention_merge(const struct ek_attention *p, uint32_t c,
  *   (j / 16) * 16 * kv_stride + (c * 16 + j % 16) * elem_size,
  * so that one vector holds a dim of 16 positions and the scores need no
  * transposes; a host-only form, where ek_kv_kt16_preferred() says it pays.
+ * Q8_0 tiles hold the same bytes as 16 rows of blocks: block b (columns
+ * 32b..32b + 31) at 544 b, its int8 values with column c's 16 positions
+ * side by side at 16 (c % 32), then the 16 positions' f16 scales at 512.
  * Such a cache holds whole tiles: ek_kv_bytes() sizes it. V always has
  * rows.
  */
@@ -237,9 +241,10 @@ enum ek_kv_layout {
 /* Bytes of a cache of n_pos positions in this layout. */
 size_t ek_kv_bytes(int layout, size_t kv_stride, uint32_t n_pos);
 /* Where column c of position 0 is, in bytes: k + this is a cache of the
- * heads from column c on, with the same kv_stride. */
+ * heads from column c on, with the same kv_stride (Q8_0: 32 | c). */
 size_t ek_kv_col_offset(int layout, int dtype, uint32_t c);
-/* Columns c0..c0 + n of position pos: x to dtype (F32, F16). */
+/* Columns c0..c0 + n of position pos: x to dtype (F32, F16; Q8_0 when
+ * 32 divides c0 and n). */
 void ek_kv_store(int dtype, int layout, void *cache, size_t kv_stride,
 		 uint32_t pos, uint32_t c0, const float *x, uint32_t n);
 /* Does ek_attention on this machine run faster over a KT16 K cache? */

@@ -99,7 +99,8 @@ struct ember_session_opts {
 	uint32_t n_ctx;		/* KV cache length; 0: min(2048, training ctx) */
 	uint32_t n_batch;	/* max tokens per forward pass; 0: 128 */
 	int n_threads;		/* 0: online CPUs */
-	int kv_dtype;		/* EK_F16 (default) or EK_F32 */
+	int kv_dtype;		/* EK_F16 (default), EK_F32, or EK_Q8_0 when
+				 * the head size is a multiple of 32 */
 	enum ember_device device;
 };
 void ember_session_opts_default(struct ember_session_opts *opts);
