@@ -294,8 +294,8 @@ static void load_kt16_q8(const struct ek_attention *p, const char *tile,
 
 		memcpy(&h, blk + EK_QK * EK_KV_TILE + l * sizeof(h), sizeof(h));
 		for (uint32_t c = 0; c < EK_QK; c++)
-			dst[b * EK_QK + c] = ek_f16_to_f32(h) *
-					     (float)(int8_t)blk[c * EK_KV_TILE + l];
+			dst[b * EK_QK + c] = ek_f16_to_f32(h) * (float)
+				((int)(uint8_t)blk[c / 4 * 64 + l * 4 + c % 4] - 128);
 	}
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * AVX-512 attention over f32 / f16 caches (Q8_0 in KT16 tiles), 16
- * positions per tile. A KT16
+ * AVX-512 attention over f32 / f16 caches (and Q8_0 ones in KT16 tiles,
+ * with VNNI), 16 positions per tile. A KT16
  * K cache has a tile's positions side by side, so the scores come out
  * with positions in the lanes at one FMA per dim and head. Over a ROWS K
  * cache, groups of 5-8 query heads put the heads in the lanes: a score
@@ -223,43 +223,6 @@ kt_scores(const char *kb, const float *qs, uint32_t hdp, uint32_t hd,
 				     _mm512_add_ps(c[2][h], c[3][h]));
 }
 
-/*
- * kt_scores over a Q8_0 tile: per block, the int8 values in four chains,
- * then times the 16 positions' scales (summed in the same fixed order).
- */
-EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
-kt_scores_q8(const char *kb, const float *qs, uint32_t hdp, uint32_t hd,
-	     uint32_t base, const uint32_t nb, __m512 *s)
-{
-	for (uint32_t h = 0; h < nb; h++)
-		s[h] = _mm512_setzero_ps();
-	for (uint32_t b = 0; b < hd / EK_QK; b++) {
-		const char *blk = kb + (size_t)b * EK_KV_Q8_TILE_BLOCK;
-		const float *q = qs + (size_t)base * hdp + b * EK_QK;
-		__m512 c[4][4];
-
-		for (uint32_t u = 0; u < 4; u++)
-			for (uint32_t h = 0; h < nb; h++)
-				c[u][h] = _mm512_setzero_ps();
-		for (uint32_t d = 0; d < EK_QK; d += 4)
-#pragma GCC unroll 4
-			for (uint32_t u = 0; u < 4; u++) {
-				__m512 k = i8x16(blk + (d + u) * TILE);
-
-				for (uint32_t h = 0; h < nb; h++)
-					c[u][h] = _mm512_fmadd_ps(_mm512_set1_ps(
-						q[(size_t)h * hdp + d + u]), k, c[u][h]);
-			}
-		__m512 sc = _mm512_cvtph_ps(_mm256_loadu_si256(
-			(const __m256i *)(blk + EK_QK * TILE)));
-
-		for (uint32_t h = 0; h < nb; h++)
-			s[h] = _mm512_fmadd_ps(_mm512_add_ps(
-				_mm512_add_ps(c[0][h], c[1][h]),
-				_mm512_add_ps(c[2][h], c[3][h])), sc, s[h]);
-	}
-}
-
 /* A tile over a KT16 K cache (4 | hd), for groups of any size: the
  * scores four heads a pass, then softmax and V as for rows. */
 EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
@@ -279,15 +242,9 @@ attn_tile_kt(const struct ek_attention *p, struct ek_attn_part *w,
 	for (uint32_t i = 0; i < TILE && j0 + i + PF_AHEAD < w->j1; i++)
 		prefetch_row(vb + (i + PF_AHEAD) * p->kv_stride, rs);
 	/* (two calls, not a loop: each pass's head count stays a constant) */
-	if (dt == EK_Q8_0) {
-		kt_scores_q8(kb, qs, hdp, hd, base, nh < 4 ? nh : 4, s);
-		if (nh > 4)
-			kt_scores_q8(kb, qs, hdp, hd, base + 4, nh - 4, s + 4);
-	} else {
-		kt_scores(kb, qs, hdp, hd, base, nh < 4 ? nh : 4, dt, s);
-		if (nh > 4)
-			kt_scores(kb, qs, hdp, hd, base + 4, nh - 4, dt, s + 4);
-	}
+	kt_scores(kb, qs, hdp, hd, base, nh < 4 ? nh : 4, dt, s);
+	if (nh > 4)
+		kt_scores(kb, qs, hdp, hd, base + 4, nh - 4, dt, s + 4);
 	attn_softmax_pv(p, w, vb, base, nj, nh, dt, s);
 }
 
@@ -409,6 +366,129 @@ attn_tile_nh(const struct ek_attention *p, struct ek_attn_part *w,
 	}
 }
 
+/*
+ * Scores of nb <= 4 heads from base over a Q8_0 KT16 tile, in integers:
+ * the queries are quantized like matmul activations (qa: a row of
+ * head_dim per head), and one vpdpbusd multiplies four columns of the 16
+ * positions (u8, stored + 128) by four of a query's (s8), as in an X16
+ * matmul. Per block, two chains per head, then less the + 128, times the
+ * positions' and the query's scales, summed in a fixed order.
+ */
+EK_TARGET_VNNI static inline __attribute__((always_inline)) void
+kq8_scores(const char *kb, const struct ek_q8_row *qa, uint32_t hd,
+	   uint32_t base, const uint32_t nb, __m512 *s)
+{
+	for (uint32_t h = 0; h < nb; h++)
+		s[h] = _mm512_setzero_ps();
+	for (uint32_t b = 0; b < hd / EK_QK; b++) {
+		const char *blk = kb + (size_t)b * EK_KV_Q8_TILE_BLOCK;
+		__m512i i0[4], i1[4];
+
+		for (uint32_t h = 0; h < nb; h++)
+			i0[h] = i1[h] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+		for (uint32_t c = 0; c < 8; c += 2) {
+			__m512i x0 = _mm512_loadu_si512(blk + 64 * c);
+			__m512i x1 = _mm512_loadu_si512(blk + 64 * (c + 1));
+
+			for (uint32_t h = 0; h < nb; h++) {
+				const int8_t *q = qa[base + h].qs + b * EK_QK + 4 * c;
+				int32_t q0, q1;
+
+				memcpy(&q0, q, 4);
+				memcpy(&q1, q + 4, 4);
+				i0[h] = _mm512_dpbusd_epi32(i0[h], x0, _mm512_set1_epi32(q0));
+				i1[h] = _mm512_dpbusd_epi32(i1[h], x1, _mm512_set1_epi32(q1));
+			}
+		}
+		__m512 sc = _mm512_cvtph_ps(_mm256_loadu_si256(
+			(const __m256i *)(blk + EK_QK * TILE)));
+
+		for (uint32_t h = 0; h < nb; h++) {
+			const struct ek_q8_row *r = &qa[base + h];
+			__m512i is = _mm512_sub_epi32(_mm512_add_epi32(i0[h], i1[h]),
+					_mm512_set1_epi32(r->sum[b] * 128));
+
+			s[h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is),
+					       _mm512_mul_ps(sc, _mm512_set1_ps(r->d[b])),
+					       s[h]);
+		}
+	}
+}
+
+/* A tile over a Q8_0 KT16 K cache: integer scores, then softmax and V. */
+EK_TARGET_VNNI static inline __attribute__((always_inline)) void
+attn_tile_kq8(const struct ek_attention *p, struct ek_attn_part *w,
+	      const struct ek_q8_row *qa, uint32_t g, uint32_t ha, uint32_t j0,
+	      uint32_t nj, const uint32_t nh)
+{
+	const uint32_t hd = p->head_dim, base = ha - w->h0;
+	const size_t rs = ek_row_size(EK_Q8_0, hd);
+	const char *kb = ek_attn_kt16(p, j0, g);
+	const char *vb = ek_attn_kv(p, p->v, j0, g);
+	__m512 s[EK_ATTN_HEADS];
+
+	if (j0 + TILE < w->j1)
+		prefetch_row(ek_attn_kt16(p, j0 + TILE, g), rs * TILE);
+	for (uint32_t i = 0; i < TILE && j0 + i + PF_AHEAD < w->j1; i++)
+		prefetch_row(vb + (i + PF_AHEAD) * p->kv_stride, rs);
+	kq8_scores(kb, qa, hd, base, nh < 4 ? nh : 4, s);
+	if (nh > 4)
+		kq8_scores(kb, qa, hd, base + 4, nh - 4, s + 4);
+	attn_softmax_pv(p, w, vb, base, nj, nh, EK_Q8_0, s);
+}
+
+/* A unit over a Q8_0 KT16 K cache (w->j0 a multiple of 16). */
+EK_TARGET_VNNI static void attn_part_kq8(const struct ek_attention *p,
+					 struct ek_attn_part *w)
+{
+	const uint32_t hd = p->head_dim, grp = p->n_head / p->n_kv_head;
+	const uint32_t nht = w->h1 - w->h0, nb = hd / EK_QK;
+	const uint32_t g0 = w->h0 / grp, g1 = (w->h1 + grp - 1) / grp;
+	int8_t qi[EK_ATTN_ACC] __attribute__((aligned(64)));
+	float qd[EK_ATTN_ACC / EK_QK], qs[EK_MAX_HEAD_DIM];
+	int32_t qsum[EK_ATTN_ACC / EK_QK];
+	struct ek_q8_row qa[EK_ATTN_MAX_HEADS];
+
+	/* queries with the scale folded in, quantized per block */
+	for (uint32_t h = 0; h < nht; h++) {
+		const float *q = ek_attn_q(p, w->t, w->h0 + h);
+
+		for (uint32_t d = 0; d < hd; d++)
+			qs[d] = q[d] * p->scale;
+		qa[h] = (struct ek_q8_row){ qd + h * nb, qsum + h * nb,
+					    qi + (size_t)h * hd };
+		ek_q8_quantize_avx512(qs, hd, &qa[h]);
+		w->m[h] = -FLT_MAX;
+		w->s[h] = 0.0f;
+	}
+	memset(w->acc, 0, (size_t)nht * hd * sizeof(float));
+	prefetch_row(ek_attn_kt16(p, w->j0, g0),
+		     ek_row_size(EK_Q8_0, (uint64_t)(g1 - g0) * hd) * TILE);
+	for (uint32_t j = w->j0; j < w->j1 && j < w->j0 + TILE; j++)
+		prefetch_row(ek_attn_kv(p, p->v, j, g0),
+			     ek_row_size(EK_Q8_0, (uint64_t)(g1 - g0) * hd));
+	for (uint32_t j0 = w->j0; j0 < w->j1; j0 += TILE) {
+		uint32_t nj = w->j1 - j0 < TILE ? w->j1 - j0 : TILE;
+
+		for (uint32_t g = g0; g < g1; g++) {
+			uint32_t ha, hb;
+
+			ek_attn_group_heads(p, w, g, &ha, &hb);
+			switch (hb - ha) {
+			case 1: attn_tile_kq8(p, w, qa, g, ha, j0, nj, 1); break;
+			case 2: attn_tile_kq8(p, w, qa, g, ha, j0, nj, 2); break;
+			case 3: attn_tile_kq8(p, w, qa, g, ha, j0, nj, 3); break;
+			case 4: attn_tile_kq8(p, w, qa, g, ha, j0, nj, 4); break;
+			case 5: attn_tile_kq8(p, w, qa, g, ha, j0, nj, 5); break;
+			case 6: attn_tile_kq8(p, w, qa, g, ha, j0, nj, 6); break;
+			case 7: attn_tile_kq8(p, w, qa, g, ha, j0, nj, 7); break;
+			default: attn_tile_kq8(p, w, qa, g, ha, j0, nj, 8); break;
+			}
+		}
+	}
+}
+
 EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 					  struct ek_attn_part *w)
 {
@@ -419,11 +499,15 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 	const size_t span = ek_row_size(p->kv_dtype, (uint64_t)(g1 - g0) * hd);
 	/* KT16 tiles start at multiples of 16 positions (parts do, split on
 	 * EK_ATTN_TILE); the chains of a short group need 4 | hd. A Q8_0
-	 * cache is read here only in KT16 tiles, the host's form. */
+	 * cache is read here only in KT16 tiles, the host's form, with VNNI. */
 	const bool kt = p->k_layout == EK_KV_KT16;
 
-	if ((kt && (w->j0 % TILE || hd % 4)) ||
-	    (!kt && p->kv_dtype == EK_Q8_0)) {
+	if (kt && p->kv_dtype == EK_Q8_0 && !(w->j0 % TILE) &&
+	    ek_isa() >= EK_ISA_AVX512VNNI) {
+		attn_part_kq8(p, w);
+		return;
+	}
+	if ((kt && (w->j0 % TILE || hd % 4)) || p->kv_dtype == EK_Q8_0) {
 		ek_attn_part_portable(p, w);
 		return;
 	}
@@ -472,10 +556,7 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 			uint32_t ha, hb;
 
 			ek_attn_group_heads(p, w, g, &ha, &hb);
-			if (kt && p->kv_dtype == EK_Q8_0)
-				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
-					     EK_Q8_0, true);
-			else if (kt && p->kv_dtype == EK_F16)
+			if (kt && p->kv_dtype == EK_F16)
 				attn_tile_nh(p, w, qs, hdp, g, ha, j0, nj, hb - ha,
 					     EK_F16, true);
 			else if (kt)

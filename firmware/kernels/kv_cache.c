@@ -17,7 +17,7 @@ size_t ek_kv_col_offset(int layout, int dtype, uint32_t c)
 }
 
 /* Q8_0 into a KT16 tile: each block quantized as a row would be, then its
- * values and scale spread to the lane of the position. */
+ * values (+ 128, as u8) and scale spread to the lane of the position. */
 static void kv_store_kt16_q8(char *tile, uint32_t lane, uint32_t c0,
 			     const float *x, uint32_t n)
 {
@@ -28,7 +28,7 @@ static void kv_store_kt16_q8(char *tile, uint32_t lane, uint32_t c0,
 
 		ek_quantize_row(EK_Q8_0, x + i, &blk, EK_QK);
 		for (uint32_t c = 0; c < EK_QK; c++)
-			b[c * EK_KV_TILE + lane] = (char)blk.qs[c];
+			b[c / 4 * 64 + lane * 4 + c % 4] = (char)(uint8_t)(blk.qs[c] + 128);
 		memcpy(b + EK_QK * EK_KV_TILE + lane * sizeof(blk.d), &blk.d,
 		       sizeof(blk.d));
 	}

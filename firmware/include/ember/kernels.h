@@ -226,8 +226,10 @@ bool ek_attention_merge(const struct ek_attention *p, uint32_t c,
  * so that one vector holds a dim of 16 positions and the scores need no
  * transposes; a host-only form, where ek_kv_kt16_preferred() says it pays.
  * Q8_0 tiles hold the same bytes as 16 rows of blocks: block b (columns
- * 32b..32b + 31) at 544 b, its int8 values with column c's 16 positions
- * side by side at 16 (c % 32), then the 16 positions' f16 scales at 512.
+ * 32b..32b + 31) at 544 b, its values + 128 as u8 with four columns of a
+ * position together, column c of position j at 64 (c % 32 / 4) +
+ * 4 (j % 16) + c % 4 (the X16 layout: one VNNI dot per four columns of 16
+ * positions), then the 16 positions' f16 scales at 512.
  * Such a cache holds whole tiles: ek_kv_bytes() sizes it. V always has
  * rows.
  */
