@@ -223,6 +223,20 @@ kt_scores(const char *kb, const float *qs, uint32_t hdp, uint32_t hd,
 				     _mm512_add_ps(c[2][h], c[3][h]));
 }
 
+/* Into L2, for the KT16 tile at j0 of group g: the next tile's K block
+ * and the V rows PF_AHEAD positions on (rows of rs bytes). */
+static inline void kt_prefetch(const struct ek_attention *p,
+			       const struct ek_attn_part *w, uint32_t g,
+			       uint32_t j0, size_t rs)
+{
+	const char *vb = ek_attn_kv(p, p->v, j0, g);
+
+	if (j0 + TILE < w->j1)
+		prefetch_row(ek_attn_kt16(p, j0 + TILE, g), rs * TILE);
+	for (uint32_t i = 0; i < TILE && j0 + i + PF_AHEAD < w->j1; i++)
+		prefetch_row(vb + (i + PF_AHEAD) * p->kv_stride, rs);
+}
+
 /* A tile over a KT16 K cache (4 | hd), for groups of any size: the
  * scores four heads a pass, then softmax and V as for rows. */
 EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
@@ -231,16 +245,11 @@ attn_tile_kt(const struct ek_attention *p, struct ek_attn_part *w,
 	     uint32_t j0, uint32_t nj, const uint32_t nh, const int dt)
 {
 	const uint32_t hd = p->head_dim, base = ha - w->h0;
-	const size_t rs = ek_row_size(dt, hd);
 	const char *kb = ek_attn_kt16(p, j0, g);
 	const char *vb = ek_attn_kv(p, p->v, j0, g);
 	__m512 s[EK_ATTN_HEADS];
 
-	/* the next tile's K block and the V rows PF_AHEAD positions on */
-	if (j0 + TILE < w->j1)
-		prefetch_row(ek_attn_kt16(p, j0 + TILE, g), rs * TILE);
-	for (uint32_t i = 0; i < TILE && j0 + i + PF_AHEAD < w->j1; i++)
-		prefetch_row(vb + (i + PF_AHEAD) * p->kv_stride, rs);
+	kt_prefetch(p, w, g, j0, ek_row_size(dt, hd));
 	/* (two calls, not a loop: each pass's head count stays a constant) */
 	kt_scores(kb, qs, hdp, hd, base, nh < 4 ? nh : 4, dt, s);
 	if (nh > 4)
@@ -423,15 +432,11 @@ attn_tile_kq8(const struct ek_attention *p, struct ek_attn_part *w,
 	      uint32_t nj, const uint32_t nh)
 {
 	const uint32_t hd = p->head_dim, base = ha - w->h0;
-	const size_t rs = ek_row_size(EK_Q8_0, hd);
 	const char *kb = ek_attn_kt16(p, j0, g);
 	const char *vb = ek_attn_kv(p, p->v, j0, g);
 	__m512 s[EK_ATTN_HEADS];
 
-	if (j0 + TILE < w->j1)
-		prefetch_row(ek_attn_kt16(p, j0 + TILE, g), rs * TILE);
-	for (uint32_t i = 0; i < TILE && j0 + i + PF_AHEAD < w->j1; i++)
-		prefetch_row(vb + (i + PF_AHEAD) * p->kv_stride, rs);
+	kt_prefetch(p, w, g, j0, ek_row_size(EK_Q8_0, hd));
 	kq8_scores(kb, qa, hd, base, nh < 4 ? nh : 4, s);
 	if (nh > 4)
 		kq8_scores(kb, qa, hd, base + 4, nh - 4, s + 4);
