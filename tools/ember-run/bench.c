@@ -50,9 +50,10 @@ static void report(const struct bench_opts *o, const struct ember_model_info *in
 	const char *name = in->name[0] ? in->name : in->path;
 
 	if (o->json)
-		printf("{\"model\": \"%s\", \"generated_weights\": %s, \"dtype\": \"%s\", \"phase\": \"%s\", \"tokens\": %d, \"threads\": %d, \"tokens_per_s\": %.2f, \"bound_tokens_per_s\": %.2f, \"ratio\": %.3f, \"peak_rss_bytes\": %llu, \"handoff_ns\": %.0f}\n",
+		printf("{\"model\": \"%s\", \"generated_weights\": %s, \"dtype\": \"%s\", \"phase\": \"%s\", \"tokens\": %d, \"threads\": %d, \"tokens_per_s\": %.2f, \"bound_tokens_per_s\": %.2f, \"ratio\": %.3f, \"peak_rss_bytes\": %llu, \"handoff_ns\": %.0f, \"kv_type\": \"%s\"}\n",
 		       name, in->generated ? "true" : "false", dt, phase, n, o->n_threads, tps,
-		       bound, bound > 0 ? tps / bound : 0, (unsigned long long)rss, handoff);
+		       bound, bound > 0 ? tps / bound : 0, (unsigned long long)rss, handoff,
+		       ek_dtype_name(o->kv_dtype));
 	else
 		printf("%-8s %-60s %5s %4d tokens: %9.2f tok/s%s", phase, name, dt, n, tps,
 		       bound > 0 ? "" : "\n");
@@ -157,9 +158,9 @@ int run_bench(const struct bench_opts *o)
 	if (o->n_decode > 0)
 		report(o, &in, "decode", o->n_decode, best_dec, bound, rss, handoff);
 	if (!o->json)
-		printf("read bandwidth %.2f GB/s on %d threads (thread hand-off %.0f ns); %.1f MB read per token; peak RSS %.1f MiB\n",
+		printf("read bandwidth %.2f GB/s on %d threads (thread hand-off %.0f ns); %.1f MB read per token + %s KV cache; peak RSS %.1f MiB\n",
 		       bw / 1e9, o->n_threads, handoff, in.matmul_bytes / 1e6,
-		       (double)rss / (1 << 20));
+		       ek_dtype_name(o->kv_dtype), (double)rss / (1 << 20));
 	goto out;
 fail:
 	fprintf(stderr, "ember-run: %s\n", err.msg);
