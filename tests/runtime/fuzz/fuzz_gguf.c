@@ -4,7 +4,7 @@
  * typed getter, the vocabulary loader, tokenization and detokenization;
  * then as a model file through ember_model_load (hyperparameters, tensors
  * bound and shape-checked, repacked) and, when it loads, two forward
- * passes. Built with libFuzzer by run-fuzz.sh; standalone.c replays the
+ * passes over an f16 and over a Q8_0 KV cache. Built with libFuzzer by run-fuzz.sh; standalone.c replays the
  * corpus as a regression test.
  */
 #include <stdint.h>
@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <ember/kernels.h>
 #include <ember/runtime.h>
 
 #include "gguf.h"
@@ -40,17 +41,22 @@ static void fuzz_model(const uint8_t *data, size_t size)
 	so.n_ctx = 8;
 	so.n_batch = 4;
 	so.n_threads = 2;	/* the decode team too */
-	if (!ember_session_create(m, &so, &s, &err)) {
+	/* an f16 KV cache, then a Q8_0 one (refused unless 32 | head size) */
+	for (int kv = 0; kv < 2; kv++) {
 		int32_t toks[3] = { 0, 1, 2 };
 		const float *logits;
 		struct ember_model_info in;
 
+		so.kv_dtype = kv ? EK_Q8_0 : EK_F16;
+		if (ember_session_create(m, &so, &s, &err))
+			continue;
 		ember_model_get_info(m, &in);
 		for (int i = 0; i < 3; i++)
 			toks[i] = in.n_vocab ? (int32_t)(i % in.n_vocab) : 0;
 		if (!ember_eval(s, toks, 2, &logits, &err))
 			ember_eval(s, toks + 2, 1, &logits, &err);
 		ember_session_free(s);
+		s = NULL;
 	}
 	ember_model_free(m);
 out:

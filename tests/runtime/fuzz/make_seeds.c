@@ -92,6 +92,9 @@ int main(int argc, char **argv)
 		  true, EK_Q8_0, EK_Q8_0, 2 },
 		{ "llama", "fuzz-llama-q4", 20, 64, 1, 4, 2, 32, 8, 8, 10000.0f, 1e-5f,
 		  false, EK_Q4_0, EK_F16, 3 },
+		/* head size 32: also runs over a Q8_0 KV cache */
+		{ "llama", "fuzz-llama-h32", 20, 64, 1, 2, 1, 32, 8, 0, 10000.0f, 1e-5f,
+		  false, EK_Q8_0, EK_Q8_0, 4 },
 	};
 	for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
 		char path[512];
