@@ -270,7 +270,7 @@ bool ek_attention_merge(const struct ek_attention *p, uint32_t c,
 
 /* ---- portable path ----------------------------------------------------- */
 
-/* Elements 0, step, 2 step, ... of src to f32 (F32, F16). */
+/* Elements 0, step, 2 step, ... of src to f32 (Q8_0: a row, step 1). */
 static void load_row(const struct ek_attention *p, const void *src,
 		     size_t step, float *dst)
 {

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * AVX-512 attention over f32 / f16 caches (and Q8_0 ones in KT16 tiles,
- * with VNNI), 16 positions per tile. A KT16
- * K cache has a tile's positions side by side, so the scores come out
- * with positions in the lanes at one FMA per dim and head. Over a ROWS K
- * cache, groups of 5-8 query heads put the heads in the lanes: a score
- * vector is one position for all heads, so K rows are only converted,
- * and the softmax is lane-wise; smaller groups convert and transpose the
- * K rows of a tile in registers to get positions in the lanes. Then V
- * rows are accumulated 16 dims at a time with every head's accumulator in
- * a register. Each K and V row is read once per group; each tile
- * prefetches its group's rows PF_AHEAD positions on.
+ * with VNNI), 16 positions per tile. A KT16 K cache has a tile's
+ * positions side by side, so the scores come out with positions in the
+ * lanes at one FMA per dim and head (Q8_0: one VNNI dot per four dims).
+ * Over a ROWS K cache, groups of 5-8 query heads put the heads in the
+ * lanes: a score vector is one position for all heads, so K rows are only
+ * converted, and the softmax is lane-wise; smaller groups convert and
+ * transpose the K rows of a tile in registers to get positions in the
+ * lanes. Then V rows are accumulated 16 dims at a time with every head's
+ * accumulator in a register. Each K and V row is read once per group;
+ * each tile prefetches its group's rows PF_AHEAD positions on.
  */
 #include <float.h>
 #include <math.h>
