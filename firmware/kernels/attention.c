@@ -292,21 +292,24 @@ static void load_kt16_q8(const struct ek_attention *p, const char *tile,
 		const char *blk = tile + (size_t)b * EK_KV_Q8_TILE_BLOCK;
 		uint16_t h;
 
-		memcpy(&h, blk + EK_QK * EK_KV_TILE + l * sizeof(h), sizeof(h));
+		memcpy(&h, blk + EK_KV_Q8_SCALES + l * sizeof(h), sizeof(h));
 		for (uint32_t c = 0; c < EK_QK; c++)
 			dst[b * EK_QK + c] = ek_f16_to_f32(h) * (float)
-				((int)(uint8_t)blk[c / 4 * 64 + l * 4 + c % 4] - 128);
+				((int)(uint8_t)blk[ek_kv_q8_byte(c, l)] - 128);
 	}
 }
 
 static void load_k(const struct ek_attention *p, uint32_t j, uint32_t g,
 		   float *dst)
 {
-	const char *tile = ek_attn_kt16(p, j - j % EK_KV_TILE, g);
+	const char *tile;
 
-	if (p->k_layout != EK_KV_KT16)
+	if (p->k_layout != EK_KV_KT16) {
 		load_row(p, ek_attn_kv(p, p->k, j, g), 1, dst);
-	else if (p->kv_dtype == EK_Q8_0)
+		return;
+	}
+	tile = ek_attn_kt16(p, j - j % EK_KV_TILE, g);
+	if (p->kv_dtype == EK_Q8_0)
 		load_kt16_q8(p, tile, j % EK_KV_TILE, dst);
 	else
 		load_row(p, tile + j % EK_KV_TILE * ek_elem_size(p->kv_dtype),

@@ -14,9 +14,17 @@
 /* Accumulator floats of one unit of work (heads x head_dim). */
 #define EK_ATTN_ACC (EK_ATTN_HEADS * EK_MAX_HEAD_DIM)
 #define EK_ATTN_MAX_HEADS 128
-/* Bytes of one Q8_0 block of a KT16 tile: 16 positions' 32 values, then
- * their 16 f16 scales (ember/kernels.h). */
-#define EK_KV_Q8_TILE_BLOCK (EK_QK * EK_KV_TILE + 2 * EK_KV_TILE)
+/* One Q8_0 block of a KT16 tile (ember/kernels.h): 16 positions' 32
+ * values, four columns of a lane together (64-byte chunks of four
+ * columns), then the 16 lanes' f16 scales; its bytes in all. */
+#define EK_KV_Q8_SCALES (EK_QK * EK_KV_TILE)
+#define EK_KV_Q8_TILE_BLOCK (EK_KV_Q8_SCALES + 2 * EK_KV_TILE)
+
+/* The byte of column c (< 32) of lane l in such a block. */
+static inline size_t ek_kv_q8_byte(uint32_t c, uint32_t l)
+{
+	return (size_t)c / 4 * (4 * EK_KV_TILE) + l * 4 + c % 4;
+}
 
 /*
  * One unit of work: token t, query heads [h0, h1) over positions [j0, j1).

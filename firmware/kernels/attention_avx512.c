@@ -411,7 +411,7 @@ kq8_scores(const char *kb, const struct ek_q8_row *qa, uint32_t hd,
 			}
 		}
 		__m512 sc = _mm512_cvtph_ps(_mm256_loadu_si256(
-			(const __m256i *)(blk + EK_QK * TILE)));
+			(const __m256i *)(blk + EK_KV_Q8_SCALES)));
 
 		for (uint32_t h = 0; h < nb; h++) {
 			const struct ek_q8_row *r = &qa[base + h];

@@ -28,8 +28,8 @@ static void kv_store_kt16_q8(char *tile, uint32_t lane, uint32_t c0,
 
 		ek_quantize_row(EK_Q8_0, x + i, &blk, EK_QK);
 		for (uint32_t c = 0; c < EK_QK; c++)
-			b[c / 4 * 64 + lane * 4 + c % 4] = (char)(uint8_t)(blk.qs[c] + 128);
-		memcpy(b + EK_QK * EK_KV_TILE + lane * sizeof(blk.d), &blk.d,
+			b[ek_kv_q8_byte(c, lane)] = (char)(uint8_t)(blk.qs[c] + 128);
+		memcpy(b + EK_KV_Q8_SCALES + lane * sizeof(blk.d), &blk.d,
 		       sizeof(blk.d));
 	}
 }

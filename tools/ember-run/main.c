@@ -94,6 +94,17 @@ static int parse_float(const char *opt, const char *s, float *out)
 	return 0;
 }
 
+/* A KV cache type by its dtype name; -1 if not one the session takes. */
+static int parse_kv_type(const char *s)
+{
+	static const int types[] = { EK_F16, EK_F32, EK_Q8_0 };
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(s, ek_dtype_name(types[i])))
+			return types[i];
+	return -1;
+}
+
 enum { O_CTX = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_SEED, O_THREADS,
 	O_DEVICE, O_KVTYPE, O_IGNORE_EOS, O_BENCH, O_PREFILL, O_REPS, O_JSON };
 
@@ -215,13 +226,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_KVTYPE:
-			if (!strcmp(optarg, "f16"))
-				so.kv_dtype = EK_F16;
-			else if (!strcmp(optarg, "f32"))
-				so.kv_dtype = EK_F32;
-			else if (!strcmp(optarg, "q8_0"))
-				so.kv_dtype = EK_Q8_0;
-			else {
+			if ((so.kv_dtype = parse_kv_type(optarg)) < 0) {
 				fprintf(stderr, "ember-run: --kv-type must be f16, f32 or q8_0\n");
 				return 2;
 			}

@@ -4,8 +4,8 @@
  * typed getter, the vocabulary loader, tokenization and detokenization;
  * then as a model file through ember_model_load (hyperparameters, tensors
  * bound and shape-checked, repacked) and, when it loads, two forward
- * passes over an f16 and over a Q8_0 KV cache. Built with libFuzzer by run-fuzz.sh; standalone.c replays the
- * corpus as a regression test.
+ * passes over an f16 and over a Q8_0 KV cache. Built with libFuzzer by
+ * run-fuzz.sh; standalone.c replays the corpus as a regression test.
  */
 #include <stdint.h>
 #include <stdio.h>
