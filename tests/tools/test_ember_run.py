@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The ember-run command line, as a user runs it.
+
+- no arguments: the default model (found from the binary's location) tells
+  a story and prints load time, prefill and decode speed and peak memory;
+- greedy generation prints exactly llama.cpp's text for every prompt of
+  stories260K-reference.json (the library test checks the token ids);
+- --bench --json: one object per phase with the documented fields, and a
+  ratio that is tokens_per_s / bound_tokens_per_s;
+- bad input: a missing model, a bad option value, a Q8_0 cache on a model
+  whose head size is not a multiple of 32, no model at all: a message that
+  says what to do and a non-zero exit, never a crash.
+
+usage: test_ember_run.py path/to/ember-run path/to/shared/models
+Prints TAP.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+EXE, MODELS = sys.argv[1], sys.argv[2]
+STORIES = os.path.join(MODELS, "stories260K.gguf")
+results = []
+
+
+def run(args, env=None, exe=EXE, cwd=None):
+    e = dict(os.environ)
+    e.pop("EMBER_MODEL", None)
+    e.update(env or {})
+    return subprocess.run([exe] + args, capture_output=True, text=True,
+                          env=e, cwd=cwd, timeout=600)
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}")
+    if not ok and detail:
+        for line in str(detail).splitlines()[:20]:
+            print(f"# {line}")
+
+
+def test_no_arguments():
+    r = run(["-n", "24"])
+    stats = ["load:", "prefill:", "decode:", "peak memory (RSS):"]
+    check("no arguments: the default model tells a story",
+          r.returncode == 0 and r.stdout.startswith("Once upon a time")
+          and all(s in r.stderr for s in stats), r.stdout + r.stderr)
+
+
+def test_reference_text():
+    with open(os.path.join(MODELS, "stories260K-reference.json")) as f:
+        ref = json.load(f)
+    for c in ref["cases"]:
+        r = run(["-m", STORIES, "-p", c["prompt"], "-n", str(c["n_predict"]),
+                 "--temp", "0", "--ignore-eos"])
+        # llama.cpp printed BOS as "<s>"; ember-run prints no BOS
+        want = c["greedy_output"].removeprefix("<s> ")
+        check(f"greedy text of '{c['prompt']}' is llama.cpp's",
+              r.returncode == 0 and r.stdout == want,
+              f"rc {r.returncode}\ngot:  {r.stdout!r}\nwant: {want!r}\n{r.stderr}")
+
+
+def test_bench_json():
+    r = run(["-m", STORIES, "--bench", "--json", "--threads", "2",
+             "--prefill", "16", "-n", "8", "--reps", "1"])
+    try:
+        rows = [json.loads(line) for line in r.stdout.splitlines()]
+    except ValueError as e:
+        check("--bench --json prints JSON lines", False, f"{e}\n{r.stdout}")
+        return
+    check("--bench --json: a prefill and a decode object",
+          r.returncode == 0 and [x.get("phase") for x in rows] == ["prefill", "decode"],
+          r.stdout + r.stderr)
+    if len(rows) != 2:
+        return
+    fields = {"model": str, "generated_weights": bool, "dtype": str, "phase": str,
+              "tokens": int, "threads": int, "tokens_per_s": float,
+              "bound_tokens_per_s": float, "ratio": float, "peak_rss_bytes": int,
+              "bandwidth_gbs": float, "handoff_ns": int, "rounds": int,
+              "rounds_steady": int, "kv_type": str}
+    bad = [(k, x.get(k)) for x in rows for k, t in fields.items()
+           if not isinstance(x.get(k), (int, float) if t is float else t)]
+    check("--bench --json: every documented field, typed", not bad, bad)
+    pre, dec = rows
+    size = os.path.getsize(STORIES)
+    check("--bench --json: the run's shape is reported",
+          pre["tokens"] == 16 and dec["tokens"] == 8 and dec["threads"] == 2
+          and dec["dtype"] == "f32" and dec["kv_type"] == "f16"
+          and dec["generated_weights"] is False and dec["peak_rss_bytes"] > size,
+          rows)
+    check("--bench --json: decode ratio is tokens_per_s / bound",
+          dec["tokens_per_s"] > 0 and dec["bound_tokens_per_s"] > 0
+          and dec["bandwidth_gbs"] > 0
+          and abs(dec["ratio"] - dec["tokens_per_s"] / dec["bound_tokens_per_s"])
+          <= 0.0006     # %.3f
+          and pre["bound_tokens_per_s"] == 0 and pre["ratio"] == 0, rows)
+    # one steady round is asked for: it took 1 to 3 tries, and a run with
+    # none says so on stderr
+    steady_ok = (1 <= dec["rounds"] <= 3 and dec["rounds_steady"] <= 1
+                 and (dec["rounds_steady"] == 1 or
+                      (dec["rounds"] == 3 and "moved by more than" in r.stderr)))
+    check("--bench --json: rounds run and rounds steady are counted",
+          steady_ok, rows)
+
+
+def test_bench_text():
+    r = run(["-m", STORIES, "--bench", "--prefill", "8", "-n", "4", "--reps", "1"])
+    check("--bench prints prefill, decode against its bound, and the bandwidth",
+          r.returncode == 0 and "prefill" in r.stdout and "(bound " in r.stdout
+          and "rounds steady" in r.stdout and "read bandwidth" in r.stdout,
+          r.stdout + r.stderr)
+
+
+def test_errors():
+    cases = [
+        ("a missing model file", ["-m", "/nonexistent/m.gguf"], 1,
+         "/nonexistent/m.gguf: cannot open model file"),
+        ("EMBER_MODEL naming a missing file", [], 1,
+         "/nonexistent/e.gguf: cannot open model file"),
+        ("an unknown KV type", ["--kv-type", "q4_0"], 2,
+         "--kv-type must be f16, f32 or q8_0"),
+        ("a Q8_0 cache at head size 8", ["-m", STORIES, "--kv-type", "q8_0"], 1,
+         "multiple of 32; this model's is 8: use an f16 cache"),
+        ("a thread count that is not a number", ["--threads", "abc"], 2,
+         "--threads expects an integer in 1..256, got 'abc'"),
+        ("a negative token count", ["-n", "-3"], 2, "-n expects an integer"),
+        ("an unknown option", ["--bogus"], 2, "usage: ember-run"),
+    ]
+    for name, args, rc, msg in cases:
+        env = {"EMBER_MODEL": "/nonexistent/e.gguf"} if not args else None
+        r = run(["-n", "2"] + args, env=env)    # a later -n wins
+        check(f"{name}: exit {rc} and a message", r.returncode == rc
+              and msg in r.stderr and "AddressSanitizer" not in r.stderr
+              and "runtime error" not in r.stderr,
+              f"rc {r.returncode}\n{r.stderr}")
+
+
+def test_no_model_anywhere():
+    # a copy of the binary where no shared/models is above it or the cwd
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as d:
+        exe = os.path.join(d, "ember-run")
+        shutil.copy(EXE, exe)
+        r = run(["-n", "2"], exe=exe, cwd=d)
+        check("no model found: exit 1 and how to get one",
+              r.returncode == 1 and "default model was not found" in r.stderr
+              and "-m model.gguf" in r.stderr and "EMBER_MODEL" in r.stderr,
+              f"rc {r.returncode}\n{r.stderr}")
+
+
+test_no_arguments()
+test_reference_text()
+test_bench_json()
+test_bench_text()
+test_errors()
+test_no_model_anywhere()
+print(f"1..{len(results)}")
+sys.exit(0 if all(results) else 1)
