@@ -344,6 +344,15 @@ void ember_model_free(struct ember_model *m)
 	free(m);
 }
 
+_Static_assert((int)EMBER_TYPE_F32 == EK_F32 && (int)EMBER_TYPE_F16 == EK_F16 &&
+	       (int)EMBER_TYPE_Q4_0 == EK_Q4_0 && (int)EMBER_TYPE_Q8_0 == EK_Q8_0 &&
+	       (int)EMBER_TYPE_BF16 == EK_BF16, "ember_type numbers are ek_dtype's (GGUF's)");
+
+const char *ember_type_name(int type)
+{
+	return ek_dtype_name(type);
+}
+
 void ember_model_get_info(const struct ember_model *m, struct ember_model_info *info)
 {
 	*info = m->info;

@@ -21,7 +21,7 @@ struct ember_session {
 void ember_session_opts_default(struct ember_session_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->kv_dtype = EK_F16;
+	o->kv_dtype = EMBER_TYPE_F16;
 	o->device = EMBER_DEVICE_AUTO;
 }
 
@@ -76,12 +76,13 @@ int ember_session_create(struct ember_model *m, const struct ember_session_opts 
 		ember_session_opts_default(&def);
 		o = &def;
 	}
-	if (o->kv_dtype != EK_F16 && o->kv_dtype != EK_F32 && o->kv_dtype != EK_Q8_0)
+	if (o->kv_dtype != EMBER_TYPE_F16 && o->kv_dtype != EMBER_TYPE_F32 &&
+	    o->kv_dtype != EMBER_TYPE_Q8_0)
 		return ember_fail(err, -EINVAL,
 				  "KV cache type %d is not supported (use F16, F32 or Q8_0)",
 				  o->kv_dtype);
 	/* a Q8_0 block must not span two heads */
-	if (o->kv_dtype == EK_Q8_0 && in->head_dim % EK_QK)
+	if (o->kv_dtype == EMBER_TYPE_Q8_0 && in->head_dim % EK_QK)
 		return ember_fail(err, -EINVAL,
 				  "a q8_0 KV cache needs a head size that is a multiple of %d; "
 				  "this model's is %u: use an f16 cache", EK_QK, in->head_dim);

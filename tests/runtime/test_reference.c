@@ -122,9 +122,9 @@ int main(int argc, char **argv)
 	if (!m1 || !m2 || !cases)
 		return CHECK_DONE("reference");
 	for (size_t i = 0; i < cases->n; i++) {
-		run_case(m1, &cases->items[i], 1, EK_F16);
-		run_case(m2, &cases->items[i], 2, EK_F16);
-		run_case(m1, &cases->items[i], 2, EK_F32);
+		run_case(m1, &cases->items[i], 1, EMBER_TYPE_F16);
+		run_case(m2, &cases->items[i], 2, EMBER_TYPE_F16);
+		run_case(m1, &cases->items[i], 2, EMBER_TYPE_F32);
 	}
 	ember_model_free(m1);
 	ember_model_free(m2);

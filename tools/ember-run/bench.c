@@ -64,14 +64,14 @@ static void report(const struct bench_opts *o, const struct ember_model_info *in
 		   const char *phase, int n, double tps, double bound,
 		   const struct result *r)
 {
-	const char *dt = ek_dtype_name(in->weight_dtype);
+	const char *dt = ember_type_name(in->weight_dtype);
 	const char *name = in->name[0] ? in->name : in->path;
 
 	if (o->json)
 		printf("{\"model\": \"%s\", \"generated_weights\": %s, \"dtype\": \"%s\", \"phase\": \"%s\", \"tokens\": %d, \"threads\": %d, \"tokens_per_s\": %.2f, \"bound_tokens_per_s\": %.2f, \"ratio\": %.3f, \"peak_rss_bytes\": %llu, \"bandwidth_gbs\": %.2f, \"handoff_ns\": %.0f, \"rounds\": %d, \"rounds_steady\": %d, \"kv_type\": \"%s\"}\n",
 		       name, in->generated ? "true" : "false", dt, phase, n, o->n_threads, tps,
 		       bound, bound > 0 ? tps / bound : 0, (unsigned long long)r->rss,
-		       r->bw / 1e9, r->handoff, r->rounds, r->steady, ek_dtype_name(o->kv_dtype));
+		       r->bw / 1e9, r->handoff, r->rounds, r->steady, ember_type_name(o->kv_dtype));
 	else
 		printf("%-8s %-60s %5s %4d tokens: %9.2f tok/s%s", phase, name, dt, n, tps,
 		       bound > 0 ? "" : "\n");
@@ -196,7 +196,7 @@ int run_bench(const struct bench_opts *o)
 	if (!o->json)
 		printf("read bandwidth %.2f GB/s on %d threads (thread hand-off %.0f ns; %d of %d rounds steady); %.1f MB read per token + %s KV cache; peak RSS %.1f MiB\n",
 		       res.bw / 1e9, o->n_threads, res.handoff, res.steady, res.rounds,
-		       in.matmul_bytes / 1e6, ek_dtype_name(o->kv_dtype),
+		       in.matmul_bytes / 1e6, ember_type_name(o->kv_dtype),
 		       (double)res.rss / (1 << 20));
 	goto out;
 fail:

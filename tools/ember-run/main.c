@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ember/kernels.h>
 #include <ember/runtime.h>
 
 #include "bench.h"
@@ -95,13 +94,13 @@ static int parse_float(const char *opt, const char *s, float *out)
 	return 0;
 }
 
-/* A KV cache type by its dtype name; -1 if not one the session takes. */
+/* A KV cache type by its name; -1 if not one the session takes. */
 static int parse_kv_type(const char *s)
 {
-	static const int types[] = { EK_F16, EK_F32, EK_Q8_0 };
+	static const int types[] = { EMBER_TYPE_F16, EMBER_TYPE_F32, EMBER_TYPE_Q8_0 };
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (!strcmp(s, ek_dtype_name(types[i])))
+		if (!strcmp(s, ember_type_name(types[i])))
 			return types[i];
 	return -1;
 }
@@ -317,7 +316,7 @@ int main(int argc, char **argv)
 	}
 	printf("\n");
 	fprintf(stderr, "\n--- %s (%s, %s weights%s), ctx %u, seed %llu\n",
-		info.name[0] ? info.name : info.path, info.arch, ek_dtype_name(info.weight_dtype),
+		info.name[0] ? info.name : info.path, info.arch, ember_type_name(info.weight_dtype),
 		info.generated ? ", GENERATED weights" : "", ember_session_n_ctx(s),
 		(unsigned long long)go.sampler.seed);
 	fprintf(stderr, "load:    %8.1f ms\n", t_load * 1e3);

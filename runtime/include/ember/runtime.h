@@ -41,6 +41,18 @@ struct ember_error {
 struct ember_model;
 struct ember_session;
 
+/* Element types of weights and of the KV cache: GGUF's type numbers (the
+ * same as the kernels' EK_* and the device's EMBER_DTYPE_*). */
+enum ember_type {
+	EMBER_TYPE_F32 = 0,
+	EMBER_TYPE_F16 = 1,
+	EMBER_TYPE_Q4_0 = 2,
+	EMBER_TYPE_Q8_0 = 8,
+	EMBER_TYPE_BF16 = 30,
+};
+/* "f32", "f16", "q4_0", "q8_0", "bf16"; "?" for any other number. */
+const char *ember_type_name(int type);
+
 /* ---- models ------------------------------------------------------------ */
 
 /* Memory-maps and validates a GGUF v2/v3 file; architectures llama and qwen2,
@@ -57,7 +69,7 @@ struct ember_model_info {
 	uint32_t n_ff, rope_dim, n_ctx_train;
 	float rms_eps, rope_base;
 	bool rope_neox, tied_embeddings;
-	int weight_dtype;	/* dtype of most matmul weights (EK_*) */
+	int weight_dtype;	/* enum ember_type of most matmul weights */
 	uint64_t n_params;	/* elements of all tensors */
 	uint64_t file_bytes;
 	uint64_t matmul_bytes;	/* bytes read per token by the weight matmuls */
@@ -99,7 +111,8 @@ struct ember_session_opts {
 	uint32_t n_ctx;		/* KV cache length; 0: min(2048, training ctx) */
 	uint32_t n_batch;	/* max tokens per forward pass; 0: 128 */
 	int n_threads;		/* 0: online CPUs */
-	int kv_dtype;		/* EK_F16 (default), EK_F32, or EK_Q8_0 when
+	int kv_dtype;		/* EMBER_TYPE_F16 (default), EMBER_TYPE_F32, or
+				 * EMBER_TYPE_Q8_0 (half of f16's bytes) when
 				 * the head size is a multiple of 32 */
 	enum ember_device device;
 };
