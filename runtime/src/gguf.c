@@ -489,7 +489,7 @@ int gguf_open(struct gguf_file *f, const char *path, struct ember_error *err)
 		ret = -errno;
 		return ember_fail(err, ret, "%s: cannot open model file: %s%s", path,
 				  strerror(-ret),
-				  ret == -ENOENT ? "; check the path (or set EMBER_MODEL)" : "");
+				  ret == -ENOENT ? "; check the path" : "");
 	}
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;

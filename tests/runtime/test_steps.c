@@ -266,7 +266,7 @@ static void test_quantize(const struct synth_spec *spec, int dtype)
 	close(mkstemp(a));
 	close(mkstemp(b));
 	CHECK(synth_write(spec, a, &err) == 0, "%s", err.msg);
-	CHECK(synth_quantize(a, b, dtype, &err) == 0, "%s", err.msg);
+	CHECK(synth_quantize(a, b, dtype, NULL, &err) == 0, "%s", err.msg);
 	CHECK(ember_model_load(a, &m1, &err) == 0, "%s", err.msg);
 	CHECK(ember_model_load(b, &m2, &err) == 0, "quantized: %s", err.msg);
 	unlink(a);

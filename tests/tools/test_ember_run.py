@@ -120,7 +120,7 @@ def test_errors():
         ("a missing model file", ["-m", "/nonexistent/m.gguf"], 1,
          "/nonexistent/m.gguf: cannot open model file"),
         ("EMBER_MODEL naming a missing file", [], 1,
-         "/nonexistent/e.gguf: cannot open model file"),
+         "EMBER_MODEL=/nonexistent/e.gguf: No such file or directory; point it at"),
         ("an unknown KV type", ["--kv-type", "q4_0"], 2,
          "--kv-type must be f16, f32 or q8_0"),
         ("a Q8_0 cache at head size 8", ["-m", STORIES, "--kv-type", "q8_0"], 1,

@@ -83,10 +83,17 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		if (synth_quantize(argv[optind], argv[optind + 1], qtype, &err)) {
+		struct synth_quant_report rep;
+
+		if (synth_quantize(argv[optind], argv[optind + 1], qtype, &rep, &err)) {
 			fprintf(stderr, "ember-mkmodel: %s\n", err.msg);
 			return 1;
 		}
+		printf("wrote %s: %u weights as %s\n", argv[optind + 1], rep.converted,
+		       ek_dtype_name(qtype));
+		if (rep.kept_rows)
+			printf("  %u kept as they were: their rows do not fill whole blocks of %d (first: %s)\n",
+			       rep.kept_rows, EK_QK, rep.first_kept);
 		return 0;
 	}
 	if (!shape || !out || optind != argc) {
@@ -104,7 +111,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ember-mkmodel: %s\n", err.msg);
 		return 1;
 	}
-	fprintf(stderr, "wrote %s: %s-shaped model with GENERATED %s weights\n", out, s.name,
+	printf("wrote %s: %s-shaped model with GENERATED %s weights\n", out, s.name,
 		ek_dtype_name(s.dtype));
 	return 0;
 bad_type:

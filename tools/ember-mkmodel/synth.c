@@ -51,9 +51,12 @@ void synth_list_presets(void)
 	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
 		const struct synth_spec *s = &presets[i].s;
 
-		printf("  %-16s %s: vocab %u, embd %u, layers %u, heads %u/%u, ffn %u%s\n",
+		bool blocks = s->n_embd % EK_QK == 0 && s->n_ff % EK_QK == 0;
+
+		printf("  %-16s %s: vocab %u, embd %u, layers %u, heads %u/%u, ffn %u%s%s\n",
 		       presets[i].key, s->arch, s->n_vocab, s->n_embd, s->n_layer, s->n_head,
-		       s->n_head_kv, s->n_ff, s->tied ? ", tied embeddings" : "");
+		       s->n_head_kv, s->n_ff, s->tied ? ", tied embeddings" : "",
+		       blocks ? "" : " (f32, f16, bf16 only)");
 	}
 }
 
@@ -179,12 +182,20 @@ int synth_write(const struct synth_spec *s, const char *path, struct ember_error
 		ret = ember_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (!s->n_head || s->n_embd % s->n_head || !s->n_head_kv || s->n_head % s->n_head_kv ||
-	    !ek_row_size(s->dtype, s->n_embd) || !ek_row_size(s->dtype, s->n_ff) ||
+	if (!s->n_head || s->n_embd % s->n_head || !s->n_head_kv || s->n_head % s->n_head_kv) {
+		ret = ember_fail(err, -EINVAL,
+				 "%s: %u heads must divide the embedding (%u) and %u KV heads the heads",
+				 s->name, s->n_head, s->n_embd, s->n_head_kv);
+		goto out;
+	}
+	if (!ek_row_size(s->dtype, s->n_embd) || !ek_row_size(s->dtype, s->n_ff) ||
 	    !ek_row_size(s->embd_dtype, s->n_embd)) {
 		ret = ember_fail(err, -EINVAL,
-				 "invalid shape for %s: heads must divide the embedding, kv heads the heads, and for block types embedding and ffn must be multiples of 32",
-				 ek_dtype_name(s->dtype));
+				 "%s: %s weights come in blocks of %d, and the embedding (%u) and feed-forward (%u) sizes must be multiples of that; use f32, f16 or bf16 weights",
+				 s->name, ek_dtype_name(ek_row_size(s->dtype, s->n_embd) &&
+							ek_row_size(s->dtype, s->n_ff) ?
+							s->embd_dtype : s->dtype),
+				 EK_QK, s->n_embd, s->n_ff);
 		goto out;
 	}
 	vocab = make_vocab(s->n_vocab, &scores, &types);
@@ -311,8 +322,9 @@ out:
 }
 
 int synth_quantize(const char *in_path, const char *out_path, int dtype,
-		   struct ember_error *err)
+		   struct synth_quant_report *rep, struct ember_error *err)
 {
+	struct synth_quant_report r = { 0 };
 	struct gguf_file in;
 	struct gguf_writer *w;
 	struct requant *rq;
@@ -331,10 +343,15 @@ int synth_quantize(const char *in_path, const char *out_path, int dtype,
 	for (uint64_t i = 0; i < in.n_tensors; i++) {
 		const struct gguf_tensor *t = &in.tensors[i];
 		char name[300];
-		bool convert = t->n_dims == 2 && ek_row_size(dtype, t->ne[0]) &&
-			       (t->type == EK_F32 || t->type == EK_F16 || t->type == EK_BF16);
+		bool floats = t->n_dims == 2 &&
+			      (t->type == EK_F32 || t->type == EK_F16 || t->type == EK_BF16);
+		bool convert = floats && ek_row_size(dtype, t->ne[0]);
 
 		snprintf(name, sizeof(name), "%.*s", (int)t->name.n, t->name.p);
+		r.converted += convert;
+		if (floats && !convert && !r.kept_rows++)
+			snprintf(r.first_kept, sizeof(r.first_kept), "%.*s",
+				 (int)sizeof(r.first_kept) - 1, name);
 		rq[i].t = t;
 		rq[i].dtype = convert ? dtype : (int)t->type;
 		if (convert)
@@ -353,6 +370,8 @@ int synth_quantize(const char *in_path, const char *out_path, int dtype,
 	if (ret)
 		ret = ember_fail(err, ret, "%s: writing failed: %s", out_path, strerror(-ret));
 out:
+	if (rep)
+		*rep = r;
 	free(rq);
 	gw_free(w);
 	gguf_close(&in);

@@ -28,9 +28,18 @@ void synth_list_presets(void);
 
 int synth_write(const struct synth_spec *s, const char *path, struct ember_error *err);
 
-/* Copies in_path to out_path with every 2-D weight in dtype (Q8_0/Q4_0/
- * F16/F32); other tensors are copied unchanged. */
+/* What synth_quantize did: tensors converted, and 2-D float ones kept as
+ * they were because their rows do not fill whole blocks of dtype (the
+ * first such one named). 1-D tensors (norms, biases) are always kept. */
+struct synth_quant_report {
+	uint32_t converted, kept_rows;
+	char first_kept[96];
+};
+
+/* Copies in_path to out_path with every 2-D float weight in dtype (Q8_0/
+ * Q4_0/F16/F32) where its rows allow; other tensors are copied unchanged.
+ * rep may be NULL. */
 int synth_quantize(const char *in_path, const char *out_path, int dtype,
-		   struct ember_error *err);
+		   struct synth_quant_report *rep, struct ember_error *err);
 
 #endif

@@ -264,6 +264,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		model_path = model_buf;
+		if (getenv("EMBER_MODEL") && access(model_path, R_OK)) {
+			fprintf(stderr, "ember-run: EMBER_MODEL=%s: %s; point it at a GGUF model or unset it\n",
+				model_path, strerror(errno));
+			return 1;
+		}
 	}
 	if (bench) {
 		long np = sysconf(_SC_NPROCESSORS_ONLN);
