@@ -40,6 +40,7 @@ struct kctx {
 	bool have_blas;
 	double bw;		/* GB/s */
 	uint64_t seed;
+	int matched;		/* kernel rows the filter let through */
 };
 
 static bool wanted(const struct kctx *k, const char *op)
@@ -148,6 +149,7 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 		 ek_dtype_name(dtype), m, n, kk, tag);
 	if (!wanted(k, op) && !wanted(k, full))
 		return;
+	k->matched++;
 	memset(&a, 0, sizeof(a));
 	memset(&r, 0, sizeof(r));
 	a.k = k;
@@ -303,6 +305,7 @@ static void bench_attention(struct kctx *k, int dtype, int klayout,
 
 	if (!wanted(k, "attention"))
 		return;
+	k->matched++;
 	memset(&a, 0, sizeof(a));
 	memset(&r, 0, sizeof(r));
 	a.k = k;
@@ -474,5 +477,10 @@ int bench_kernels_main(const struct bench_opts *o)
 
 	ek_pool_destroy(k.pool);
 	bench_blas_unload(&k.blas);
+	if (!k.matched) {
+		fprintf(stderr, "ember-bench: no kernel row matches --filter '%s': the ops are matmul and attention, and a matmul row also matches by its dtype and shape (\"matmul q8_0 1x\")\n",
+			o->filter);
+		return 1;
+	}
 	return 0;
 }
