@@ -434,6 +434,18 @@ int main(void)
 	test_threads_equal(&llama, "llama", 300, EK_F16);
 	test_threads_equal(&qwen, "qwen2", 300, EK_F16);
 	test_q8_kv(&llama);
+	/* matrices of 1 MiB and more, in 16-row units shared unevenly */
+	struct synth_spec big = { "llama", "claims-llama", 300, 256, 2, 4, 2, 1024, 64, 0,
+				  10000.0f, 1e-5f, false, EK_F32, EK_F32, 17 };
+
+	test_threads_equal(&big, "llama f32, 1 MiB matrices", 0, EK_F16);
+	big.n_embd = 512;
+	big.n_ff = 2048;
+	big.dtype = EK_Q8_0;
+	test_threads_equal(&big, "llama q8_0, 1.1 MB matrices", 0, EK_F16);
+	big.dtype = EK_Q4_0;
+	big.n_ff = 4096;
+	test_threads_equal(&big, "llama q4_0, 1.1 MB matrices", 40, EK_F16);
 	llama.dtype = llama.embd_dtype = EK_F32;
 	test_quantize(&llama, EK_Q8_0);
 	test_quantize(&llama, EK_Q4_0);
