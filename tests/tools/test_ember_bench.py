@@ -9,23 +9,15 @@ usage: test_ember_bench.py path/to/ember-bench
 Prints TAP.
 """
 import json
-import subprocess
 import sys
 
+from tap import check, finish, run as run_exe
+
 EXE = sys.argv[1]
-results = []
 
 
 def run(args):
-    return subprocess.run([EXE] + args, capture_output=True, text=True, timeout=600)
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}")
-    if not ok and detail:
-        for line in str(detail).splitlines()[:20]:
-            print(f"# {line}")
+    return run_exe(EXE, args)
 
 
 r = run(["kernels", "--json", "--threads", "2", "--time", "0.02",
@@ -65,5 +57,4 @@ for name, args, rc, msg in cases:
     check(f"{name}: exit {rc} and a message",
           r.returncode == rc and msg in r.stderr and "Sanitizer" not in r.stderr
           and "runtime error" not in r.stderr, f"rc {r.returncode}\n{r.stderr}")
-print(f"1..{len(results)}")
-sys.exit(0 if all(results) else 1)
+finish()

@@ -17,25 +17,13 @@ Prints TAP.
 import filecmp
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
+from tap import check, finish, run
+
 MK, RUN, MODELS = sys.argv[1], sys.argv[2], sys.argv[3]
 STORIES = os.path.join(MODELS, "stories260K.gguf")
-results = []
-
-
-def run(exe, args):
-    return subprocess.run([exe] + args, capture_output=True, text=True, timeout=600)
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}")
-    if not ok and detail:
-        for line in str(detail).splitlines()[:20]:
-            print(f"# {line}")
 
 
 def bench(path):
@@ -111,5 +99,4 @@ with tempfile.TemporaryDirectory() as tmp:
     test_shape(tmp)
     test_quantize(tmp)
     test_errors(tmp)
-print(f"1..{len(results)}")
-sys.exit(0 if all(results) else 1)
+finish()

@@ -18,29 +18,21 @@ Prints TAP.
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
+from tap import check, finish, run as run_exe
+
 EXE, MODELS = sys.argv[1], sys.argv[2]
 STORIES = os.path.join(MODELS, "stories260K.gguf")
-results = []
 
 
 def run(args, env=None, exe=EXE, cwd=None):
+    """ember-run without the caller's EMBER_MODEL, plus env."""
     e = dict(os.environ)
     e.pop("EMBER_MODEL", None)
     e.update(env or {})
-    return subprocess.run([exe] + args, capture_output=True, text=True,
-                          env=e, cwd=cwd, timeout=600)
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}")
-    if not ok and detail:
-        for line in str(detail).splitlines()[:20]:
-            print(f"# {line}")
+    return run_exe(exe, args, env=e, cwd=cwd)
 
 
 def test_no_arguments():
@@ -157,5 +149,4 @@ test_bench_json()
 test_bench_text()
 test_errors()
 test_no_model_anywhere()
-print(f"1..{len(results)}")
-sys.exit(0 if all(results) else 1)
+finish()
