@@ -99,6 +99,16 @@ def test_bench_json():
           steady_ok, rows)
 
 
+def test_bench_prefill_only():
+    r = run(["-m", STORIES, "--bench", "--json", "-n", "0", "--prefill", "8",
+             "--reps", "2"])
+    rows = [json.loads(x) for x in r.stdout.splitlines() if x.startswith("{")]
+    check("--bench -n 0: one prefill object, two rounds, no bandwidth measured",
+          r.returncode == 0 and len(rows) == 1 and rows[0]["phase"] == "prefill"
+          and rows[0]["rounds"] == 2 and rows[0]["bandwidth_gbs"] == 0
+          and rows[0]["tokens_per_s"] > 0, r.stdout + r.stderr)
+
+
 def test_bench_text():
     r = run(["-m", STORIES, "--bench", "--prefill", "8", "-n", "4", "--reps", "1"])
     check("--bench prints prefill, decode against its bound, and the bandwidth",
@@ -146,6 +156,7 @@ def test_no_model_anywhere():
 test_no_arguments()
 test_reference_text()
 test_bench_json()
+test_bench_prefill_only()
 test_bench_text()
 test_errors()
 test_no_model_anywhere()
