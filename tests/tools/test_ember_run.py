@@ -7,7 +7,8 @@
 - greedy generation prints exactly llama.cpp's text for every prompt of
   stories260K-reference.json (the library test checks the token ids);
 - --bench --json: one object per phase with the documented fields, and a
-  ratio that is tokens_per_s / bound_tokens_per_s;
+  ratio that is tokens_per_s / bound_tokens_per_s; a prefill-only run
+  measures no bandwidth;
 - bad input: a missing model, a bad option value, a Q8_0 cache on a model
   whose head size is not a multiple of 32, no model at all: a message that
   says what to do and a non-zero exit, never a crash.
