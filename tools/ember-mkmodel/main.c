@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("wrote %s: %s-shaped model with GENERATED %s weights\n", out, s.name,
-		ek_dtype_name(s.dtype));
+	       ek_dtype_name(s.dtype));
 	return 0;
 bad_type:
 	fprintf(stderr, "ember-mkmodel: unknown type '%s' (f32 f16 bf16 q8_0 q4_0)\n", optarg);
