@@ -254,7 +254,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!model_path) {
-		if (default_model_path(model_buf, sizeof(model_buf))) {
+		bool from_env;
+
+		if (default_model_path(model_buf, sizeof(model_buf), &from_env)) {
 			fprintf(stderr,
 				"ember-run: no model given and the default model was not found.\n"
 				"  Pass one with -m model.gguf, set EMBER_MODEL=/path/to/model.gguf, or put\n"
@@ -264,7 +266,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		model_path = model_buf;
-		if (getenv("EMBER_MODEL") && access(model_path, R_OK)) {
+		if (from_env && access(model_path, R_OK)) {
 			fprintf(stderr, "ember-run: EMBER_MODEL=%s: %s; point it at a GGUF model or unset it\n",
 				model_path, strerror(errno));
 			return 1;

@@ -45,13 +45,14 @@ static int search_up(const char *start, char *buf, size_t size)
 	return -ENOENT;
 }
 
-int default_model_path(char *buf, size_t size)
+int default_model_path(char *buf, size_t size, bool *from_env)
 {
 	const char *env = getenv("EMBER_MODEL");
 	char exe[PATH_MAX], cwd[PATH_MAX];
 	ssize_t n;
 
-	if (env && *env) {
+	*from_env = env && *env;
+	if (*from_env) {
 		snprintf(buf, size, "%s", env);
 		return 0;
 	}
