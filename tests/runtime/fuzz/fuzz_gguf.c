@@ -14,7 +14,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <ember/kernels.h>
 #include <ember/runtime.h>
 
 #include "gguf.h"
@@ -47,7 +46,7 @@ static void fuzz_model(const uint8_t *data, size_t size)
 		const float *logits;
 		struct ember_model_info in;
 
-		so.kv_dtype = kv ? EK_Q8_0 : EK_F16;
+		so.kv_dtype = kv ? EMBER_TYPE_Q8_0 : EMBER_TYPE_F16;
 		if (ember_session_create(m, &so, &s, &err))
 			continue;
 		ember_model_get_info(m, &in);
