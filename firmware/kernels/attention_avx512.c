@@ -237,6 +237,22 @@ static inline void kt_prefetch(const struct ek_attention *p,
 		prefetch_row(vb + (i + PF_AHEAD) * p->kv_stride, rs);
 }
 
+/* The first tile's K and V rows (span bytes of each, from group g0), all
+ * requested at once: from the cache of a token's previous pass they come
+ * from DRAM. Each tile then prefetches the rows PF_AHEAD positions on. */
+static inline void prefetch_first_tile(const struct ek_attention *p,
+				       const struct ek_attn_part *w, uint32_t g0,
+				       size_t span, bool kt)
+{
+	for (uint32_t j = w->j0; j < w->j1 && j < w->j0 + TILE; j++) {
+		if (!kt)
+			prefetch_row(ek_attn_kv(p, p->k, j, g0), span);
+		prefetch_row(ek_attn_kv(p, p->v, j, g0), span);
+	}
+	if (kt)
+		prefetch_row(ek_attn_kt16(p, w->j0, g0), span * TILE);
+}
+
 /* A tile over a KT16 K cache (4 | hd), for groups of any size: the
  * scores four heads a pass, then softmax and V as for rows. */
 EK_TARGET_AVX512 static inline __attribute__((always_inline)) void
@@ -468,11 +484,8 @@ EK_TARGET_VNNI static void attn_part_kq8(const struct ek_attention *p,
 		w->s[h] = 0.0f;
 	}
 	memset(w->acc, 0, (size_t)nht * hd * sizeof(float));
-	prefetch_row(ek_attn_kt16(p, w->j0, g0),
-		     ek_row_size(EK_Q8_0, (uint64_t)(g1 - g0) * hd) * TILE);
-	for (uint32_t j = w->j0; j < w->j1 && j < w->j0 + TILE; j++)
-		prefetch_row(ek_attn_kv(p, p->v, j, g0),
-			     ek_row_size(EK_Q8_0, (uint64_t)(g1 - g0) * hd));
+	prefetch_first_tile(p, w, g0, ek_row_size(EK_Q8_0, (uint64_t)(g1 - g0) * hd),
+			    true);
 	for (uint32_t j0 = w->j0; j0 < w->j1; j0 += TILE) {
 		uint32_t nj = w->j1 - j0 < TILE ? w->j1 - j0 : TILE;
 
@@ -544,16 +557,7 @@ EK_TARGET_AVX512 void ek_attn_part_avx512(const struct ek_attention *p,
 					h < hb - ha ?
 					qs[(size_t)(ha - w->h0 + h) * hdp + d] : 0.0f;
 	}
-	/* the first tile's K and V rows, all requested at once (from the
-	 * cache of a token's previous pass they come from DRAM); each tile
-	 * then prefetches the rows PF_AHEAD positions on */
-	for (uint32_t j = w->j0; j < w->j1 && j < w->j0 + TILE; j++) {
-		if (!kt)
-			prefetch_row(ek_attn_kv(p, p->k, j, g0), span);
-		prefetch_row(ek_attn_kv(p, p->v, j, g0), span);
-	}
-	if (kt)
-		prefetch_row(ek_attn_kt16(p, w->j0, g0), span * TILE);
+	prefetch_first_tile(p, w, g0, span, kt);
 	for (uint32_t j0 = w->j0; j0 < w->j1; j0 += TILE) {
 		uint32_t nj = w->j1 - j0 < TILE ? w->j1 - j0 : TILE;
 
