@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """The ember-bench command line: the read bandwidth and hand-off rows, a
-filtered set of kernel rows whose ratio is value / baseline, and bad input
-(unknown mode or option, out-of-range values, a filter that matches no row)
+filtered set of kernel rows whose ratio is value / baseline; the states
+mode's rows, one per third of the bandwidth levels; and bad input (unknown
+mode or option, out-of-range values, a filter that matches no row)
 answered with a message and a non-zero exit.
 
 usage: test_ember_bench.py path/to/ember-bench
@@ -44,6 +45,50 @@ check("each kernel row: GB/s against the read bandwidth, ratio = value / baselin
                            and abs(x["ratio"] - x["value"] / x["baseline"]) <= 0.0006
                            for x in mm), mm)
 
+
+def json_rows(r):
+    try:
+        return [json.loads(x) for x in r.stdout.splitlines()]
+    except ValueError as e:
+        print(f"# {e}")
+        return []
+
+
+def samples(row):
+    """The sample count a states row's note starts with."""
+    try:
+        return int(row.get("note", "").split(" samples")[0])
+    except ValueError:
+        return -1
+
+
+r = run(["states", "--json", "--threads", "2", "--time", "1",
+         "--filter", "matmul q8_0 1x1536"])
+rows = json_rows(r)
+check("states --json: JSON lines, exit 0", r.returncode == 0 and rows, r.stdout + r.stderr)
+check("states: the filtered op in the low, mid and high thirds of the levels",
+      [(x.get("op"), x.get("dtype"), x.get("shape")) for x in rows] ==
+      [("matmul", "q8_0", "1x1536x576 " + b) for b in ("low", "mid", "high")], rows)
+check("states: GB/s against the read bandwidth of the same moments, ratio = value / baseline",
+      len(rows) == 3 and all(x["metric"] == "GB/s" and x["value"] > 0 and x["baseline"] > 0
+                             and x["baseline_name"] == "read bandwidth" and x["threads"] == 2
+                             and abs(x["ratio"] - x["value"] / x["baseline"]) <= 0.0006
+                             for x in rows), rows)
+n = [samples(x) for x in rows]
+check("states: the thirds hold a third of the samples each (at least a quarter)",
+      len(n) == 3 and min(n) > 0 and min(n) * 4 >= sum(n), n)
+check("states: the bands are in order of their read bandwidth",
+      len(rows) == 3 and rows[0]["baseline"] <= rows[1]["baseline"] <= rows[2]["baseline"],
+      [x.get("baseline") for x in rows])
+
+# reading the weight copies in the probe's own pattern measures what the
+# probe measures: a wrong byte count or time would be far off 1
+r = run(["states", "--json", "--threads", "2", "--time", "1", "--filter", "read"])
+rows = json_rows(r)
+check("states: reads of the weight copies run at the probe's rate (ratio 0.7-1.4)",
+      r.returncode == 0 and len(rows) == 3 and all(x["op"] == "read" and 0.7 < x["ratio"] < 1.4
+                                                   for x in rows), rows)
+
 cases = [
     ("an unknown mode", ["bogus"], 2, "unknown mode 'bogus'"),
     ("an unknown option", ["kernels", "--bogus"], 2, "unknown option '--bogus'"),
@@ -51,9 +96,13 @@ cases = [
     ("a time of zero", ["kernels", "--time", "0"], 2, "--time wants seconds in (0, 100)"),
     ("a filter that matches nothing", ["kernels", "--time", "0.02", "--filter", "gemv"], 1,
      "no kernel row matches --filter 'gemv'"),
+    ("a states filter that matches nothing", ["states", "--time", "0.5", "--filter", "gemv"], 1,
+     "no states op matches --filter 'gemv'"),
 ]
 for name, args, rc, msg in cases:
     r = run(args)
+    if rc == 1:
+        check(f"{name}: nothing measured first (stdout empty)", r.stdout == "", r.stdout)
     check(f"{name}: exit {rc} and a message",
           r.returncode == rc and msg in r.stderr and "Sanitizer" not in r.stderr
           and "runtime error" not in r.stderr, f"rc {r.returncode}\n{r.stderr}")

@@ -83,12 +83,25 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double ember_read_pass(const struct ek_exec *ex, const void *buf,
+		       size_t bytes, int streams)
+{
+	struct bw_job job = { .buf = buf, .bytes = bytes, .streams = streams };
+	int n = ex->nthreads > 0 ? ex->nthreads : 1;
+	size_t read = bytes / (size_t)n / 4096 * 4096 * (size_t)n;
+	double t0, t;
+
+	if (streams != 1 && streams != 2 && streams != 4)
+		return 0;
+	t0 = now();
+	ex->run(ex->ctx, bw_task, &job, n);
+	t = now() - t0;
+	return t > 0 ? (double)read / t : 0;
+}
+
 double ember_read_bandwidth(const struct ek_exec *ex, size_t bytes, int reps)
 {
 	static const int patterns[] = { 1, 2, 4 };
-	struct bw_job job = { .bytes = bytes };
-	int n = ex->nthreads > 0 ? ex->nthreads : 1;
-	size_t read = bytes / (size_t)n / 4096 * 4096 * (size_t)n;
 	double best = 0;
 	uint8_t *buf;
 
@@ -100,18 +113,13 @@ double ember_read_bandwidth(const struct ek_exec *ex, size_t bytes, int reps)
 	/* non-zero content, so no page is the shared zero page */
 	for (size_t i = 0; i < bytes; i += 4096)
 		buf[i] = (uint8_t)(i >> 12) | 1;
-	job.buf = buf;
 	for (int r = 0; r < reps; r++)
 		for (size_t p = 0; p < sizeof(patterns) / sizeof(*patterns);
 		     p++) {
-			double t0, t;
+			double bw = ember_read_pass(ex, buf, bytes, patterns[p]);
 
-			job.streams = patterns[p];
-			t0 = now();
-			ex->run(ex->ctx, bw_task, &job, n);
-			t = now() - t0;
-			if (t > 0 && (double)read / t > best)
-				best = (double)read / t;
+			if (bw > best)
+				best = bw;
 		}
 	munmap(buf, bytes);
 	return best;

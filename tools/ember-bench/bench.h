@@ -16,7 +16,9 @@
 struct bench_opts {
 	bool json;		/* one JSON object per line */
 	int threads;		/* threads for ember and the baselines */
-	double min_time;	/* seconds per timed batch */
+	double min_time;	/* kernels: seconds per timed batch; states:
+				 * seconds in all */
+	bool time_set;		/* --time given */
 	const char *filter;	/* only ops whose name contains this */
 };
 
@@ -42,6 +44,15 @@ double bench_time(const struct bench_opts *o, void (*fn)(void *arg),
 
 void *bench_alloc(size_t bytes);	/* 2 MiB aligned, touched; exits on OOM */
 void bench_free(void *p, size_t bytes);
+/* n pseudo-random floats in [-scale / 2, scale / 2) from *seed */
+void bench_fill(uint64_t *seed, float *x, size_t n, float scale);
+/* An n x k matrix of dtype from such floats (rows of ek_row_size()), in
+ * bench_alloc() memory; *bytes: its size. */
+void *bench_weights(uint64_t *seed, int dtype, uint32_t n, uint32_t k,
+		    size_t *bytes);
+/* n copies of w (bytes) in one bench_alloc() mapping, *step bytes apart:
+ * cycling through them makes a matrix come from DRAM each time. */
+uint8_t *bench_copies(const void *w, size_t bytes, int n, size_t *step);
 
 /* OpenBLAS, loaded at run time with its core type pinned (auto-detection
  * picks a generic core on some VMs). NULL members if unavailable. */
@@ -62,5 +73,6 @@ void bench_blas_unload(struct bench_blas *b);
 
 /* Modes */
 int bench_kernels_main(const struct bench_opts *o);
+int bench_states_main(const struct bench_opts *o);
 
 #endif /* EMBER_BENCH_H */

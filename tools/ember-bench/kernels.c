@@ -41,36 +41,12 @@ struct kctx {
 	double bw;		/* GB/s */
 	uint64_t seed;
 	int matched;		/* kernel rows the filter let through */
+	bool dry;		/* only count them: nothing measured */
 };
 
 static bool wanted(const struct kctx *k, const char *op)
 {
 	return !k->o->filter || strstr(op, k->o->filter);
-}
-
-static void fill(struct kctx *k, float *x, size_t n, float scale)
-{
-	for (size_t i = 0; i < n; i++) {
-		k->seed = k->seed * 6364136223846793005ULL + 1442695040888963407ULL;
-		x[i] = scale * ((float)(k->seed >> 40) / (float)(1 << 24) - 0.5f);
-	}
-}
-
-/* Weight matrix n x k of dtype from random floats. */
-static void *make_weights(struct kctx *k, int dtype, uint32_t n, uint32_t kk,
-			  size_t *bytes)
-{
-	size_t row = ek_row_size(dtype, kk);
-	uint8_t *w = bench_alloc(row * n);
-	float *tmp = malloc((size_t)kk * 4);
-
-	for (uint32_t r = 0; r < n; r++) {
-		fill(k, tmp, kk, 0.1f);
-		ek_quantize_row(dtype, tmp, w + row * r, kk);
-	}
-	free(tmp);
-	*bytes = row * n;
-	return w;
 }
 
 static void pause_after_blas(void)
@@ -150,6 +126,8 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 	if (!wanted(k, op) && !wanted(k, full))
 		return;
 	k->matched++;
+	if (k->dry)
+		return;
 	memset(&a, 0, sizeof(a));
 	memset(&r, 0, sizeof(r));
 	a.k = k;
@@ -163,30 +141,27 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 	float *A = bench_alloc((size_t)m * kk * 4);
 	float *C = bench_alloc((size_t)m * n * 4);
 
-	fill(k, A, (size_t)m * kk, 2.0f);
+	bench_fill(&k->seed, A, (size_t)m * kk, 2.0f);
 	a.p.a = A;
 	a.p.c = C;
-	void *w0 = make_weights(k, dtype, n, kk, &wbytes);
+	void *w0 = bench_weights(&k->seed, dtype, n, kk, &wbytes);
 
 	a.nw = copies ? copies : (int)((COLD_BYTES + wbytes - 1) / wbytes);
 	if (a.nw < 1)
 		a.nw = 1;
 	a.w = calloc((size_t)a.nw, sizeof(void *));
-	/* all copies in one mapping (huge pages asked for, as the runtime's
-	 * repacked weights have): small matrices in mappings of their own
-	 * would each cost a TLB walk per 4 KiB page */
-	size_t wstep = (wbytes + 4095) & ~(size_t)4095;
-	uint8_t *wall = bench_alloc(wstep * (size_t)a.nw);
+	/* X16: repacked (as many bytes when n is a multiple of 16) */
+	size_t xbytes = x16 ? ek_x16_size(dtype, n, kk) : wbytes;
+	void *packed = x16 ? bench_alloc(xbytes) : NULL;
 
-	for (int i = 0; i < a.nw; i++) {
+	if (x16)
+		ek_x16_pack(dtype, w0, a.p.w_stride, n, kk, packed);
+	size_t wstep;
+	uint8_t *wall = bench_copies(x16 ? packed : w0, xbytes, a.nw, &wstep);
+
+	bench_free(packed, xbytes);
+	for (int i = 0; i < a.nw; i++)
 		a.w[i] = wall + wstep * (size_t)i;
-		if (i > 0)
-			memcpy(a.w[i], a.w[0], wbytes);
-		else if (x16)
-			ek_x16_pack(dtype, w0, a.p.w_stride, n, kk, a.w[0]);
-		else
-			memcpy(a.w[0], w0, wbytes);
-	}
 	if (x16)
 		a.p.w_layout = EK_LAYOUT_X16;
 	size_t ss = ek_matmul_scratch_size(&a.p, k->ex.nthreads);
@@ -306,6 +281,8 @@ static void bench_attention(struct kctx *k, int dtype, int klayout,
 	if (!wanted(k, "attention"))
 		return;
 	k->matched++;
+	if (k->dry)
+		return;
 	memset(&a, 0, sizeof(a));
 	memset(&r, 0, sizeof(r));
 	a.k = k;
@@ -324,7 +301,7 @@ static void bench_attention(struct kctx *k, int dtype, int klayout,
 	float *q = bench_alloc(a.p.q_stride), *out = bench_alloc(a.p.q_stride);
 	float *tmp = malloc((size_t)n_kv * hd * 4);
 
-	fill(k, q, (size_t)n_head * hd, 2.0f);
+	bench_fill(&k->seed, q, (size_t)n_head * hd, 2.0f);
 	a.p.q = q;
 	a.p.out = out;
 	a.nl = (int)((COLD_BYTES + 2 * cbytes - 1) / (2 * cbytes));
@@ -344,10 +321,10 @@ static void bench_attention(struct kctx *k, int dtype, int klayout,
 			continue;
 		}
 		for (uint32_t j = 0; j < n_ctx; j++) {
-			fill(k, tmp, (size_t)n_kv * hd, 2.0f);
+			bench_fill(&k->seed, tmp, (size_t)n_kv * hd, 2.0f);
 			ek_kv_store(dtype, klayout, a.kc[0], a.p.kv_stride, j, 0,
 				    tmp, n_kv * hd);
-			fill(k, tmp, (size_t)n_kv * hd, 2.0f);
+			bench_fill(&k->seed, tmp, (size_t)n_kv * hd, 2.0f);
 			ek_quantize_row(dtype, tmp, (uint8_t *)a.vc[0] +
 					a.p.kv_stride * j, (uint64_t)n_kv * hd);
 		}
@@ -374,6 +351,59 @@ static void bench_attention(struct kctx *k, int dtype, int klayout,
 	bench_free(out, a.p.q_stride);
 }
 
+/* Every row of the mode, in order (k->dry: only counted). */
+static void run_rows(struct kctx *k)
+{
+	/* prefill-shaped GEMMs */
+	bench_matmul(k, EK_F32, 512, 512, 512, 1, "");
+	bench_matmul(k, EK_F32, 1024, 1024, 1024, 1, "");
+	bench_matmul(k, EK_F32, 2048, 2048, 2048, 1, "");
+	bench_matmul(k, EK_F32, 256, 2048, 2048, 1, "");
+	bench_matmul(k, EK_F16, 512, 2048, 2048, 1, "");
+	bench_matmul(k, EK_BF16, 512, 2048, 2048, 1, "");
+	bench_matmul(k, EK_Q8_0, 512, 2048, 2048, 1, "");
+	bench_matmul(k, EK_Q4_0, 512, 2048, 2048, 1, "");
+	bench_matmul(k, EK_Q8_0, 512, 2048, 2048, 1, "x16");
+	bench_matmul(k, EK_Q4_0, 512, 2048, 2048, 1, "x16");
+
+	/* decode: M = 1, from DRAM, then from L3; Q8_0 / Q4_0 also in the X16
+	 * layout, and on SmolLM2's short rows (K = 576) */
+	static const int dts[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0, EK_Q4_0 };
+
+	for (size_t i = 0; i < 5; i++)
+		bench_matmul(k, dts[i], 1, 4096, 4096, 0, "cold");
+	for (size_t i = 3; i < 5; i++) {
+		bench_matmul(k, dts[i], 1, 4096, 4096, 0, "x16 cold");
+		bench_matmul(k, dts[i], 1, 2048, 2048, 1, "l3");
+		bench_matmul(k, dts[i], 1, 2048, 2048, 1, "x16 l3");
+		bench_matmul(k, dts[i], 1, 1536, 576, 0, "cold");
+		bench_matmul(k, dts[i], 1, 1536, 576, 0, "x16 cold");
+	}
+
+	/* attention decode over a 2048-token cache */
+	/* K rows (the device's layout) and KT16 (the CPU runtime's, where
+	 * it pays), on TinyLlama, Qwen2-0.5B, Llama-3-8B and SmolLM2 heads */
+	for (int l = EK_KV_ROWS; l <= EK_KV_KT16; l++) {
+		if (l == EK_KV_KT16 && !ek_kv_kt16_preferred())
+			break;
+		bench_attention(k, EK_F16, l, 2048, 32, 4, 64);
+		bench_attention(k, EK_F16, l, 2048, 14, 2, 64);
+		bench_attention(k, EK_F16, l, 2048, 32, 8, 128);
+		bench_attention(k, EK_F16, l, 2048, 9, 3, 64);
+		bench_attention(k, EK_F32, l, 2048, 32, 4, 64);
+	}
+	/* a Q8_0 cache, in the layout the runtime picks here: compare its
+	 * us/layer with f16's */
+	for (int i = 0; i < 4; i++) {
+		static const uint32_t sh[4][3] = {
+			{ 32, 4, 64 }, { 14, 2, 64 }, { 32, 8, 128 }, { 9, 3, 64 },
+		};
+
+		bench_attention(k, EK_Q8_0, ek_kv_kt16_preferred() ? EK_KV_KT16 :
+			       EK_KV_ROWS, 2048, sh[i][0], sh[i][1], sh[i][2]);
+	}
+}
+
 int bench_kernels_main(const struct bench_opts *o)
 {
 	struct kctx k;
@@ -381,6 +411,15 @@ int bench_kernels_main(const struct bench_opts *o)
 	memset(&k, 0, sizeof(k));
 	k.o = o;
 	k.seed = 42;
+	/* a filter that matches no row is an error before anything runs */
+	k.dry = true;
+	run_rows(&k);
+	if (!k.matched) {
+		fprintf(stderr, "ember-bench: no kernel row matches --filter '%s': the ops are matmul and attention, and a matmul row also matches by its dtype and shape (\"matmul q8_0 1x\")\n",
+			o->filter);
+		return 1;
+	}
+	k.dry = false;
 	/* OpenBLAS first: it reads its environment when it loads */
 	k.have_blas = bench_blas_load(&k.blas, o->threads);
 	k.pool = ek_pool_create(o->threads);
@@ -426,61 +465,9 @@ int bench_kernels_main(const struct bench_opts *o)
 		bench_print(o, &r);
 	}
 
-	/* prefill-shaped GEMMs */
-	bench_matmul(&k, EK_F32, 512, 512, 512, 1, "");
-	bench_matmul(&k, EK_F32, 1024, 1024, 1024, 1, "");
-	bench_matmul(&k, EK_F32, 2048, 2048, 2048, 1, "");
-	bench_matmul(&k, EK_F32, 256, 2048, 2048, 1, "");
-	bench_matmul(&k, EK_F16, 512, 2048, 2048, 1, "");
-	bench_matmul(&k, EK_BF16, 512, 2048, 2048, 1, "");
-	bench_matmul(&k, EK_Q8_0, 512, 2048, 2048, 1, "");
-	bench_matmul(&k, EK_Q4_0, 512, 2048, 2048, 1, "");
-	bench_matmul(&k, EK_Q8_0, 512, 2048, 2048, 1, "x16");
-	bench_matmul(&k, EK_Q4_0, 512, 2048, 2048, 1, "x16");
-
-	/* decode: M = 1, from DRAM, then from L3; Q8_0 / Q4_0 also in the X16
-	 * layout, and on SmolLM2's short rows (K = 576) */
-	static const int dts[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0, EK_Q4_0 };
-
-	for (size_t i = 0; i < 5; i++)
-		bench_matmul(&k, dts[i], 1, 4096, 4096, 0, "cold");
-	for (size_t i = 3; i < 5; i++) {
-		bench_matmul(&k, dts[i], 1, 4096, 4096, 0, "x16 cold");
-		bench_matmul(&k, dts[i], 1, 2048, 2048, 1, "l3");
-		bench_matmul(&k, dts[i], 1, 2048, 2048, 1, "x16 l3");
-		bench_matmul(&k, dts[i], 1, 1536, 576, 0, "cold");
-		bench_matmul(&k, dts[i], 1, 1536, 576, 0, "x16 cold");
-	}
-
-	/* attention decode over a 2048-token cache */
-	/* K rows (the device's layout) and KT16 (the CPU runtime's, where
-	 * it pays), on TinyLlama, Qwen2-0.5B, Llama-3-8B and SmolLM2 heads */
-	for (int l = EK_KV_ROWS; l <= EK_KV_KT16; l++) {
-		if (l == EK_KV_KT16 && !ek_kv_kt16_preferred())
-			break;
-		bench_attention(&k, EK_F16, l, 2048, 32, 4, 64);
-		bench_attention(&k, EK_F16, l, 2048, 14, 2, 64);
-		bench_attention(&k, EK_F16, l, 2048, 32, 8, 128);
-		bench_attention(&k, EK_F16, l, 2048, 9, 3, 64);
-		bench_attention(&k, EK_F32, l, 2048, 32, 4, 64);
-	}
-	/* a Q8_0 cache, in the layout the runtime picks here: compare its
-	 * us/layer with f16's */
-	for (int i = 0; i < 4; i++) {
-		static const uint32_t sh[4][3] = {
-			{ 32, 4, 64 }, { 14, 2, 64 }, { 32, 8, 128 }, { 9, 3, 64 },
-		};
-
-		bench_attention(&k, EK_Q8_0, ek_kv_kt16_preferred() ? EK_KV_KT16 :
-			       EK_KV_ROWS, 2048, sh[i][0], sh[i][1], sh[i][2]);
-	}
+	run_rows(&k);
 
 	ek_pool_destroy(k.pool);
 	bench_blas_unload(&k.blas);
-	if (!k.matched) {
-		fprintf(stderr, "ember-bench: no kernel row matches --filter '%s': the ops are matmul and attention, and a matmul row also matches by its dtype and shape (\"matmul q8_0 1x\")\n",
-			o->filter);
-		return 1;
-	}
 	return 0;
 }

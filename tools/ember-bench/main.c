@@ -3,9 +3,12 @@
  * ember-bench MODE [options]
  *   kernels   per-op throughput of the ek_* kernels against OpenBLAS and
  *             the machine's measured read bandwidth
+ *   states    decode matmuls against the read bandwidth of their own
+ *             moment, in each bandwidth state the machine shows
  * Options: --json (one JSON object per line), --threads N (default: one
- * per CPU), --time S (seconds per timed batch, default 0.2),
- * --filter STR (only ops whose name contains STR).
+ * per CPU), --time S (kernels: seconds per timed batch, default 0.2;
+ * states: seconds in all, default 20), --filter STR (only ops whose name
+ * contains STR).
  * New modes: add a row to `modes` and a file with their main.
  */
 #include <stdio.h>
@@ -24,6 +27,8 @@ struct mode {
 static const struct mode modes[] = {
 	{ "kernels", "ek_* kernels vs OpenBLAS and read bandwidth",
 	  bench_kernels_main },
+	{ "states", "decode matmuls vs the read bandwidth of their moment, per state",
+	  bench_states_main },
 };
 
 static void usage(FILE *f)
@@ -68,6 +73,7 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--time") && i + 1 < argc) {
 			o.min_time = atof(argv[++i]);
+			o.time_set = true;
 			if (!(o.min_time > 0 && o.min_time < 100)) {
 				fprintf(stderr, "ember-bench: --time wants "
 					"seconds in (0, 100)\n");

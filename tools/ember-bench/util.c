@@ -73,6 +73,48 @@ void bench_free(void *p, size_t bytes)
 		munmap(p, bytes);
 }
 
+void bench_fill(uint64_t *seed, float *x, size_t n, float scale)
+{
+	for (size_t i = 0; i < n; i++) {
+		*seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		x[i] = scale * ((float)(*seed >> 40) / (float)(1 << 24) - 0.5f);
+	}
+}
+
+void *bench_weights(uint64_t *seed, int dtype, uint32_t n, uint32_t k,
+		    size_t *bytes)
+{
+	size_t row = ek_row_size(dtype, k);
+	uint8_t *w = bench_alloc(row * n);
+	float *tmp = malloc((size_t)k * 4);
+
+	if (!tmp) {
+		fprintf(stderr, "ember-bench: out of memory\n");
+		exit(1);
+	}
+	for (uint32_t r = 0; r < n; r++) {
+		bench_fill(seed, tmp, k, 0.1f);
+		ek_quantize_row(dtype, tmp, w + row * r, k);
+	}
+	free(tmp);
+	*bytes = row * n;
+	return w;
+}
+
+uint8_t *bench_copies(const void *w, size_t bytes, int n, size_t *step)
+{
+	/* one mapping (huge pages asked for, as the runtime's repacked
+	 * weights have): small matrices in mappings of their own would each
+	 * cost a TLB walk per 4 KiB page */
+	size_t s = (bytes + 4095) & ~(size_t)4095;
+	uint8_t *all = bench_alloc(s * (size_t)n);
+
+	for (int i = 0; i < n; i++)
+		memcpy(all + s * (size_t)i, w, bytes);
+	*step = s;
+	return all;
+}
+
 static void json_str(const char *key, const char *v, bool comma)
 {
 	printf("\"%s\":\"", key);
