@@ -6,9 +6,10 @@
   a story and prints load time, prefill and decode speed and peak memory;
 - greedy generation prints exactly llama.cpp's text for every prompt of
   stories260K-reference.json (the library test checks the token ids);
-- --bench --json: one object per phase with the documented fields, and a
-  ratio that is tokens_per_s / bound_tokens_per_s; a prefill-only run
-  measures no bandwidth;
+- --bench --json: one object per phase with the documented fields, a ratio
+  that is tokens_per_s / bound_tokens_per_s, and a bound that is the
+  bandwidth read around the tokens over the bytes each reads; a
+  prefill-only run measures no bandwidth;
 - bad input: a missing model, a bad option value, a Q8_0 cache on a model
   whose head size is not a multiple of 32, no model at all: a message that
   says what to do and a non-zero exit, never a crash.
@@ -73,8 +74,9 @@ def test_bench_json():
     fields = {"model": str, "generated_weights": bool, "dtype": str, "phase": str,
               "tokens": int, "threads": int, "tokens_per_s": float,
               "bound_tokens_per_s": float, "ratio": float, "peak_rss_bytes": int,
-              "bandwidth_gbs": float, "handoff_ns": int, "rounds": int,
-              "rounds_steady": int, "kv_type": str}
+              "bandwidth_gbs": float, "bandwidth_min_gbs": float,
+              "bandwidth_max_gbs": float, "read_bytes_per_token": int,
+              "handoff_ns": int, "rounds": int, "kv_type": str}
     bad = [(k, x.get(k)) for x in rows for k, t in fields.items()
            if not isinstance(x.get(k), (int, float) if t is float else t)]
     check("--bench --json: every documented field, typed", not bad, bad)
@@ -91,13 +93,16 @@ def test_bench_json():
           and abs(dec["ratio"] - dec["tokens_per_s"] / dec["bound_tokens_per_s"])
           <= 0.0006     # %.3f
           and pre["bound_tokens_per_s"] == 0 and pre["ratio"] == 0, rows)
-    # one steady round is asked for: it took 1 to 3 tries, and a run with
-    # none says so on stderr
-    steady_ok = (1 <= dec["rounds"] <= 3 and dec["rounds_steady"] <= 1
-                 and (dec["rounds_steady"] == 1 or
-                      (dec["rounds"] == 3 and "moved by more than" in r.stderr)))
-    check("--bench --json: rounds run and rounds steady are counted",
-          steady_ok, rows)
+    # the bound: the mean bytes a token reads, at the bandwidth read around
+    # each token (between the slowest and fastest read)
+    b = dec["read_bytes_per_token"]
+    check("--bench --json: bound = bandwidth / bytes per token, within the reads' range",
+          0.5 * size < b < 1.2 * size
+          and 0 < dec["bandwidth_min_gbs"] <= dec["bandwidth_gbs"] <= dec["bandwidth_max_gbs"]
+          and abs(dec["bound_tokens_per_s"] - dec["bandwidth_gbs"] * 1e9 / b)
+          <= 0.01 * dec["bound_tokens_per_s"], rows)
+    check("--bench --json: the one round asked for is run",
+          dec["rounds"] == 1 and pre["rounds"] == 1, rows)
 
 
 def test_bench_prefill_only():
@@ -114,7 +119,7 @@ def test_bench_text():
     r = run(["-m", STORIES, "--bench", "--prefill", "8", "-n", "4", "--reps", "1"])
     check("--bench prints prefill, decode against its bound, and the bandwidth",
           r.returncode == 0 and "prefill" in r.stdout and "(bound " in r.stdout
-          and "rounds steady" in r.stdout and "read bandwidth" in r.stdout,
+          and "read before each token" in r.stdout and "read bandwidth" in r.stdout,
           r.stdout + r.stderr)
 
 

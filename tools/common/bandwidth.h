@@ -19,7 +19,8 @@ double ember_read_bandwidth(const struct ek_exec *ex, size_t bytes, int reps);
 
 /* One timed pass of ex's threads over buf (bytes, 64-byte aligned) in
  * 1, 2 or 4 streams per thread: bytes per second (0 for another count).
- * For probes repeated on a buffer the caller keeps. */
+ * For probes repeated on a buffer the caller keeps; an untimed empty job
+ * first wakes the pool's sleeping workers. */
 double ember_read_pass(const struct ek_exec *ex, const void *buf,
 		       size_t bytes, int streams);
 

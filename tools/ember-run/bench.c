@@ -3,7 +3,8 @@
  * ember-run --bench: prefill and decode speed of a model, and how close
  * decode comes to the memory-bandwidth bound (bytes each token must read:
  * every matmul weight, the LM head, and the KV cache so far), with the
- * bandwidth measured in the same run on the same number of threads.
+ * bandwidth measured in the same run, before every decode token, on the
+ * same number of threads.
  */
 #include "bench.h"
 
@@ -15,19 +16,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <ember/kernels.h>
 
-/* Read bandwidths before and after a round that differ by more than this
- * factor: the machine changed state during it (it is run again, up to
- * BENCH_MAX_TRIES times the rounds asked for). */
-#define BENCH_STEADY 1.2
-#define BENCH_MAX_TRIES 3
+/*
+ * The decode bound is measured token by token: this VM's read bandwidth
+ * moves between ~30 and ~60 GB/s within seconds (docs/performance.md), so
+ * a read probe runs right before every decode token (and after the last),
+ * on as many threads as the model, and a token's bound is the time its
+ * bytes take at the highest of the probes around it. A probe reads the
+ * next slice of a ring much larger than the caches (a slice read again and
+ * again would partly come from the L3).
+ */
+#define PROBE_BYTES ((size_t)16 << 20)
+#define PROBE_SLICES 16
+#define PROBE_STREAMS 4
 
-/* The fastest decode round of a kind, with its bandwidth and hand-off. */
-struct round {
-	double tps, bw, handoff;
+struct probe {
+	struct ek_pool *pool;
+	struct ek_exec ex;
+	uint8_t *ring;
+	unsigned int next;
 };
 
 static double now(void)
@@ -38,26 +49,55 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Read bandwidth (bytes/s) on the thread count the model runs with. */
-static double measure_bandwidth(int nthreads)
+static int probe_init(struct probe *p, int nthreads)
 {
-	struct ek_pool *pool = ek_pool_create(nthreads);
-	struct ek_exec ex;
-	double bw;
+	size_t bytes = PROBE_BYTES * PROBE_SLICES;
 
-	if (!pool)
-		return 0;
-	ex = ek_pool_exec(pool);
-	bw = ember_read_bandwidth(&ex, (size_t)1 << 30, 3);
-	ek_pool_destroy(pool);
-	return bw;
+	memset(p, 0, sizeof(*p));
+	p->ring = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p->ring == MAP_FAILED) {
+		p->ring = NULL;
+		return -ENOMEM;
+	}
+	madvise(p->ring, bytes, MADV_HUGEPAGE);
+	/* non-zero content, so no page is the shared zero page */
+	for (size_t i = 0; i < bytes; i += 4096)
+		p->ring[i] = (uint8_t)(i >> 12) | 1;
+	p->pool = ek_pool_create(nthreads);
+	if (!p->pool)
+		return -ENOMEM;
+	p->ex = ek_pool_exec(p->pool);
+	return 0;
 }
+
+/* Bytes per second of the next slice. */
+static double probe_read(struct probe *p)
+{
+	const uint8_t *slice = p->ring + PROBE_BYTES * (p->next++ % PROBE_SLICES);
+
+	return ember_read_pass(&p->ex, slice, PROBE_BYTES, PROBE_STREAMS);
+}
+
+static void probe_free(struct probe *p)
+{
+	if (p->ring)
+		munmap(p->ring, PROBE_BYTES * PROBE_SLICES);
+	ek_pool_destroy(p->pool);
+}
+
+/* One round: its times (s), and the decode's at the bandwidth read before
+ * each token, with the slowest and fastest of those reads (bytes/s). */
+struct round {
+	double t_pre, t_dec, t_bound, bw_min, bw_max, handoff;
+};
 
 /* What a run measured, for the report. */
 struct result {
 	uint64_t rss;
-	double bw, handoff;	/* of the fastest steady decode round */
-	int rounds, steady;	/* timed rounds run, and steady ones */
+	double bw, bw_min, bw_max, handoff;	/* of the fastest decode round */
+	double bytes;		/* read per decode token, on average */
+	int rounds;
 };
 
 static void report(const struct bench_opts *o, const struct ember_model_info *in,
@@ -68,10 +108,11 @@ static void report(const struct bench_opts *o, const struct ember_model_info *in
 	const char *name = in->name[0] ? in->name : in->path;
 
 	if (o->json)
-		printf("{\"model\": \"%s\", \"generated_weights\": %s, \"dtype\": \"%s\", \"phase\": \"%s\", \"tokens\": %d, \"threads\": %d, \"tokens_per_s\": %.2f, \"bound_tokens_per_s\": %.2f, \"ratio\": %.3f, \"peak_rss_bytes\": %llu, \"bandwidth_gbs\": %.2f, \"handoff_ns\": %.0f, \"rounds\": %d, \"rounds_steady\": %d, \"kv_type\": \"%s\"}\n",
+		printf("{\"model\": \"%s\", \"generated_weights\": %s, \"dtype\": \"%s\", \"phase\": \"%s\", \"tokens\": %d, \"threads\": %d, \"tokens_per_s\": %.2f, \"bound_tokens_per_s\": %.2f, \"ratio\": %.3f, \"peak_rss_bytes\": %llu, \"bandwidth_gbs\": %.2f, \"bandwidth_min_gbs\": %.2f, \"bandwidth_max_gbs\": %.2f, \"read_bytes_per_token\": %.0f, \"handoff_ns\": %.0f, \"rounds\": %d, \"kv_type\": \"%s\"}\n",
 		       name, in->generated ? "true" : "false", dt, phase, n, o->n_threads, tps,
 		       bound, bound > 0 ? tps / bound : 0, (unsigned long long)r->rss,
-		       r->bw / 1e9, r->handoff, r->rounds, r->steady, ember_type_name(o->kv_dtype));
+		       r->bw / 1e9, r->bw_min / 1e9, r->bw_max / 1e9, r->bytes, r->handoff, r->rounds,
+		       ember_type_name(o->kv_dtype));
 	else
 		printf("%-8s %-60s %5s %4d tokens: %9.2f tok/s%s", phase, name, dt, n, tps,
 		       bound > 0 ? "" : "\n");
@@ -79,30 +120,66 @@ static void report(const struct bench_opts *o, const struct ember_model_info *in
 		printf("  (bound %.2f, %.0f%%)\n", bound, 100 * tps / bound);
 }
 
+/* Bytes a decode token at position pos reads: every matmul weight and the
+ * K and V of every layer for positions 0..pos. */
+static double token_bytes(const struct ember_model_info *in, int kv_dtype,
+			  uint32_t pos)
+{
+	double kv = (double)in->n_layer * 2.0 *
+		    (double)ek_row_size(kv_dtype, (uint64_t)in->n_head_kv * in->head_dim);
+
+	return (double)in->matmul_bytes + kv * (pos + 1);
+}
+
 /* One round from an empty context: prefill o->n_prefill tokens (or one),
- * then decode o->n_decode; their times in seconds. */
+ * then decode o->n_decode. With a probe, the bandwidth is read before
+ * every decode token and once after the last, into bw[0..n_decode]. */
 static int bench_round(struct ember_session *s, const struct bench_opts *o,
-		       const int32_t *toks, uint32_t n_vocab, double *t_pre,
-		       double *t_dec, struct ember_error *err)
+		       const struct ember_model_info *in, const int32_t *toks,
+		       struct probe *pr, double *bw, struct round *r,
+		       struct ember_error *err)
 {
 	const float *logits;
 	int32_t tok = toks[0];
+	uint32_t pos0 = (uint32_t)(o->n_prefill > 0 ? o->n_prefill : 1);
 	double t0;
 	int ret;
 
+	memset(r, 0, sizeof(*r));
 	ember_session_reset(s);
 	t0 = now();
-	ret = ember_eval(s, toks, o->n_prefill > 0 ? o->n_prefill : 1, &logits, err);
+	ret = ember_eval(s, toks, (int)pos0, &logits, err);
 	if (ret)
 		return ret;
-	*t_pre = now() - t0;
-	t0 = now();
+	r->t_pre = now() - t0;
 	for (int i = 0; i < o->n_decode; i++) {
+		if (pr)
+			bw[i] = probe_read(pr);
+		t0 = now();
 		if ((ret = ember_eval(s, &tok, 1, &logits, err)))
 			return ret;
-		tok = (int32_t)(3 + (uint32_t)(tok * 2654435761u) % (n_vocab - 3));
+		r->t_dec += now() - t0;
+		tok = (int32_t)(3 + (uint32_t)(tok * 2654435761u) % (in->n_vocab - 3));
 	}
-	*t_dec = now() - t0;
+	if (!pr || o->n_decode <= 0)
+		return 0;
+	/* each token against the highest of the two reads before it and the
+	 * two after (when there are): something else on the machine only
+	 * slows a read down, and one slowed read must not lower the bound */
+	bw[o->n_decode] = probe_read(pr);
+	r->bw_min = r->bw_max = bw[0];
+	for (int i = 0; i < o->n_decode; i++) {
+		double b = 0;
+
+		for (int j = i > 0 ? i - 1 : 0; j <= i + 2 && j <= o->n_decode; j++)
+			b = bw[j] > b ? bw[j] : b;
+
+		if (b <= 0)
+			return -EIO;
+		r->t_bound += token_bytes(in, o->kv_dtype, pos0 + (uint32_t)i) / b;
+		r->bw_min = bw[i + 1] < r->bw_min ? bw[i + 1] : r->bw_min;
+		r->bw_max = bw[i + 1] > r->bw_max ? bw[i + 1] : r->bw_max;
+	}
 	return 0;
 }
 
@@ -113,11 +190,11 @@ int run_bench(const struct bench_opts *o)
 	struct ember_session_opts so;
 	struct ember_model_info in;
 	struct ember_error err;
+	struct probe pr = { 0 }, *prp = NULL;
 	int32_t *toks = NULL;
-	double kv_per_pos, best_pre = 0, bound, t_pre, t_dec;
-	struct round best = { 0 }, best_unsteady = { 0 };
+	double best_pre = 0, bound = 0, bytes = 0, *bw = NULL;
+	struct round r, best = { 0 };
 	struct result res = { 0 };
-	int nthreads = o->n_threads > 0 ? o->n_threads : 1;
 	int ret;
 
 	ret = ember_model_load(o->model_path, &m, &err);
@@ -144,71 +221,71 @@ int run_bench(const struct bench_opts *o)
 	for (int i = 0; i < o->n_prefill + 1; i++)	/* fixed pseudo-random ids */
 		toks[i] = (int32_t)(3 + (uint32_t)(i * 2654435761u) % (in.n_vocab - 3));
 	/* warm up: one untimed round pages the weights in and touches the KV
-	 * cache and work buffers; peak RSS is read after it (the bandwidth
-	 * test's 1 GiB buffer would count in it later) */
-	if ((ret = bench_round(s, o, toks, in.n_vocab, &t_pre, &t_dec, &err)))
+	 * cache and work buffers; peak RSS is read after it (the probe's ring
+	 * would count in it later) */
+	if ((ret = bench_round(s, o, &in, toks, NULL, NULL, &r, &err)))
 		goto fail;
 	res.rss = ember_peak_rss();
 	/* a prefill-only run needs no bound: no bandwidth is measured */
-	while (res.steady < o->reps &&
-	       res.rounds < BENCH_MAX_TRIES * o->reps) {
-		/* this VM's read bandwidth changes state within seconds, so
-		 * each round is bracketed by two measurements; a round across
-		 * which they differ by more than BENCH_STEADY has no bound of
-		 * its own and is run again; the fastest decode round is held
-		 * against the higher of its two */
-		bool dec = o->n_decode > 0, steady;
-		double bw0 = dec ? measure_bandwidth(nthreads) : 0, bw1 = 0;
-		double ho0 = dec ? ember_handoff_ns() : 0, ho1 = 0;
+	if (o->n_decode > 0) {
+		ret = probe_init(&pr, o->n_threads > 0 ? o->n_threads : 1);
+		if (ret) {
+			fprintf(stderr, "ember-run: cannot set up the read-bandwidth probe (%d MiB and %d threads): free some memory or bench with -n 0\n",
+				(int)(PROBE_BYTES * PROBE_SLICES >> 20), o->n_threads);
+			goto out;
+		}
+		prp = &pr;
+		bw = malloc(((size_t)o->n_decode + 1) * sizeof(*bw));
+		if (!bw) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	for (res.rounds = 0; res.rounds < o->reps; res.rounds++) {
+		double ho = prp ? ember_handoff_ns() : 0;
 
-		if ((ret = bench_round(s, o, toks, in.n_vocab, &t_pre, &t_dec, &err)))
+		ret = bench_round(s, o, &in, toks, prp, bw, &r, &err);
+		if (ret == -EIO) {
+			fprintf(stderr, "ember-run: the read-bandwidth probe failed\n");
+			goto out;
+		}
+		if (ret)
 			goto fail;
-		if (dec) {
-			bw1 = measure_bandwidth(nthreads);
-			ho1 = ember_handoff_ns();
-		}
-		steady = !dec || (bw0 > 0 && bw1 > 0 && bw0 <= BENCH_STEADY * bw1 &&
-				  bw1 <= BENCH_STEADY * bw0);
-		if (o->n_prefill > 0 && o->n_prefill / t_pre > best_pre)
-			best_pre = o->n_prefill / t_pre;
-		if (o->n_decode > 0) {
-			struct round *r = steady ? &best : &best_unsteady;
-
-			if (o->n_decode / t_dec > r->tps) {
-				r->tps = o->n_decode / t_dec;
-				r->bw = bw1 > bw0 ? bw1 : bw0;
-				r->handoff = bw1 > bw0 ? ho1 : ho0;
-			}
-		}
-		res.rounds++;
-		res.steady += steady;
+		r.handoff = ho;
+		if (o->n_prefill > 0 && o->n_prefill / r.t_pre > best_pre)
+			best_pre = o->n_prefill / r.t_pre;
+		if (o->n_decode > 0 && (!best.t_dec || r.t_dec < best.t_dec))
+			best = r;
 	}
-	if (o->n_decode > 0 && !res.steady) {
-		fprintf(stderr, "ember-run: the read bandwidth moved by more than %.0f%% across each of %d rounds (other load on the machine?); the decode bound below is the higher measurement of the fastest round\n",
-			(BENCH_STEADY - 1) * 100, res.rounds);
-		best = best_unsteady;
+	/* the fastest decode round, against the bandwidth read before each
+	 * of its tokens */
+	for (int i = 0; i < o->n_decode; i++)
+		bytes += token_bytes(&in, o->kv_dtype, (uint32_t)(o->n_prefill > 0 ?
+						     o->n_prefill : 1) + (uint32_t)i);
+	if (best.t_bound > 0) {
+		bound = o->n_decode / best.t_bound;
+		res.bw = bytes / best.t_bound;
+		res.bytes = bytes / o->n_decode;
 	}
-	res.bw = best.bw;
+	res.bw_min = best.bw_min;
+	res.bw_max = best.bw_max;
 	res.handoff = best.handoff;
-	/* average KV bytes read per decode token: K and V of every layer for
-	 * the positions so far (mid-run average) */
-	kv_per_pos = (double)in.n_layer * 2.0 *
-		     (double)ek_row_size(o->kv_dtype, (uint64_t)in.n_head_kv * in.head_dim);
-	bound = best.bw / ((double)in.matmul_bytes + kv_per_pos * (o->n_prefill + o->n_decode / 2.0));
 	if (o->n_prefill > 0)
 		report(o, &in, "prefill", o->n_prefill, best_pre, 0, &res);
 	if (o->n_decode > 0)
-		report(o, &in, "decode", o->n_decode, best.tps, bound, &res);
+		report(o, &in, "decode", o->n_decode, o->n_decode / best.t_dec, bound, &res);
 	if (!o->json && o->n_decode > 0)
-		printf("read bandwidth %.2f GB/s on %d threads (thread hand-off %.0f ns; %d of %d rounds steady); %.1f MB read per token + %s KV cache; ",
-		       res.bw / 1e9, o->n_threads, res.handoff, res.steady, res.rounds,
-		       in.matmul_bytes / 1e6, ember_type_name(o->kv_dtype));
+		printf("read bandwidth %.2f GB/s on %d threads, read before each token (%.1f-%.1f; thread hand-off %.0f ns); %.1f MB read per token + %s KV cache; ",
+		       res.bw / 1e9, o->n_threads, res.bw_min / 1e9, res.bw_max / 1e9,
+		       res.handoff, in.matmul_bytes / 1e6, ember_type_name(o->kv_dtype));
 	if (!o->json)
 		printf("peak RSS %.1f MiB\n", (double)res.rss / (1 << 20));
 	goto out;
 fail:
 	fprintf(stderr, "ember-run: %s\n", err.msg);
 out:
+	probe_free(&pr);
+	free(bw);
 	free(toks);
 	ember_session_free(s);
 	ember_model_free(m);

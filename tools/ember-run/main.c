@@ -42,8 +42,8 @@ static void usage(FILE *f)
 		"      --ignore-eos        keep generating after end-of-text\n"
 		"      --bench             measure prefill/decode speed instead of generating text\n"
 		"      --prefill N         bench: prompt tokens (default 128); -n sets decode tokens (64)\n"
-		"      --reps N            bench: timed rounds (default 3) with the read bandwidth\n"
-		"                          steady across each (else rerun, up to 3N); best is reported\n"
+		"      --reps N            bench: timed rounds (default 3), the fastest reported; its\n"
+		"                          bound: the read bandwidth measured before every decode token\n"
 		"      --json              bench: one JSON object per line\n"
 		"  -h, --help\n");
 }
