@@ -66,6 +66,9 @@ struct backend {
 /* The CPU backend: runs every step with the ek_* kernels on n_threads. */
 int cpu_backend_create(struct fwd_state *st, int n_threads, struct backend *out,
 		       struct ember_error *err);
+/* Its threads, and a job of n <= that many tasks on them (a thread each). */
+int cpu_backend_threads(const struct backend *b);
+void cpu_backend_run_job(const struct backend *b, ek_task_fn fn, void *arg, int n);
 
 /* For tests: the session's state and running a single step on it. */
 struct fwd_state *session_state(struct ember_session *s);

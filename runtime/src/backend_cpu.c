@@ -228,6 +228,20 @@ static size_t scratch_for(const struct weight *w, uint32_t m, int nthreads)
 	return ek_matmul_scratch_size(&p, nthreads);
 }
 
+int cpu_backend_threads(const struct backend *b)
+{
+	const struct cpu *c = b->priv;
+
+	return c->ex.nthreads > 0 ? c->ex.nthreads : 1;
+}
+
+void cpu_backend_run_job(const struct backend *b, ek_task_fn fn, void *arg, int n)
+{
+	const struct cpu *c = b->priv;
+
+	c->ex.run(c->ex.ctx, fn, arg, n);
+}
+
 int cpu_backend_create(struct fwd_state *st, int n_threads, struct backend *out,
 		       struct ember_error *err)
 {

@@ -15,6 +15,7 @@ struct ember_session {
 	struct fwd_state st;
 	struct backend be[MAX_BACKENDS];
 	int n_be;
+	int cpu;		/* be[cpu] is the CPU backend */
 	uint32_t n_past;
 };
 
@@ -143,7 +144,7 @@ int ember_session_create(struct ember_model *m, const struct ember_session_opts 
 		ember_session_free(s);
 		return ret;
 	}
-	s->n_be++;
+	s->cpu = s->n_be++;
 	*out = s;
 	return 0;
 oom:
@@ -167,6 +168,20 @@ uint32_t ember_session_n_past(const struct ember_session *s)
 uint32_t ember_session_n_ctx(const struct ember_session *s)
 {
 	return s->st.n_ctx;
+}
+
+int ember_session_n_threads(const struct ember_session *s)
+{
+	return cpu_backend_threads(&s->be[s->cpu]);
+}
+
+int ember_session_run_job(struct ember_session *s,
+			  void (*fn)(void *arg, int i, int n), void *arg, int n)
+{
+	if (!fn || n < 1 || n > ember_session_n_threads(s))
+		return -EINVAL;
+	cpu_backend_run_job(&s->be[s->cpu], fn, arg, n);
+	return 0;
 }
 
 static int run_step(struct ember_session *s, const struct step *st)

@@ -8,6 +8,9 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -401,6 +404,79 @@ static void test_q8_kv(const struct synth_spec *narrow)
 	test_threads_equal(&w32, "qwen2, q8_0 kv", 300, EK_Q8_0);
 }
 
+struct job_log {
+	_Atomic int runs[4];
+	_Atomic unsigned long tid[4];
+};
+
+static void log_task(void *arg, int i, int n)
+{
+	struct job_log *l = arg;
+
+	if (i >= 0 && i < 4 && n <= 4) {
+		atomic_fetch_add(&l->runs[i], 1);
+		atomic_store(&l->tid[i], (unsigned long)pthread_self());
+	}
+	/* every task waits (a while) for all of them: a thread that ran two
+	 * tasks would have waited for itself, and its tasks show one thread */
+	for (int k = 0, spins = 0; k < n && spins < 2000000; k++)
+		while (!atomic_load(&l->runs[k]) && spins++ < 2000000)
+			sched_yield();
+}
+
+/*
+ * An app's job on the session's threads: each of n tasks runs once, each
+ * on a thread of its own (the tasks wait for one another), for n = 1 up
+ * to ember_session_n_threads(); other n are refused with EINVAL.
+ */
+static void test_run_job(const struct synth_spec *spec)
+{
+	char path[] = "/tmp/ember-test-job-XXXXXX";
+	struct ember_model *m = NULL;
+	struct ember_error err;
+
+	close(mkstemp(path));
+	CHECK(synth_write(spec, path, &err) == 0, "%s", err.msg);
+	CHECK(ember_model_load(path, &m, &err) == 0, "%s", err.msg);
+	unlink(path);
+	for (int threads = 1; m && threads <= 3; threads++) {
+		struct ember_session_opts so;
+		struct ember_session *s = NULL;
+
+		ember_session_opts_default(&so);
+		so.n_threads = threads;
+		CHECK(ember_session_create(m, &so, &s, &err) == 0, "%s", err.msg);
+		if (!s)
+			continue;
+		CHECK(ember_session_n_threads(s) == threads, "%d threads: reported %d",
+		      threads, ember_session_n_threads(s));
+		for (int n = 1; n <= threads; n++) {
+			struct job_log l = { 0 };
+			int distinct = 0;
+
+			CHECK(ember_session_run_job(s, log_task, &l, n) == 0,
+			      "%d of %d threads", n, threads);
+			for (int i = 0; i < n; i++) {
+				bool seen = false;
+
+				for (int k = 0; k < i; k++)
+					seen |= l.tid[k] == l.tid[i];
+				distinct += !seen;
+				CHECK(l.runs[i] == 1, "task %d of %d ran %d times", i, n,
+				      (int)l.runs[i]);
+			}
+			CHECK(distinct == n, "%d tasks on %d threads", n, distinct);
+			CHECK(l.runs[n < 4 ? n : 3] == (n < 4 ? 0 : 1), "a task past %d ran", n);
+		}
+		CHECK(ember_session_run_job(s, log_task, NULL, 0) == -EINVAL &&
+		      ember_session_run_job(s, log_task, NULL, threads + 1) == -EINVAL &&
+		      ember_session_run_job(s, NULL, NULL, 1) == -EINVAL,
+		      "bad jobs on %d threads accepted", threads);
+		ember_session_free(s);
+	}
+	ember_model_free(m);
+}
+
 int main(void)
 {
 	struct synth_spec llama = { "llama", "tiny-llama", 300, 64, 2, 4, 2, 96, 128, 8,
@@ -434,6 +510,7 @@ int main(void)
 	test_threads_equal(&llama, "llama", 300, EK_F16);
 	test_threads_equal(&qwen, "qwen2", 300, EK_F16);
 	test_q8_kv(&llama);
+	test_run_job(&llama);
 	/* matrices of 1 MiB and more, in 16-row units shared unevenly */
 	struct synth_spec big = { "llama", "claims-llama", 300, 256, 2, 4, 2, 1024, 64, 0,
 				  10000.0f, 1e-5f, false, EK_F32, EK_F32, 17 };

@@ -25,7 +25,7 @@
  * The decode bound is measured token by token: this VM's read bandwidth
  * moves between ~30 and ~60 GB/s within seconds (docs/performance.md), so
  * a read probe runs right before every decode token (and after the last),
- * on as many threads as the model, and a token's bound is the time its
+ * on the session's own threads, and a token's bound is the time its
  * bytes take at the highest of the probes around it. A probe reads the
  * next slice of a ring much larger than the caches (a slice read again and
  * again would partly come from the L3).
@@ -35,11 +35,15 @@
 #define PROBE_STREAMS 4
 
 struct probe {
-	struct ek_pool *pool;
-	struct ek_exec ex;
+	struct ek_exec ex;	/* the session's own threads */
 	uint8_t *ring;
 	unsigned int next;
 };
+
+static void session_run(void *ctx, ek_task_fn fn, void *arg, int n)
+{
+	ember_session_run_job(ctx, fn, arg, n);
+}
 
 static double now(void)
 {
@@ -49,7 +53,7 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int probe_init(struct probe *p, int nthreads)
+static int probe_init(struct probe *p, struct ember_session *s)
 {
 	size_t bytes = PROBE_BYTES * PROBE_SLICES;
 
@@ -64,10 +68,8 @@ static int probe_init(struct probe *p, int nthreads)
 	/* non-zero content, so no page is the shared zero page */
 	for (size_t i = 0; i < bytes; i += 4096)
 		p->ring[i] = (uint8_t)(i >> 12) | 1;
-	p->pool = ek_pool_create(nthreads);
-	if (!p->pool)
-		return -ENOMEM;
-	p->ex = ek_pool_exec(p->pool);
+	p->ex = (struct ek_exec){ .ctx = s, .run = session_run,
+				  .nthreads = ember_session_n_threads(s) };
 	return 0;
 }
 
@@ -83,7 +85,6 @@ static void probe_free(struct probe *p)
 {
 	if (p->ring)
 		munmap(p->ring, PROBE_BYTES * PROBE_SLICES);
-	ek_pool_destroy(p->pool);
 }
 
 /* One round: its times (s), and the decode's at the bandwidth read before
@@ -228,10 +229,10 @@ int run_bench(const struct bench_opts *o)
 	res.rss = ember_peak_rss();
 	/* a prefill-only run needs no bound: no bandwidth is measured */
 	if (o->n_decode > 0) {
-		ret = probe_init(&pr, o->n_threads > 0 ? o->n_threads : 1);
+		ret = probe_init(&pr, s);
 		if (ret) {
-			fprintf(stderr, "ember-run: cannot set up the read-bandwidth probe (%d MiB and %d threads): free some memory or bench with -n 0\n",
-				(int)(PROBE_BYTES * PROBE_SLICES >> 20), o->n_threads);
+			fprintf(stderr, "ember-run: cannot map the read-bandwidth probe's %d MiB: free some memory or bench with -n 0\n",
+				(int)(PROBE_BYTES * PROBE_SLICES >> 20));
 			goto out;
 		}
 		prp = &pr;

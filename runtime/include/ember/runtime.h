@@ -125,6 +125,16 @@ void ember_session_free(struct ember_session *s);
 void ember_session_reset(struct ember_session *s);
 uint32_t ember_session_n_past(const struct ember_session *s);
 uint32_t ember_session_n_ctx(const struct ember_session *s);
+/* The CPU threads the session computes on (the calling thread among them). */
+int ember_session_n_threads(const struct ember_session *s);
+/* Runs fn(arg, i, n) for i = 0..n-1, each task on a thread of its own from
+ * the session's CPU threads, and returns when all are done: for work an
+ * app wants on the cores the model runs on, between evaluations
+ * (ember-run --bench reads the memory bandwidth this way, so no second set
+ * of threads competes with the session's). Not from inside fn or an eval.
+ * Returns 0, or -EINVAL when n is not 1..ember_session_n_threads(). */
+int ember_session_run_job(struct ember_session *s,
+			  void (*fn)(void *arg, int i, int n), void *arg, int n);
 
 /* Appends n tokens to the context and computes the logits of the last one
  * (*logits: n_vocab floats, valid until the next call). */
