@@ -3,8 +3,8 @@
  * ember-run --bench: prefill and decode speed of a model, and how close
  * decode comes to the memory-bandwidth bound (bytes each token must read:
  * every matmul weight, the LM head, and the KV cache so far), with the
- * bandwidth measured in the same run, before every decode token, on the
- * same number of threads.
+ * bandwidth measured in the same run, around every decode token, on the
+ * session's own threads.
  */
 #include "bench.h"
 
