@@ -7,7 +7,9 @@
  */
 #include "bandwidth.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -109,20 +111,30 @@ double ember_read_pass(const struct ek_exec *ex, const void *buf,
 	return t > 0 ? (double)read / t : 0;
 }
 
-double ember_read_bandwidth(const struct ek_exec *ex, size_t bytes, int reps)
+/* bytes of fresh memory (huge pages asked for), every page present, or
+ * NULL */
+static uint8_t *map_buffer(size_t bytes)
 {
-	static const int patterns[] = { 1, 2, 4 };
-	double best = 0;
-	uint8_t *buf;
+	uint8_t *buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	buf = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED)
-		return 0;
+		return NULL;
 	madvise(buf, bytes, MADV_HUGEPAGE);
 	/* non-zero content, so no page is the shared zero page */
 	for (size_t i = 0; i < bytes; i += 4096)
 		buf[i] = (uint8_t)(i >> 12) | 1;
+	return buf;
+}
+
+double ember_read_bandwidth(const struct ek_exec *ex, size_t bytes, int reps)
+{
+	static const int patterns[] = { 1, 2, 4 };
+	double best = 0;
+	uint8_t *buf = map_buffer(bytes);
+
+	if (!buf)
+		return 0;
 	for (int r = 0; r < reps; r++)
 		for (size_t p = 0; p < sizeof(patterns) / sizeof(*patterns);
 		     p++) {
@@ -133,4 +145,31 @@ double ember_read_bandwidth(const struct ek_exec *ex, size_t bytes, int reps)
 		}
 	munmap(buf, bytes);
 	return best;
+}
+
+int ember_read_ring_init(struct ember_read_ring *r, size_t slice,
+			 unsigned int slices)
+{
+	memset(r, 0, sizeof(*r));
+	r->buf = map_buffer(slice * slices);
+	if (!r->buf)
+		return -ENOMEM;
+	r->slice = slice;
+	r->slices = slices;
+	return 0;
+}
+
+double ember_read_ring_pass(struct ember_read_ring *r, const struct ek_exec *ex,
+			    int streams)
+{
+	const uint8_t *slice = r->buf + r->slice * (r->next++ % r->slices);
+
+	return ember_read_pass(ex, slice, r->slice, streams);
+}
+
+void ember_read_ring_free(struct ember_read_ring *r)
+{
+	if (r->buf)
+		munmap(r->buf, r->slice * r->slices);
+	r->buf = NULL;
 }

@@ -5,6 +5,7 @@
 #define EMBER_TOOLS_BANDWIDTH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <ember/kernels.h>
 
@@ -23,5 +24,21 @@ double ember_read_bandwidth(const struct ek_exec *ex, size_t bytes, int reps);
  * first wakes the pool's sleeping workers. */
 double ember_read_pass(const struct ek_exec *ex, const void *buf,
 		       size_t bytes, int streams);
+
+/* Read passes repeated through a run: each reads the next of `slices`
+ * buffers of `slice` bytes, so that none is still in the caches from its
+ * last pass (one buffer read again and again kept ~10% of itself in this
+ * VM's 32 MiB L3 and read that much fast). */
+struct ember_read_ring {
+	uint8_t *buf;
+	size_t slice;
+	unsigned int slices, next;
+};
+int ember_read_ring_init(struct ember_read_ring *r, size_t slice,
+			 unsigned int slices);	/* 0 or -ENOMEM */
+/* ember_read_pass() over the next slice: bytes per second */
+double ember_read_ring_pass(struct ember_read_ring *r, const struct ek_exec *ex,
+			    int streams);
+void ember_read_ring_free(struct ember_read_ring *r);	/* zeroed or inited */
 
 #endif

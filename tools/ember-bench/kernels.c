@@ -40,8 +40,8 @@ struct kctx {
 	bool have_blas;
 	double bw;		/* GB/s */
 	uint64_t seed;
-	int matched;		/* kernel rows the filter let through */
-	bool dry;		/* only count them: nothing measured */
+	bool dry;		/* only count the rows the filter lets through */
+	int matched;		/* (that count) */
 };
 
 static bool wanted(const struct kctx *k, const char *op)
@@ -125,9 +125,10 @@ static void bench_matmul(struct kctx *k, int dtype, uint32_t m, uint32_t n,
 		 ek_dtype_name(dtype), m, n, kk, tag);
 	if (!wanted(k, op) && !wanted(k, full))
 		return;
-	k->matched++;
-	if (k->dry)
+	if (k->dry) {
+		k->matched++;
 		return;
+	}
 	memset(&a, 0, sizeof(a));
 	memset(&r, 0, sizeof(r));
 	a.k = k;
@@ -280,9 +281,10 @@ static void bench_attention(struct kctx *k, int dtype, int klayout,
 
 	if (!wanted(k, "attention"))
 		return;
-	k->matched++;
-	if (k->dry)
+	if (k->dry) {
+		k->matched++;
 		return;
+	}
 	memset(&a, 0, sizeof(a));
 	memset(&r, 0, sizeof(r));
 	a.k = k;

@@ -26,9 +26,7 @@
 
 #define ST_COPY_BYTES ((size_t)128 << 20)	/* per op: 4x a 32 MiB L3 */
 #define ST_PROBE_BYTES ((size_t)64 << 20)
-/* Probes take turns over this many buffers: one buffer read again and
- * again kept ~10% of itself in the L3 and read faster than DRAM */
-#define ST_PROBE_RING 4
+#define ST_PROBE_RING 4	/* buffers the probes take turns over */
 #define ST_SAMPLE_BYTES ((size_t)32 << 20)	/* weights per sample */
 #define ST_PROBE_STREAMS 4
 #define ST_MAX_OPS 4
@@ -199,32 +197,26 @@ static void st_report(struct st_ctx *s, int opi, const struct st_sample *sm,
 	free(b);
 }
 
-/* GB/s of the i-th probe */
-static double st_probe(struct st_ctx *s, const uint8_t *ring, int i)
-{
-	return ember_read_pass(&s->ex, ring + ST_PROBE_BYTES * (size_t)(i % ST_PROBE_RING),
-			       ST_PROBE_BYTES, ST_PROBE_STREAMS) * 1e-9;
-}
-
 static int st_measure(struct st_ctx *s, double seconds)
 {
 	int cap = 1 << 16, n = 0, steady = 0;
 	struct st_sample *sm = malloc(sizeof(*sm) * (size_t)cap);
 	double *levels = malloc(sizeof(double) * (size_t)cap);
-	uint8_t *ring = bench_alloc(ST_PROBE_BYTES * ST_PROBE_RING);
+	struct ember_read_ring ring;
 	double t0 = bench_now();
 
-	if (!sm || !levels) {
+	if (!sm || !levels || ember_read_ring_init(&ring, ST_PROBE_BYTES, ST_PROBE_RING)) {
 		fprintf(stderr, "ember-bench: out of memory\n");
 		exit(1);
 	}
 	while (n < cap && bench_now() - t0 < seconds) {
 		sm[n].op = n % s->nops;
-		sm[n].before = st_probe(s, ring, n);
+		sm[n].before = ember_read_ring_pass(&ring, &s->ex,
+						    ST_PROBE_STREAMS) * 1e-9;
 		sm[n].gbs = st_op_run(s, &s->ops[sm[n].op]);
 		n++;
 	}
-	double last = st_probe(s, ring, n);
+	double last = ember_read_ring_pass(&ring, &s->ex, ST_PROBE_STREAMS) * 1e-9;
 
 	for (int i = 0; i < n; i++) {
 		double a = sm[i].before, b = i + 1 < n ? sm[i + 1].before : last;
@@ -240,7 +232,7 @@ static int st_measure(struct st_ctx *s, double seconds)
 			(ST_STEADY - 1) * 100);
 		free(sm);
 		free(levels);
-		bench_free(ring, ST_PROBE_BYTES * ST_PROBE_RING);
+		ember_read_ring_free(&ring);
 		return 1;
 	}
 	double q1 = quantile(levels, steady, 1.0 / 3),
@@ -256,7 +248,7 @@ static int st_measure(struct st_ctx *s, double seconds)
 		st_report(s, i, sm, n, q1, q2, "mid");
 		st_report(s, i, sm, n, q2, INFINITY, "high");
 	}
-	bench_free(ring, ST_PROBE_BYTES * ST_PROBE_RING);
+	ember_read_ring_free(&ring);
 	free(sm);
 	free(levels);
 	return 0;

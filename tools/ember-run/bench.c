@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include <ember/kernels.h>
@@ -36,8 +35,7 @@
 
 struct probe {
 	struct ek_exec ex;	/* the session's own threads */
-	uint8_t *ring;
-	unsigned int next;
+	struct ember_read_ring ring;
 };
 
 static void session_run(void *ctx, ek_task_fn fn, void *arg, int n)
@@ -55,42 +53,21 @@ static double now(void)
 
 static int probe_init(struct probe *p, struct ember_session *s)
 {
-	size_t bytes = PROBE_BYTES * PROBE_SLICES;
-
-	memset(p, 0, sizeof(*p));
-	p->ring = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p->ring == MAP_FAILED) {
-		p->ring = NULL;
-		return -ENOMEM;
-	}
-	madvise(p->ring, bytes, MADV_HUGEPAGE);
-	/* non-zero content, so no page is the shared zero page */
-	for (size_t i = 0; i < bytes; i += 4096)
-		p->ring[i] = (uint8_t)(i >> 12) | 1;
 	p->ex = (struct ek_exec){ .ctx = s, .run = session_run,
 				  .nthreads = ember_session_n_threads(s) };
-	return 0;
+	return ember_read_ring_init(&p->ring, PROBE_BYTES, PROBE_SLICES);
 }
 
 /* Bytes per second of the next slice. */
 static double probe_read(struct probe *p)
 {
-	const uint8_t *slice = p->ring + PROBE_BYTES * (p->next++ % PROBE_SLICES);
-
-	return ember_read_pass(&p->ex, slice, PROBE_BYTES, PROBE_STREAMS);
-}
-
-static void probe_free(struct probe *p)
-{
-	if (p->ring)
-		munmap(p->ring, PROBE_BYTES * PROBE_SLICES);
+	return ember_read_ring_pass(&p->ring, &p->ex, PROBE_STREAMS);
 }
 
 /* One round: its times (s), and the decode's at the bandwidth read before
  * each token, with the slowest and fastest of those reads (bytes/s). */
 struct round {
-	double t_pre, t_dec, t_bound, bw_min, bw_max, handoff;
+	double t_pre, t_dec, t_bound, bytes, bw_min, bw_max, handoff;
 };
 
 /* What a run measured, for the report. */
@@ -177,7 +154,10 @@ static int bench_round(struct ember_session *s, const struct bench_opts *o,
 
 		if (b <= 0)
 			return -EIO;
-		r->t_bound += token_bytes(in, o->kv_dtype, pos0 + (uint32_t)i) / b;
+		double tb = token_bytes(in, o->kv_dtype, pos0 + (uint32_t)i);
+
+		r->bytes += tb;
+		r->t_bound += tb / b;
 		r->bw_min = bw[i + 1] < r->bw_min ? bw[i + 1] : r->bw_min;
 		r->bw_max = bw[i + 1] > r->bw_max ? bw[i + 1] : r->bw_max;
 	}
@@ -193,7 +173,7 @@ int run_bench(const struct bench_opts *o)
 	struct ember_error err;
 	struct probe pr = { 0 }, *prp = NULL;
 	int32_t *toks = NULL;
-	double best_pre = 0, bound = 0, bytes = 0, *bw = NULL;
+	double best_pre = 0, bound = 0, *bw = NULL;
 	struct round r, best = { 0 };
 	struct result res = { 0 };
 	int ret;
@@ -258,15 +238,12 @@ int run_bench(const struct bench_opts *o)
 		if (o->n_decode > 0 && (!best.t_dec || r.t_dec < best.t_dec))
 			best = r;
 	}
-	/* the fastest decode round, against the bandwidth read before each
+	/* the fastest decode round, against the bandwidth read around each
 	 * of its tokens */
-	for (int i = 0; i < o->n_decode; i++)
-		bytes += token_bytes(&in, o->kv_dtype, (uint32_t)(o->n_prefill > 0 ?
-						     o->n_prefill : 1) + (uint32_t)i);
 	if (best.t_bound > 0) {
 		bound = o->n_decode / best.t_bound;
-		res.bw = bytes / best.t_bound;
-		res.bytes = bytes / o->n_decode;
+		res.bw = best.bytes / best.t_bound;
+		res.bytes = best.bytes / o->n_decode;
 	}
 	res.bw_min = best.bw_min;
 	res.bw_max = best.bw_max;
@@ -285,7 +262,7 @@ int run_bench(const struct bench_opts *o)
 fail:
 	fprintf(stderr, "ember-run: %s\n", err.msg);
 out:
-	probe_free(&pr);
+	ember_read_ring_free(&pr.ring);
 	free(bw);
 	free(toks);
 	ember_session_free(s);
