@@ -13,8 +13,12 @@
  * highest third of the levels the run saw.
  *
  * Ops: plain reads of cold weight copies in the probe's pattern (what
- * simple streaming gets from that memory) and M = 1 matmuls over cold X16
- * copies, as the CPU runtime's decode runs them.
+ * simple streaming gets from that memory), the same reads by one thread
+ * (how much of it one thread alone can pull: when that is most, a thread
+ * that waits at a barrier costs little bandwidth; on this VM it is most
+ * in the low state and about half in the high one, where each vCPU has
+ * a link of its own), and M = 1 matmuls over cold X16 copies, as the CPU
+ * runtime's decode runs them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -29,7 +33,7 @@
 #define ST_PROBE_RING 4	/* buffers the probes take turns over */
 #define ST_SAMPLE_BYTES ((size_t)32 << 20)	/* weights per sample */
 #define ST_PROBE_STREAMS 4
-#define ST_MAX_OPS 4
+#define ST_MAX_OPS 5
 /* A sample counts when the probes around it are this close (as ember-run
  * --bench's rounds) */
 #define ST_STEADY 1.2
@@ -39,6 +43,7 @@ struct st_op {
 	int dtype;
 	uint32_t n, k;
 	bool read;		/* plain reads, not a matmul */
+	bool one_thread;	/* read: by the calling thread alone */
 	size_t bytes;		/* weight bytes read per call */
 	uint8_t *all;		/* the copies */
 	size_t step;
@@ -68,6 +73,8 @@ struct st_ctx {
 static const struct st_op st_all[ST_MAX_OPS] = {
 	{ .name = "read q8_0 4096x4096 copies", .dtype = EK_Q8_0,
 	  .n = 4096, .k = 4096, .read = true },
+	{ .name = "read-1thr q8_0 4096x4096 copies", .dtype = EK_Q8_0,
+	  .n = 4096, .k = 4096, .read = true, .one_thread = true },
 	{ .name = "matmul q8_0 1x4096x4096 x16", .dtype = EK_Q8_0,
 	  .n = 4096, .k = 4096 },
 	{ .name = "matmul q4_0 1x4096x4096 x16", .dtype = EK_Q4_0,
@@ -133,7 +140,8 @@ static double st_op_run(struct st_ctx *s, struct st_op *op)
 
 		op->next = (op->next + 1) % op->copies;
 		if (op->read) {
-			ember_read_pass(&s->ex, w, op->bytes, ST_PROBE_STREAMS);
+			ember_read_pass(op->one_thread ? &ek_exec_serial : &s->ex,
+					w, op->bytes, ST_PROBE_STREAMS);
 		} else {
 			op->p.w = w;
 			ek_matmul(&s->ex, &op->p, op->scratch);
@@ -180,7 +188,8 @@ static void st_report(struct st_ctx *s, int opi, const struct st_sample *sm,
 		}
 	if (cnt) {
 		memset(&r, 0, sizeof(r));
-		snprintf(r.op, sizeof(r.op), "%s", op->read ? "read" : "matmul");
+		snprintf(r.op, sizeof(r.op), "%s", !op->read ? "matmul" :
+			 op->one_thread ? "read-1thr" : "read");
 		snprintf(r.dtype, sizeof(r.dtype), "%s", ek_dtype_name(op->dtype));
 		snprintf(r.shape, sizeof(r.shape), "%s%ux%u %s",
 			 op->read ? "" : "1x", op->n, op->k, band);
@@ -190,7 +199,8 @@ static void st_report(struct st_ctx *s, int opi, const struct st_sample *sm,
 		snprintf(r.baseline_name, sizeof(r.baseline_name),
 			 "read bandwidth");
 		snprintf(r.note, sizeof(r.note), "%d samples, %s", cnt,
-			 op->read ? "W copies, probe pattern" : "x16, cold");
+			 !op->read ? "x16, cold" : op->one_thread ?
+			 "W copies, probe pattern, 1 thread" : "W copies, probe pattern");
 		bench_print(s->o, &r);
 	}
 	free(v);
@@ -267,7 +277,7 @@ int bench_states_main(const struct bench_opts *o)
 		if (st_wanted(o, st_all[i].name))
 			s.ops[s.nops++] = st_all[i];
 	if (!s.nops) {
-		fprintf(stderr, "ember-bench: no states op matches --filter '%s': the ops are \"read q8_0 4096x4096 copies\", \"matmul q8_0 1x4096x4096 x16\", \"matmul q4_0 1x4096x4096 x16\" and \"matmul q8_0 1x1536x576 x16\"\n",
+		fprintf(stderr, "ember-bench: no states op matches --filter '%s': the ops are \"read q8_0 4096x4096 copies\", \"read-1thr q8_0 4096x4096 copies\", \"matmul q8_0 1x4096x4096 x16\", \"matmul q4_0 1x4096x4096 x16\" and \"matmul q8_0 1x1536x576 x16\"\n",
 			o->filter);
 		return 1;
 	}
