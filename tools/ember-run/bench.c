@@ -7,6 +7,7 @@
  * session's own threads.
  */
 #include "bench.h"
+#include "token_bound.h"
 
 #include "bandwidth.h"
 #include "handoff.h"
@@ -25,7 +26,8 @@
  * moves between ~30 and ~60 GB/s within seconds (docs/performance.md), so
  * a read probe runs right before every decode token (and after the last),
  * on the session's own threads, and a token's bound is the time its
- * bytes take at the highest of the probes around it. A probe reads the
+ * bytes take at the highest of the probes around it (token_bound.h; a
+ * probe a descheduled vCPU slowed several-fold is set aside). A probe reads the
  * next slice of a ring much larger than the caches (a slice read again and
  * again would partly come from the L3).
  */
@@ -68,6 +70,7 @@ static double probe_read(struct probe *p)
  * each token, with the slowest and fastest of those reads (bytes/s). */
 struct round {
 	double t_pre, t_dec, t_bound, bytes, bw_min, bw_max, handoff;
+	int disturbed;		/* probes set aside */
 };
 
 /* What a run measured, for the report. */
@@ -75,7 +78,7 @@ struct result {
 	uint64_t rss;
 	double bw, bw_min, bw_max, handoff;	/* of the fastest decode round */
 	double bytes;		/* read per decode token, on average */
-	int rounds;
+	int rounds, disturbed;
 };
 
 static void report(const struct bench_opts *o, const struct ember_model_info *in,
@@ -86,11 +89,11 @@ static void report(const struct bench_opts *o, const struct ember_model_info *in
 	const char *name = in->name[0] ? in->name : in->path;
 
 	if (o->json)
-		printf("{\"model\": \"%s\", \"generated_weights\": %s, \"dtype\": \"%s\", \"phase\": \"%s\", \"tokens\": %d, \"threads\": %d, \"tokens_per_s\": %.2f, \"bound_tokens_per_s\": %.2f, \"ratio\": %.3f, \"peak_rss_bytes\": %llu, \"bandwidth_gbs\": %.2f, \"bandwidth_min_gbs\": %.2f, \"bandwidth_max_gbs\": %.2f, \"read_bytes_per_token\": %.0f, \"handoff_ns\": %.0f, \"rounds\": %d, \"kv_type\": \"%s\"}\n",
+		printf("{\"model\": \"%s\", \"generated_weights\": %s, \"dtype\": \"%s\", \"phase\": \"%s\", \"tokens\": %d, \"threads\": %d, \"tokens_per_s\": %.2f, \"bound_tokens_per_s\": %.2f, \"ratio\": %.3f, \"peak_rss_bytes\": %llu, \"bandwidth_gbs\": %.2f, \"bandwidth_min_gbs\": %.2f, \"bandwidth_max_gbs\": %.2f, \"read_bytes_per_token\": %.0f, \"handoff_ns\": %.0f, \"rounds\": %d, \"probes_disturbed\": %d, \"kv_type\": \"%s\"}\n",
 		       name, in->generated ? "true" : "false", dt, phase, n, o->n_threads, tps,
 		       bound, bound > 0 ? tps / bound : 0, (unsigned long long)r->rss,
 		       r->bw / 1e9, r->bw_min / 1e9, r->bw_max / 1e9, r->bytes, r->handoff, r->rounds,
-		       ember_type_name(o->kv_dtype));
+		       r->disturbed, ember_type_name(o->kv_dtype));
 	else
 		printf("%-8s %-60s %5s %4d tokens: %9.2f tok/s%s", phase, name, dt, n, tps,
 		       bound > 0 ? "" : "\n");
@@ -111,7 +114,8 @@ static double token_bytes(const struct ember_model_info *in, int kv_dtype,
 
 /* One round from an empty context: prefill o->n_prefill tokens (or one),
  * then decode o->n_decode. With a probe, the bandwidth is read before
- * every decode token and once after the last, into bw[0..n_decode]. */
+ * every decode token and once after the last, into bw[0..n_decode]; bw
+ * has 3 (n_decode + 1) doubles, the rest for token_bandwidth(). */
 static int bench_round(struct ember_session *s, const struct bench_opts *o,
 		       const struct ember_model_info *in, const int32_t *toks,
 		       struct probe *pr, double *bw, struct round *r,
@@ -141,23 +145,19 @@ static int bench_round(struct ember_session *s, const struct bench_opts *o,
 	}
 	if (!pr || o->n_decode <= 0)
 		return 0;
-	/* each token against the highest of the two reads before it and the
-	 * two after (when there are): something else on the machine only
-	 * slows a read down, and one slowed read must not lower the bound */
 	bw[o->n_decode] = probe_read(pr);
+
+	double *tmp = bw + o->n_decode + 1, *tok_bw = tmp + o->n_decode + 1;
+
+	r->disturbed = token_bandwidth(bw, o->n_decode, tmp, tok_bw);
+	if (r->disturbed < 0)
+		return -EIO;
 	r->bw_min = r->bw_max = bw[0];
 	for (int i = 0; i < o->n_decode; i++) {
-		double b = 0;
-
-		for (int j = i > 0 ? i - 1 : 0; j <= i + 2 && j <= o->n_decode; j++)
-			b = bw[j] > b ? bw[j] : b;
-
-		if (b <= 0)
-			return -EIO;
 		double tb = token_bytes(in, o->kv_dtype, pos0 + (uint32_t)i);
 
 		r->bytes += tb;
-		r->t_bound += tb / b;
+		r->t_bound += tb / tok_bw[i];
 		r->bw_min = bw[i + 1] < r->bw_min ? bw[i + 1] : r->bw_min;
 		r->bw_max = bw[i + 1] > r->bw_max ? bw[i + 1] : r->bw_max;
 	}
@@ -216,7 +216,7 @@ int run_bench(const struct bench_opts *o)
 			goto out;
 		}
 		prp = &pr;
-		bw = malloc(((size_t)o->n_decode + 1) * sizeof(*bw));
+		bw = malloc(3 * ((size_t)o->n_decode + 1) * sizeof(*bw));
 		if (!bw) {
 			ret = -ENOMEM;
 			goto out;
@@ -248,13 +248,15 @@ int run_bench(const struct bench_opts *o)
 	res.bw_min = best.bw_min;
 	res.bw_max = best.bw_max;
 	res.handoff = best.handoff;
+	res.disturbed = best.disturbed;
 	if (o->n_prefill > 0)
 		report(o, &in, "prefill", o->n_prefill, best_pre, 0, &res);
 	if (o->n_decode > 0)
 		report(o, &in, "decode", o->n_decode, o->n_decode / best.t_dec, bound, &res);
 	if (!o->json && o->n_decode > 0)
-		printf("read bandwidth %.2f GB/s on %d threads, read before each token (%.1f-%.1f; thread hand-off %.0f ns); %.1f MB read per token + %s KV cache; ",
+		printf("read bandwidth %.2f GB/s on %d threads, read before each token (%.1f-%.1f, %d disturbed read%s set aside; thread hand-off %.0f ns); %.1f MB read per token + %s KV cache; ",
 		       res.bw / 1e9, o->n_threads, res.bw_min / 1e9, res.bw_max / 1e9,
+		       res.disturbed, res.disturbed == 1 ? "" : "s",
 		       res.handoff, in.matmul_bytes / 1e6, ember_type_name(o->kv_dtype));
 	if (!o->json)
 		printf("peak RSS %.1f MiB\n", (double)res.rss / (1 << 20));
