@@ -27,9 +27,9 @@
  * a read probe runs right before every decode token (and after the last),
  * on the session's own threads, and a token's bound is the time its
  * bytes take at the highest of the probes around it (token_bound.h; a
- * probe a descheduled vCPU slowed several-fold is set aside). A probe reads the
- * next slice of a ring much larger than the caches (a slice read again and
- * again would partly come from the L3).
+ * probe a descheduled vCPU slowed several-fold is set aside). A probe
+ * reads the next slice of a ring much larger than the caches (a slice read
+ * again and again would partly come from the L3).
  */
 #define PROBE_BYTES ((size_t)16 << 20)
 #define PROBE_SLICES 16
