@@ -18,14 +18,14 @@ int ember_bo_create(struct ember_device *dev, uint64_t size,
 
 	*bop = NULL;
 	if (!size)
-		return ember_fail(dev, -EINVAL, "ember_bo_create: size is 0");
+		return ember_dev_fail(dev, -EINVAL, "ember_bo_create: size is 0");
 	bo = calloc(1, sizeof(*bo));
 	if (!bo)
-		return ember_fail(dev, -ENOMEM, "ember_bo_create: out of memory");
+		return ember_dev_fail(dev, -ENOMEM, "ember_bo_create: out of memory");
 	if (drmIoctl(dev->fd, DRM_IOCTL_EMBER_BO_CREATE, &req)) {
 		err = errno;
 		free(bo);
-		return ember_fail(dev, ember_neg_errno(err),
+		return ember_dev_fail(dev, ember_neg_errno(err),
 			"BO_CREATE of %llu bytes failed: %s%s",
 			(unsigned long long)size, strerror(err),
 			err == E2BIG ? " (a buffer is at most 4 GiB: split it)" :
@@ -70,7 +70,7 @@ int ember_bo_map(struct ember_bo *bo, void **ptr)
 			err = errno;
 			pthread_mutex_unlock(&bo->map_lock);
 			*ptr = NULL;
-			return ember_fail(bo->dev, ember_neg_errno(err),
+			return ember_dev_fail(bo->dev, ember_neg_errno(err),
 				"mmap of buffer %u (%llu bytes) failed: %s%s",
 				bo->handle, (unsigned long long)bo->size,
 				strerror(err),
@@ -110,7 +110,7 @@ int ember_bo_info(struct ember_device *dev, uint32_t handle,
 	memset(info, 0, sizeof(*info));
 	info->handle = handle;
 	if (drmIoctl(dev->fd, DRM_IOCTL_EMBER_BO_INFO, info))
-		return ember_fail(dev, ember_neg_errno(errno),
+		return ember_dev_fail(dev, ember_neg_errno(errno),
 			"BO_INFO of handle %u failed: %s%s", handle,
 			strerror(errno),
 			errno == ENOENT ? " (no such buffer in this file)" : "");

@@ -51,12 +51,12 @@ int ember_cmdbuf_create(struct ember_device *dev, uint32_t capacity,
 
 	*cbp = NULL;
 	if (capacity < 8)
-		return ember_fail(dev, -EINVAL,
+		return ember_dev_fail(dev, -EINVAL,
 			"ember_cmdbuf_create: capacity %u is below one op (8 bytes)",
 			capacity);
 	cb = calloc(1, sizeof(*cb));
 	if (!cb)
-		return ember_fail(dev, -ENOMEM, "ember_cmdbuf_create: out of memory");
+		return ember_dev_fail(dev, -ENOMEM, "ember_cmdbuf_create: out of memory");
 	ret = ember_bo_create(dev, capacity, &cb->bo);
 	if (!ret)
 		ret = ember_bo_map(cb->bo, &map);
@@ -106,7 +106,7 @@ uint32_t ember_cmdbuf_used(const struct ember_cmdbuf *cb)
 int ember_cmdbuf_end(struct ember_cmdbuf *cb, struct ember_job *job)
 {
 	if (cb->used == cb->job_start)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ember_cmdbuf_end: the job has no ops; add at least a NOP");
 	*job = cb->cur;
 	job->cmd_handle = ember_bo_handle(cb->bo);
@@ -121,7 +121,7 @@ int ember_cmdbuf_end(struct ember_cmdbuf *cb, struct ember_job *job)
 static int reserve(struct ember_cmdbuf *cb, uint32_t size, void **p)
 {
 	if (size > cb->capacity - cb->used)
-		return ember_fail(cb->dev, -ENOSPC,
+		return ember_dev_fail(cb->dev, -ENOSPC,
 			"command buffer full (%u of %u bytes used, op needs %u): submit its jobs, wait for them, then ember_cmdbuf_reset(), or create a bigger one",
 			cb->used, cb->capacity, size);
 	*p = cb->map + cb->used;
@@ -134,7 +134,7 @@ int ember_cmdbuf_raw(struct ember_cmdbuf *cb, const void *op, uint32_t size)
 	int ret;
 
 	if (!size || size % 8)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ember_cmdbuf_raw: size %u is not a non-zero multiple of 8",
 			size);
 	ret = reserve(cb, size, &p);
@@ -210,20 +210,20 @@ static int check_operand(struct ember_cmdbuf *cb, const char *op,
 	uint64_t span, end;
 
 	if (!r->bo)
-		return ember_fail(cb->dev, -EINVAL, "%s: operand %s has no buffer",
+		return ember_dev_fail(cb->dev, -EINVAL, "%s: operand %s has no buffer",
 				  op, what);
 	if (ember_bo_device(r->bo) != cb->dev)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"%s: operand %s's buffer belongs to another device/file; buffers are per file",
 			op, what);
 	if (!stride)
 		stride = row;
 	if (stride < row)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"%s: %s stride %llu is below its row size %llu", op, what,
 			(unsigned long long)stride, (unsigned long long)row);
 	if (stride % align || r->offset % align)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"%s: %s offset %llu / stride %llu not %llu-byte aligned",
 			op, what, (unsigned long long)r->offset,
 			(unsigned long long)stride, (unsigned long long)align);
@@ -231,7 +231,7 @@ static int check_operand(struct ember_cmdbuf *cb, const char *op,
 	    !ember_add_ok(span, row, &span) ||
 	    !ember_add_ok(span, r->offset, &end) ||
 	    end > ember_bo_size(r->bo))
-		return ember_fail(cb->dev, -ERANGE,
+		return ember_dev_fail(cb->dev, -ERANGE,
 			"%s: %s (%llu rows of %llu bytes, stride %llu, offset %llu) does not fit its %llu-byte buffer",
 			op, what, (unsigned long long)rows,
 			(unsigned long long)row, (unsigned long long)stride,
@@ -262,7 +262,7 @@ static int check_aliases(struct ember_cmdbuf *cb, const char *op,
 	while (!ret && (in = va_arg(ap, const struct span *)))
 		if (in->end > in->start && out->start < in->end &&
 		    in->start < out->end)
-			ret = ember_fail(cb->dev, -EINVAL,
+			ret = ember_dev_fail(cb->dev, -EINVAL,
 				"%s: output %s overlaps input %s; the device computes out of place: use separate memory",
 				op, out->name, in->name);
 	va_end(ap);
@@ -281,12 +281,12 @@ static int add_bos(struct ember_cmdbuf *cb, const char *op,
 		if (!refs[i])
 			continue;
 		if (ember_job_add_bo(&tmp, ember_bo_handle(refs[i]->bo), flags[i]))
-			return ember_fail(cb->dev, -E2BIG,
+			return ember_dev_fail(cb->dev, -E2BIG,
 				"%s: the job would use more than %d buffers; end it and start another",
 				op, EMBER_JOB_MAX_BOS);
 	}
 	if (cb->dev->info.max_job_bos && tmp.bo_count > cb->dev->info.max_job_bos)
-		return ember_fail(cb->dev, -E2BIG,
+		return ember_dev_fail(cb->dev, -E2BIG,
 			"%s: the job would use %u buffers, the device allows %u; end it and start another",
 			op, tmp.bo_count, cb->dev->info.max_job_bos);
 	cb->cur = tmp;
@@ -297,11 +297,11 @@ static int check_caps(struct ember_cmdbuf *cb, const char *op, unsigned opc,
 		      uint32_t dtype)
 {
 	if (!ember_device_has_op(cb->dev, opc))
-		return ember_fail(cb->dev, -EOPNOTSUPP,
+		return ember_dev_fail(cb->dev, -EOPNOTSUPP,
 			"%s: this device/firmware does not support the op (caps_ops 0x%llx)",
 			op, (unsigned long long)cb->dev->info.caps_ops);
 	if (!ember_device_has_dtype(cb->dev, dtype))
-		return ember_fail(cb->dev, -EOPNOTSUPP,
+		return ember_dev_fail(cb->dev, -EOPNOTSUPP,
 			"%s: this device/firmware does not support dtype %s (%u; caps_dtypes 0x%llx)",
 			op, dtype_name(dtype), dtype,
 			(unsigned long long)cb->dev->info.caps_dtypes);
@@ -324,11 +324,11 @@ static int rope_params(struct ember_cmdbuf *cb, const char *op,
 	if (base == 0.0f)
 		base = 10000.0f;
 	if (rope_dim < 2 || rope_dim % 2 || rope_dim > head_dim)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"%s: rope_dim %u must be even and in [2, head_dim %u]",
 			op, rope_dim, head_dim);
 	if (!isfinite(base) || base <= 0.0f)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"%s: rope freq_base must be finite and > 0", op);
 	*rope_dim_out = rope_dim;
 	*base_out = base;
@@ -376,20 +376,20 @@ int ember_cmdbuf_matmul(struct ember_cmdbuf *cb,
 
 	memset(&mm, 0, sizeof(mm));
 	if (!d->m || !d->n || !d->k)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"MATMUL: m, n, k must be non-zero (got %u, %u, %u)",
 			d->m, d->n, d->k);
 	if (d->m > EMBER_MAX_DIM || d->n > EMBER_MAX_DIM || d->k > EMBER_MAX_DIM)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"MATMUL: m, n, k must be at most %u (got %u, %u, %u): split the op",
 			EMBER_MAX_DIM, d->m, d->n, d->k);
 	if (d->flags & ~(EMBER_MATMUL_ACCUMULATE | EMBER_MATMUL_BIAS))
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"MATMUL: unknown flags 0x%x (known: ACCUMULATE, BIAS)",
 			d->flags);
 	wrow = row_bytes(d->w_dtype, d->k, &walign);
 	if (!wrow)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"MATMUL: w_dtype %s (%u) with k = %u is invalid (known dtypes F32/F16/BF16/Q8_0/Q4_0; block types need k %% 32 == 0)",
 			dtype_name(d->w_dtype), d->w_dtype, d->k);
 	ret = check_caps(cb, op, EMBER_OP_MATMUL, d->w_dtype);
@@ -446,46 +446,46 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 
 	memset(&at, 0, sizeof(at));
 	if (!d->n_tok || !d->n_head || !d->n_kv_head || !d->head_dim)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ATTENTION: n_tok, n_head, n_kv_head, head_dim must be non-zero (got %u, %u, %u, %u)",
 			d->n_tok, d->n_head, d->n_kv_head, d->head_dim);
 	if (d->n_head % d->n_kv_head)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ATTENTION: n_head %u is not a multiple of n_kv_head %u",
 			d->n_head, d->n_kv_head);
 	if (d->n_tok > EMBER_MAX_DIM || d->n_head > EMBER_MAX_HEADS ||
 	    d->n_ctx > EMBER_MAX_CTX)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ATTENTION: n_tok %u / n_head %u / n_ctx %u above the device's %u / %u / %u",
 			d->n_tok, d->n_head, d->n_ctx, EMBER_MAX_DIM,
 			EMBER_MAX_HEADS, EMBER_MAX_CTX);
 	if (d->head_dim > EMBER_MAX_HEAD_DIM)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ATTENTION: head_dim %u above the device's %u",
 			d->head_dim, EMBER_MAX_HEAD_DIM);
 	positions = (uint64_t)d->n_past + d->n_tok;
 	if (positions > d->n_ctx)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ATTENTION: n_past %u + n_tok %u exceeds n_ctx %u (the KV cache size)",
 			d->n_past, d->n_tok, d->n_ctx);
 	if (d->kv_dtype != EMBER_DTYPE_F32 && d->kv_dtype != EMBER_DTYPE_F16)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ATTENTION: kv_dtype %s (%u) unsupported: use F32 or F16",
 			dtype_name(d->kv_dtype), d->kv_dtype);
 	if (!isfinite(d->scale) || d->scale < 0)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ATTENTION: scale must be finite and >= 0 (0: 1/sqrt(head_dim))");
 	if (d->flags & ~(EMBER_ATTN_APPEND_KV | EMBER_ATTN_ROPE |
 			 EMBER_ATTN_ROPE_NEOX) ||
 	    ((d->flags & EMBER_ATTN_ROPE_NEOX) && !rope))
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ATTENTION: flags 0x%x invalid (known: APPEND_KV, ROPE, ROPE_NEOX; NEOX needs ROPE)",
 			d->flags);
 	ret = check_caps(cb, op, EMBER_OP_ATTENTION, d->kv_dtype);
 	if (ret)
 		return ret;
 	if (d->flags && !ember_abi_1_1(cb->dev))
-		return ember_fail(cb->dev, -EOPNOTSUPP,
+		return ember_dev_fail(cb->dev, -EOPNOTSUPP,
 			"ATTENTION: APPEND_KV/ROPE need firmware ABI 1.1, the device runs %u.%u: update the firmware",
 			cb->dev->info.fw_abi_version >> 16,
 			cb->dev->info.fw_abi_version & 0xffff);
@@ -569,14 +569,14 @@ static int row_op_begin(struct ember_cmdbuf *cb, const char *op, unsigned opc,
 	int ret;
 
 	if (!rows || !n || rows > EMBER_MAX_DIM || n > EMBER_MAX_DIM)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"%s: rows %u and row length %llu must be in [1, %u]: split the op",
 			op, rows, (unsigned long long)n, EMBER_MAX_DIM);
 	ret = check_caps(cb, op, opc, dtype);
 	if (ret)
 		return ret;
 	if (!ember_abi_1_1(cb->dev))
-		return ember_fail(cb->dev, -EOPNOTSUPP,
+		return ember_dev_fail(cb->dev, -EOPNOTSUPP,
 			"%s: needs firmware ABI 1.1, the device runs %u.%u: update the firmware",
 			op, cb->dev->info.fw_abi_version >> 16,
 			cb->dev->info.fw_abi_version & 0xffff);
@@ -595,10 +595,10 @@ int ember_cmdbuf_rmsnorm(struct ember_cmdbuf *cb,
 
 	memset(&rn, 0, sizeof(rn));
 	if (d->flags & ~EMBER_RMSNORM_WEIGHT)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"RMSNORM: unknown flags 0x%x (known: WEIGHT)", d->flags);
 	if (!isfinite(d->eps) || d->eps < 0)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"RMSNORM: eps must be finite and >= 0");
 	ret = row_op_begin(cb, op, EMBER_OP_RMSNORM, EMBER_DTYPE_F32, d->rows,
 			   d->dim);
@@ -642,16 +642,16 @@ int ember_cmdbuf_rope(struct ember_cmdbuf *cb, const struct ember_rope_desc *d)
 
 	memset(&rp, 0, sizeof(rp));
 	if (d->flags & ~EMBER_ROPE_NEOX)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ROPE: unknown flags 0x%x (known: NEOX)", d->flags);
 	if (!d->n_head || d->n_head > EMBER_MAX_HEADS || !d->head_dim ||
 	    d->head_dim > EMBER_MAX_HEAD_DIM)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ROPE: n_head %u must be in [1, %u], head_dim %u in [1, %u]",
 			d->n_head, EMBER_MAX_HEADS, d->head_dim,
 			EMBER_MAX_HEAD_DIM);
 	if ((uint64_t)d->pos0 + d->rows > EMBER_MAX_CTX)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"ROPE: pos0 %u + rows %u above the device's %u positions",
 			d->pos0, d->rows, EMBER_MAX_CTX);
 	/* the row length is bounded by n_head and head_dim above */
@@ -757,12 +757,12 @@ int ember_cmdbuf_copy(struct ember_cmdbuf *cb, const struct ember_copy_desc *d)
 	srow = row_bytes(d->src_dtype, d->n, &salign);
 	drow = row_bytes(d->dst_dtype, d->n, &dalign);
 	if (!srow || !drow)
-		return ember_fail(cb->dev, -EINVAL,
+		return ember_dev_fail(cb->dev, -EINVAL,
 			"COPY: %s -> %s with n = %u is invalid (known dtypes F32/F16/BF16/Q8_0/Q4_0; block types need n %% 32 == 0)",
 			dtype_name(d->src_dtype), dtype_name(d->dst_dtype), d->n);
 	if (d->src_dtype != d->dst_dtype && d->src_dtype != EMBER_DTYPE_F32 &&
 	    d->dst_dtype != EMBER_DTYPE_F32)
-		return ember_fail(cb->dev, -EOPNOTSUPP,
+		return ember_dev_fail(cb->dev, -EOPNOTSUPP,
 			"COPY: %s -> %s unsupported: one side must be F32 (copy through an F32 buffer)",
 			dtype_name(d->src_dtype), dtype_name(d->dst_dtype));
 	ret = row_op_begin(cb, op, EMBER_OP_COPY, d->src_dtype, d->rows, d->n);

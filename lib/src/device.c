@@ -170,7 +170,7 @@ static int query_info(struct ember_device *dev)
 			      sizeof(dev->info));
 
 	if (ret < 0)
-		return ember_fail(dev, ret,
+		return ember_dev_fail(dev, ret,
 			"%s: DEVICE_INFO query failed (%s); ember.ko and libember disagree on the uapi, or the firmware is not running (see dmesg)",
 			dev->path, strerror(-ret));
 	dev->info.fw_version[sizeof(dev->info.fw_version) - 1] = '\0';
@@ -267,7 +267,7 @@ int ember_get_param(struct ember_device *dev, uint32_t param, uint64_t *value)
 	struct drm_ember_get_param gp = { .param = param };
 
 	if (drmIoctl(dev->fd, DRM_IOCTL_EMBER_GET_PARAM, &gp))
-		return ember_fail(dev, ember_neg_errno(errno),
+		return ember_dev_fail(dev, ember_neg_errno(errno),
 			"GET_PARAM %u failed: %s%s", param, strerror(errno),
 			errno == EINVAL ? " (unknown parameter for this ember.ko)" : "");
 	*value = gp.value;
@@ -284,7 +284,7 @@ int ember_query(struct ember_device *dev, uint32_t type, void *buf,
 	if (size)
 		memset(buf, 0, size);
 	if (drmIoctl(dev->fd, DRM_IOCTL_EMBER_QUERY, &q))
-		return ember_fail(dev, ember_neg_errno(errno),
+		return ember_dev_fail(dev, ember_neg_errno(errno),
 			"QUERY type %u failed: %s%s", type, strerror(errno),
 			errno == EINVAL ? " (unknown query type for this ember.ko)" : "");
 	return (int)q.size;

@@ -6,7 +6,7 @@
 
 #include "internal.h"
 
-int ember_fail(struct ember_device *dev, int err, const char *fmt, ...)
+int ember_dev_fail(struct ember_device *dev, int err, const char *fmt, ...)
 {
 	va_list ap;
 

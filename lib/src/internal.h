@@ -29,7 +29,7 @@ struct ember_bo {
 };
 
 /* Record a message in @dev and return @err (a negative errno). */
-int ember_fail(struct ember_device *dev, int err, const char *fmt, ...)
+int ember_dev_fail(struct ember_device *dev, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* A hint for each documented SUBMIT errno (ioctl and io_uring paths). */

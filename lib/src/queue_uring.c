@@ -54,7 +54,7 @@ int ember_queue_create(struct ember_device *dev, unsigned int entries,
 
 	*qp = NULL;
 	if (!entries || entries > QUEUE_MAX_ENTRIES)
-		return ember_fail(dev, -EINVAL,
+		return ember_dev_fail(dev, -EINVAL,
 			"ember_queue_create: entries %u out of range 1..%u",
 			entries, QUEUE_MAX_ENTRIES);
 	while (n < entries)
@@ -64,7 +64,7 @@ int ember_queue_create(struct ember_device *dev, unsigned int entries,
 		q->slots = calloc(n, sizeof(*q->slots));
 	if (!q || !q->slots) {
 		free(q);
-		return ember_fail(dev, -ENOMEM, "ember_queue_create: out of memory");
+		return ember_dev_fail(dev, -ENOMEM, "ember_queue_create: out of memory");
 	}
 	memset(&p, 0, sizeof(p));
 	/* SUBMIT_ALL: one bad job must not stop the rest of the batch */
@@ -74,7 +74,7 @@ int ember_queue_create(struct ember_device *dev, unsigned int entries,
 	if (ret < 0) {
 		free(q->slots);
 		free(q);
-		return ember_fail(dev, ret,
+		return ember_dev_fail(dev, ret,
 			"io_uring setup (%u entries, SQE128|CQE32) failed: %s%s",
 			n, strerror(-ret),
 			ret == -EPERM ? " (io_uring is disabled: sysctl kernel.io_uring_disabled=0, or use ember_submit())" :
@@ -108,16 +108,16 @@ int ember_queue_push(struct ember_queue *q, const struct ember_job *job,
 	uint32_t idx;
 
 	if (q->free_head >= q->entries)
-		return ember_fail(q->dev, -EBUSY,
+		return ember_dev_fail(q->dev, -EBUSY,
 			"queue full (%u jobs in flight): reap completions first",
 			q->inflight);
 	if (job->bo_count > EMBER_JOB_MAX_BOS)
-		return ember_fail(q->dev, -E2BIG,
+		return ember_dev_fail(q->dev, -E2BIG,
 			"ember_queue_push: bo_count %u > %d", job->bo_count,
 			EMBER_JOB_MAX_BOS);
 	sqe = io_uring_get_sqe(&q->ring);
 	if (!sqe)	/* cannot happen while slots <= SQ entries */
-		return ember_fail(q->dev, -EBUSY,
+		return ember_dev_fail(q->dev, -EBUSY,
 			"submission ring full: call ember_queue_submit()");
 	idx = q->free_head;
 	s = &q->slots[idx];
@@ -146,7 +146,7 @@ int ember_queue_submit(struct ember_queue *q)
 		return 0;
 	ret = io_uring_submit(&q->ring);
 	if (ret < 0)
-		return ember_fail(q->dev, ret,
+		return ember_dev_fail(q->dev, ret,
 			"io_uring_enter (submitting %u jobs) failed: %s%s",
 			q->pushed, strerror(-ret),
 			ret == -EBUSY || ret == -EAGAIN ?
@@ -200,11 +200,11 @@ int ember_queue_wait(struct ember_queue *q, struct ember_completion *out,
 	int ret;
 
 	if (!min || min > max)
-		return ember_fail(q->dev, -EINVAL,
+		return ember_dev_fail(q->dev, -EINVAL,
 			"ember_queue_wait: need 1 <= min (%u) <= max (%u)",
 			min, max);
 	if (min > q->inflight)
-		return ember_fail(q->dev, -EINVAL,
+		return ember_dev_fail(q->dev, -EINVAL,
 			"ember_queue_wait: waiting for %u completions with %u jobs in flight",
 			min, q->inflight);
 	if (q->pushed) {
@@ -222,7 +222,7 @@ int ember_queue_wait(struct ember_queue *q, struct ember_completion *out,
 			ret = io_uring_wait_cqes(&q->ring, &cqe, min, tsp, NULL);
 		} while (ret == -EINTR && !tsp);
 		if (ret < 0 && io_uring_cq_ready(&q->ring) < min)
-			return ember_fail(q->dev, ret,
+			return ember_dev_fail(q->dev, ret,
 				"waiting for %u of %u jobs in flight: %s%s", min,
 				q->inflight, strerror(-ret),
 				ret == -ETIME ? " (not done in time: wait again or longer)" : "");

@@ -50,15 +50,15 @@ int ember_submit(struct ember_device *dev, const struct ember_job *jobs,
 	int err;
 
 	if (!count)
-		return ember_fail(dev, -EINVAL, "ember_submit: no jobs");
+		return ember_dev_fail(dev, -EINVAL, "ember_submit: no jobs");
 	for (i = 0; i < count; i++)
 		if (jobs[i].bo_count > EMBER_JOB_MAX_BOS)
-			return ember_fail(dev, -E2BIG,
+			return ember_dev_fail(dev, -E2BIG,
 				"ember_submit: job %u has bo_count %u > %d",
 				i, jobs[i].bo_count, EMBER_JOB_MAX_BOS);
 	dj = calloc(count, sizeof(*dj));
 	if (!dj)
-		return ember_fail(dev, -ENOMEM, "ember_submit: out of memory");
+		return ember_dev_fail(dev, -ENOMEM, "ember_submit: out of memory");
 	for (i = 0; i < count; i++)
 		ember_job_to_drm(&jobs[i], &dj[i]);
 	memset(&s, 0, sizeof(s));
@@ -68,7 +68,7 @@ int ember_submit(struct ember_device *dev, const struct ember_job *jobs,
 	err = drmIoctl(dev->fd, DRM_IOCTL_EMBER_SUBMIT, &s) ? errno : 0;
 	free(dj);
 	if (err)
-		return ember_fail(dev, ember_neg_errno(err),
+		return ember_dev_fail(dev, ember_neg_errno(err),
 			"SUBMIT of %u job(s) failed: %s%s", count, strerror(err),
 			ember_submit_hint(err));
 	if (seqno)
@@ -95,7 +95,7 @@ int ember_wait(struct ember_device *dev, uint64_t seqno, int64_t timeout_ns)
 	if (drmIoctl(dev->fd, DRM_IOCTL_EMBER_WAIT, &w)) {
 		int err = errno;
 
-		return ember_fail(dev, ember_neg_errno(err),
+		return ember_dev_fail(dev, ember_neg_errno(err),
 			"WAIT for job %llu failed: %s%s",
 			(unsigned long long)seqno, strerror(err),
 			err == ETIME ? " (still running: wait longer)" :

@@ -51,10 +51,19 @@ struct fwd_state {
 struct ek_attention fwd_attention(const struct fwd_state *st, uint32_t layer,
 				  uint32_t n_past, uint32_t n_tok);
 
+/*
+ * A backend runs a step at once or queues it: run() of a queueing backend
+ * (the NPU) only records the step, and sync() runs everything queued and
+ * returns when it is done. The session syncs a backend before another one
+ * takes the next step and at the end of each pass, so a pass that stays on
+ * one device is one submission and one wait.
+ */
 struct backend_ops {
 	const char *name;
 	bool (*supports)(void *priv, const struct step *st);
 	int (*run)(void *priv, const struct step *st);
+	int (*sync)(void *priv);		/* NULL: run() is synchronous */
+	const char *(*errmsg)(void *priv);	/* NULL, or why the last call failed */
 	void (*destroy)(void *priv);
 };
 

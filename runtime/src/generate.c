@@ -28,12 +28,22 @@ uint64_t ember_peak_rss(void)
 	return (uint64_t)ru.ru_maxrss * 1024;
 }
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double now(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
+}
+
+static double cpu_now(void)
+{
+	return clock_s(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 int ember_generate(struct ember_session *s, const int32_t *prompt, int n_prompt,
@@ -47,7 +57,7 @@ int ember_generate(struct ember_session *s, const int32_t *prompt, int n_prompt,
 	const float *logits;
 	char *piece = NULL, *text = NULL;
 	size_t piece_cap = 0;
-	double t0, t1;
+	double t0, t1, c0, c1;
 	int ret, n_gen = 0, n_dec = 0;
 
 	if (!o) {
@@ -72,11 +82,14 @@ int ember_generate(struct ember_session *s, const int32_t *prompt, int n_prompt,
 	for (int i = 0; i < n_prompt; i++)
 		ember_sampler_accept(smp, prompt[i]);
 	t0 = now();
+	c0 = cpu_now();
 	ret = ember_eval(s, prompt, n_prompt, &logits, err);
 	t1 = now();
+	c1 = cpu_now();
 	if (stats) {
 		stats->n_prompt = n_prompt;
 		stats->prefill_s = t1 - t0;
+		stats->prefill_cpu_s = c1 - c0;
 	}
 	if (ret)
 		goto out;
@@ -107,6 +120,7 @@ int ember_generate(struct ember_session *s, const int32_t *prompt, int n_prompt,
 	if (stats) {
 		stats->n_generated = n_gen;
 		stats->decode_s = now() - t1;
+		stats->decode_cpu_s = cpu_now() - c1;
 		stats->n_decode_evals = n_dec;
 		stats->peak_rss_bytes = ember_peak_rss();
 	}

@@ -78,6 +78,7 @@ static int bind_weight(struct ember_model *m, const char *name, uint32_t n_in,
 				  "%s: tensor '%s' has type %s, which ember cannot compute with (it supports F32, F16, BF16, Q8_0, Q4_0); use a file in one of those types (ember-mkmodel --quantize can convert F32/F16 files)",
 				  m->path, name, gguf_dtype_name(t->type));
 	w->data = t->data;
+	w->rows = t->data;
 	w->dtype = (int)t->type;
 	w->n_in = n_in;
 	w->n_out = n_out;

@@ -13,6 +13,7 @@
 /* A matrix of n_out rows of n_in elements (ggml: ne = {n_in, n_out}). */
 struct weight {
 	const void *data;
+	const void *rows;	/* the file's rows (GGUF mapping), whatever data's layout */
 	int dtype;
 	int layout;		/* enum ek_layout: X16 data is the model's copy */
 	uint32_t n_in, n_out;

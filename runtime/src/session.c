@@ -2,11 +2,13 @@
 /* Sessions: the KV cache and activation buffers, and the forward pass that
  * walks the steps and hands each to the first backend that supports it. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "backend.h"
+#include "npu/npu.h"
 
 #define MAX_BACKENDS 2
 
@@ -16,6 +18,13 @@ struct ember_session {
 	struct backend be[MAX_BACKENDS];
 	int n_be;
 	int cpu;		/* be[cpu] is the CPU backend */
+	int npu;		/* be[npu] is the NPU backend, or -1 */
+	int pending;		/* the backend with queued steps, or -1 */
+	/* which backend runs each step: [0] embed, [1 + 2l] attention of
+	 * layer l, [2 + 2l] its FFN, [1 + 2 n_layer] output */
+	int8_t *place;
+	bool dev_state;		/* st's buffers belong to the NPU backend */
+	char device_note[600];	/* why AUTO chose the CPU, or the NPU's name */
 	uint32_t n_past;
 };
 
@@ -44,26 +53,142 @@ void ember_session_free(struct ember_session *s)
 	st = &s->st;
 	for (int i = 0; i < s->n_be; i++)
 		s->be[i].ops->destroy(s->be[i].priv);
-	for (uint32_t l = 0; st->k_cache && l < s->m->info.n_layer; l++) {
-		free(st->k_cache[l]);
-		free(st->v_cache[l]);
+	if (!s->dev_state) {
+		for (uint32_t l = 0; st->k_cache && l < s->m->info.n_layer; l++) {
+			free(st->k_cache[l]);
+			free(st->v_cache[l]);
+		}
+		free(st->x);
+		free(st->xb);
+		free(st->q);
+		free(st->k);
+		free(st->v);
+		free(st->att);
+		free(st->hb);
+		free(st->hb2);
+		free(st->logits);
 	}
 	free(st->k_cache);
 	free(st->v_cache);
-	free(st->x);
-	free(st->xb);
-	free(st->q);
-	free(st->k);
-	free(st->v);
-	free(st->att);
-	free(st->hb);
-	free(st->hb2);
-	free(st->logits);
+	free(s->place);
 	free(s);
 }
 
-int ember_session_create(struct ember_model *m, const struct ember_session_opts *o,
-			 struct ember_session **out, struct ember_error *err)
+/* The state in host memory (a session without an NPU). */
+static int alloc_host_state(struct ember_session *s)
+{
+	struct fwd_state *st = &s->st;
+	const struct ember_model_info *in = &s->m->info;
+	uint32_t kvd = in->n_head_kv * in->head_dim, B = st->n_batch;
+
+	/* K in tiles of 16 positions where the attention kernel reads them
+	 * without transposes (ember/kernels.h) */
+	st->k_layout = ek_kv_kt16_preferred() ? EK_KV_KT16 : EK_KV_ROWS;
+	st->x = zalloc((size_t)B * in->n_embd * 4);
+	st->xb = zalloc((size_t)B * in->n_embd * 4);
+	st->q = zalloc((size_t)B * in->n_embd * 4);
+	st->k = zalloc((size_t)B * kvd * 4);
+	st->v = zalloc((size_t)B * kvd * 4);
+	st->att = zalloc((size_t)B * in->n_embd * 4);
+	st->hb = zalloc((size_t)B * in->n_ff * 4);
+	st->hb2 = zalloc((size_t)B * in->n_ff * 4);
+	st->logits = zalloc((size_t)in->n_vocab * 4);
+	if (!st->x || !st->xb || !st->q || !st->k || !st->v || !st->att || !st->hb ||
+	    !st->hb2 || !st->logits)
+		return -ENOMEM;
+	for (uint32_t l = 0; l < in->n_layer; l++) {
+		st->k_cache[l] = zalloc(ek_kv_bytes(st->k_layout, st->kv_row, st->n_ctx));
+		st->v_cache[l] = zalloc(st->kv_row * st->n_ctx);
+		if (!st->k_cache[l] || !st->v_cache[l])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static uint32_t n_steps(const struct ember_model *m)
+{
+	return 2 * m->info.n_layer + 2;
+}
+
+static struct step step_at(uint32_t i, uint32_t n_layer)
+{
+	struct step st = { .n_tok = 1 };
+
+	if (i == 0) {
+		st.kind = STEP_EMBED;
+	} else if (i == 2 * n_layer + 1) {
+		st.kind = STEP_OUTPUT;
+	} else {
+		st.layer = (i - 1) / 2;
+		st.kind = (i - 1) % 2 ? STEP_FFN : STEP_ATTN;
+	}
+	return st;
+}
+
+static uint32_t step_index(const struct step *st, uint32_t n_layer)
+{
+	switch (st->kind) {
+	case STEP_EMBED: return 0;
+	case STEP_ATTN: return 1 + 2 * st->layer;
+	case STEP_FFN: return 2 + 2 * st->layer;
+	case STEP_OUTPUT: return 2 * n_layer + 1;
+	}
+	return 0;
+}
+
+/* Each step to the first backend that supports it (they are in priority
+ * order): decided once, so every pass runs the same placement. */
+static int place_steps(struct ember_session *s)
+{
+	uint32_t n = n_steps(s->m);
+
+	s->place = calloc(n, 1);
+	if (!s->place)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		struct step st = step_at(i, s->m->info.n_layer);
+		int b = 0;
+
+		while (b < s->n_be - 1 && !s->be[b].ops->supports(s->be[b].priv, &st))
+			b++;
+		s->place[i] = (int8_t)b;
+	}
+	return 0;
+}
+
+/* Opens the NPU for a session that asks for one; for AUTO, a missing NPU
+ * is not an error (the note says why the CPU runs). */
+static int open_npu(struct ember_session *s, const struct ember_session_opts *o,
+		    const struct npu_transport *given, struct ember_error *err)
+{
+	struct npu_transport tp;
+	struct ember_error e;
+	int ret;
+
+	if (given) {
+		tp = *given;
+	} else {
+		ret = npu_transport_open(NULL, &tp, e.msg);
+		if (ret) {
+			if (o->device == EMBER_DEVICE_NPU)
+				return ember_fail(err, ret, "--device npu: %s (or run on the CPU: --device cpu)",
+						  e.msg);
+			snprintf(s->device_note, sizeof(s->device_note), "no NPU: %s", e.msg);
+			return 0;
+		}
+	}
+	snprintf(s->device_note, sizeof(s->device_note), "%s", tp.caps.name);
+	ret = npu_backend_create(&s->st, &tp, &s->be[s->n_be], err);
+	if (ret)
+		return ret;
+	s->npu = s->n_be++;
+	s->dev_state = true;
+	return 0;
+}
+
+static int session_create(struct ember_model *m, const struct ember_session_opts *o,
+			  const struct npu_transport *npu, struct ember_session **out,
+			  struct ember_error *err)
 {
 	const struct ember_model_info *in = &m->info;
 	struct ember_session_opts def;
@@ -87,13 +212,11 @@ int ember_session_create(struct ember_model *m, const struct ember_session_opts 
 		return ember_fail(err, -EINVAL,
 				  "a q8_0 KV cache needs a head size that is a multiple of %d; "
 				  "this model's is %u: use an f16 cache", EK_QK, in->head_dim);
-	if (o->device == EMBER_DEVICE_NPU)
-		return ember_fail(err, -ENODEV,
-				  "the NPU backend is not available in this build; use --device cpu or auto");
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ember_fail(err, -ENOMEM, "out of memory");
 	s->m = m;
+	s->npu = s->pending = -1;
 	st = &s->st;
 	st->m = m;
 	st->n_ctx = o->n_ctx;
@@ -107,32 +230,21 @@ int ember_session_create(struct ember_model *m, const struct ember_session_opts 
 	}
 	B = o->n_batch ? o->n_batch : 128;
 	st->n_batch = B < st->n_ctx ? B : st->n_ctx;
-	B = st->n_batch;
 	st->kv_dtype = o->kv_dtype;
 	st->kv_row = ek_row_size(o->kv_dtype, kvd);
-	/* K in tiles of 16 positions where the attention kernel reads them
-	 * without transposes (ember/kernels.h) */
-	st->k_layout = ek_kv_kt16_preferred() ? EK_KV_KT16 : EK_KV_ROWS;
 	st->k_cache = calloc(in->n_layer, sizeof(void *));
 	st->v_cache = calloc(in->n_layer, sizeof(void *));
-	st->x = zalloc((size_t)B * in->n_embd * 4);
-	st->xb = zalloc((size_t)B * in->n_embd * 4);
-	st->q = zalloc((size_t)B * in->n_embd * 4);
-	st->k = zalloc((size_t)B * kvd * 4);
-	st->v = zalloc((size_t)B * kvd * 4);
-	st->att = zalloc((size_t)B * in->n_embd * 4);
-	st->hb = zalloc((size_t)B * in->n_ff * 4);
-	st->hb2 = zalloc((size_t)B * in->n_ff * 4);
-	st->logits = zalloc((size_t)in->n_vocab * 4);
-	if (!st->k_cache || !st->v_cache || !st->x || !st->xb || !st->q || !st->k ||
-	    !st->v || !st->att || !st->hb || !st->hb2 || !st->logits)
+	if (!st->k_cache || !st->v_cache)
 		goto oom;
-	for (uint32_t l = 0; l < in->n_layer; l++) {
-		st->k_cache[l] = zalloc(ek_kv_bytes(st->k_layout, st->kv_row, st->n_ctx));
-		st->v_cache[l] = zalloc(st->kv_row * st->n_ctx);
-		if (!st->k_cache[l] || !st->v_cache[l])
-			goto oom;
+	if (o->device != EMBER_DEVICE_CPU || npu) {
+		ret = open_npu(s, o, npu, err);
+		if (ret) {
+			ember_session_free(s);
+			return ret;
+		}
 	}
+	if (!s->dev_state && alloc_host_state(s))
+		goto oom;
 	nthreads = o->n_threads;
 	if (nthreads <= 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -145,6 +257,8 @@ int ember_session_create(struct ember_model *m, const struct ember_session_opts 
 		return ret;
 	}
 	s->cpu = s->n_be++;
+	if (place_steps(s))
+		goto oom;
 	*out = s;
 	return 0;
 oom:
@@ -184,12 +298,42 @@ int ember_session_run_job(struct ember_session *s,
 	return 0;
 }
 
+/* Runs what backend b has queued (if any). */
+static int sync_backend(struct ember_session *s, int b)
+{
+	const struct backend *be = &s->be[b];
+
+	s->pending = -1;
+	return be->ops->sync ? be->ops->sync(be->priv) : 0;
+}
+
+static int sync_pending(struct ember_session *s)
+{
+	return s->pending < 0 ? 0 : sync_backend(s, s->pending);
+}
+
 static int run_step(struct ember_session *s, const struct step *st)
 {
+	int b = s->place[step_index(st, s->m->info.n_layer)], ret;
+
+	if (s->pending >= 0 && s->pending != b) {
+		ret = sync_pending(s);
+		if (ret)
+			return ret;
+	}
+	ret = s->be[b].ops->run(s->be[b].priv, st);
+	if (!ret && s->be[b].ops->sync)
+		s->pending = b;
+	return ret;
+}
+
+/* The message of the backend that failed last, or "". */
+static const char *backend_errmsg(const struct ember_session *s)
+{
 	for (int i = 0; i < s->n_be; i++)
-		if (s->be[i].ops->supports(s->be[i].priv, st))
-			return s->be[i].ops->run(s->be[i].priv, st);
-	return -ENOTSUP;
+		if (s->be[i].ops->errmsg && s->be[i].ops->errmsg(s->be[i].priv)[0])
+			return s->be[i].ops->errmsg(s->be[i].priv);
+	return "";
 }
 
 int ember_eval(struct ember_session *s, const int32_t *tokens, int n,
@@ -227,14 +371,90 @@ int ember_eval(struct ember_session *s, const int32_t *tokens, int n,
 			st.kind = STEP_OUTPUT;
 			ret = run_step(s, &st);
 		}
-		if (ret)
-			return ember_fail(err, ret, "forward pass failed at layer %u", st.layer);
+		if (!ret)
+			ret = sync_pending(s);
+		if (ret) {
+			s->pending = -1;
+			return ember_fail(err, ret, "forward pass failed (%u tokens at position %u): %s",
+					  nt, s->n_past, backend_errmsg(s));
+		}
 		s->n_past += nt;
 		done += (int)nt;
 	}
 	if (logits)
 		*logits = s->st.logits;
 	return 0;
+}
+
+int ember_session_create(struct ember_model *m, const struct ember_session_opts *o,
+			 struct ember_session **out, struct ember_error *err)
+{
+	return session_create(m, o, NULL, out, err);
+}
+
+int session_create_with_npu(struct ember_model *m, const struct ember_session_opts *o,
+			    const struct npu_transport *tp, struct ember_session **out,
+			    struct ember_error *err)
+{
+	return session_create(m, o, tp, out, err);
+}
+
+enum ember_device ember_session_device(const struct ember_session *s)
+{
+	return s->npu >= 0 ? EMBER_DEVICE_NPU : EMBER_DEVICE_CPU;
+}
+
+const char *ember_session_device_note(const struct ember_session *s)
+{
+	return s->device_note;
+}
+
+/* "npu: 5/5 layers + embed + output; cpu: sampling" */
+int ember_session_placement(const struct ember_session *s, char *buf, size_t size)
+{
+	uint32_t L = s->m->info.n_layer;
+	size_t len = 0;
+
+	if (size)
+		buf[0] = 0;
+	for (int b = 0; b < s->n_be; b++) {
+		uint32_t attn = 0, ffn = 0;
+		bool embed = s->place[0] == b, output = s->place[2 * L + 1] == b;
+		char part[160];
+		int n = 0;
+
+		for (uint32_t l = 0; l < L; l++) {
+			attn += s->place[1 + 2 * l] == b;
+			ffn += s->place[2 + 2 * l] == b;
+		}
+		if (attn == ffn && attn)
+			n += snprintf(part + n, sizeof(part) - n, " + %u/%u layers", attn, L);
+		else {
+			if (attn)
+				n += snprintf(part + n, sizeof(part) - n, " + %u/%u attention", attn, L);
+			if (ffn)
+				n += snprintf(part + n, sizeof(part) - n, " + %u/%u ffn", ffn, L);
+		}
+		if (embed)
+			n += snprintf(part + n, sizeof(part) - n, " + embed");
+		if (output)
+			n += snprintf(part + n, sizeof(part) - n, " + output");
+		if (b == s->cpu)
+			n += snprintf(part + n, sizeof(part) - n, " + sampling");
+		if (!n)
+			continue;
+		len += (size_t)snprintf(buf + (len < size ? len : size),
+					len < size ? size - len : 0, "%s%s: %s",
+					len ? "; " : "", s->be[b].ops->name, part + 3);
+	}
+	return (int)len;
+}
+
+int session_device_counters(const struct ember_session *s, uint64_t *rd, uint64_t *wr)
+{
+	if (s->npu < 0)
+		return -ENODEV;
+	return npu_backend_counters(&s->be[s->npu], rd, wr);
 }
 
 const struct ember_model *session_model(const struct ember_session *s)
@@ -249,5 +469,7 @@ struct fwd_state *session_state(struct ember_session *s)
 
 int session_run_step(struct ember_session *s, const struct step *st)
 {
-	return run_step(s, st);
+	int ret = run_step(s, st);
+
+	return ret ? ret : sync_pending(s);
 }

@@ -326,11 +326,23 @@ int main(int argc, char **argv)
 		info.name[0] ? info.name : info.path, info.arch, ember_type_name(info.weight_dtype),
 		info.generated ? ", GENERATED weights" : "", ember_session_n_ctx(s),
 		(unsigned long long)go.sampler.seed);
+	{
+		char where[256];
+
+		ember_session_placement(s, where, sizeof(where));
+		fprintf(stderr, "device:  %s%s%s%s\n",
+			ember_session_device(s) == EMBER_DEVICE_NPU ? "npu" : "cpu",
+			ember_session_device_note(s)[0] ? " (" : "", ember_session_device_note(s),
+			ember_session_device_note(s)[0] ? ")" : "");
+		fprintf(stderr, "placement: %s\n", where);
+	}
 	fprintf(stderr, "load:    %8.1f ms\n", t_load * 1e3);
 	fprintf(stderr, "prefill: %8.1f ms for %4d tokens = %8.1f tok/s\n", st.prefill_s * 1e3,
 		st.n_prompt, st.prefill_s > 0 ? st.n_prompt / st.prefill_s : 0);
 	fprintf(stderr, "decode:  %8.1f ms for %4d tokens = %8.1f tok/s\n", st.decode_s * 1e3,
 		st.n_decode_evals, st.decode_s > 0 ? st.n_decode_evals / st.decode_s : 0);
+	fprintf(stderr, "cpu time: %.2f ms per decoded token (this process, all threads)\n",
+		st.n_decode_evals ? st.decode_cpu_s * 1e3 / st.n_decode_evals : 0);
 	fprintf(stderr, "peak memory (RSS): %.1f MiB\n", (double)st.peak_rss_bytes / (1 << 20));
 	ret = 0;
 out:

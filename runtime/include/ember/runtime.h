@@ -114,13 +114,24 @@ struct ember_session_opts {
 	int kv_dtype;		/* EMBER_TYPE_F16 (default), EMBER_TYPE_F32, or
 				 * EMBER_TYPE_Q8_0 (half of f16's bytes) when
 				 * the head size is a multiple of 32 */
-	enum ember_device device;
+	enum ember_device device;	/* NPU: fail when there is none */
 };
 void ember_session_opts_default(struct ember_session_opts *opts);
 int ember_session_create(struct ember_model *model,
 			 const struct ember_session_opts *opts,
 			 struct ember_session **out, struct ember_error *err);
 void ember_session_free(struct ember_session *s);
+/* Where the session runs: EMBER_DEVICE_NPU when an NPU takes some of its
+ * steps (opts.device NPU, or AUTO and an Ember device was found), else
+ * EMBER_DEVICE_CPU. */
+enum ember_device ember_session_device(const struct ember_session *s);
+/* The NPU's node and firmware, or for AUTO on the CPU why no NPU was used
+ * ("no NPU: ..."); "" for a CPU session. */
+const char *ember_session_device_note(const struct ember_session *s);
+/* Which backend runs which steps, e.g. "npu: 5/5 layers + embed + output;
+ * cpu: sampling". Writes at most size bytes (NUL-terminated), returns the
+ * full length. */
+int ember_session_placement(const struct ember_session *s, char *buf, size_t size);
 /* Forgets the KV cache (next eval starts at position 0). */
 void ember_session_reset(struct ember_session *s);
 uint32_t ember_session_n_past(const struct ember_session *s);
@@ -181,6 +192,9 @@ struct ember_stats {
 	int n_prompt, n_generated;
 	int n_decode_evals;		/* single-token forward passes */
 	double prefill_s, decode_s;	/* wall time */
+	double prefill_cpu_s, decode_cpu_s;	/* this process's CPU time (all
+						 * its threads): what an NPU
+						 * saves the CPU */
 	uint64_t peak_rss_bytes;	/* process peak resident set */
 };
 

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The NPU backend. At creation it copies the model's weights, as the file
+ * stores them, into one device buffer and puts the activations and KV
+ * caches in two more, which are also the session's state: every backend
+ * then reads and writes the same memory, and a step the device cannot run
+ * goes to the CPU with nothing to copy. run() only appends a step's ops to
+ * the pass's command buffer (a job per layer); sync() hands the pass to
+ * the device and waits once.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <drm/ember_accel.h>
+
+#include "../error.h"
+#include "npu.h"
+
+#define ALIGN 64u
+#define MiB(x) ((unsigned long long)((x) >> 20))
+/* ATTENTION takes a Q8_0 cache from firmware ABI 1.2 on. */
+#define ABI_Q8_0_KV 0x10002u
+
+struct npu {
+	struct fwd_state *st;
+	struct npu_transport tp;
+	struct npu_buf wbuf, sbuf, kvbuf, cbuf;
+	struct npu_layer_desc *ld;
+	struct npu_layer_va *lv;
+	struct npu_map map;
+	struct npu_job *jobs;
+	uint32_t n_jobs, max_jobs;
+	uint32_t used;		/* command bytes of the pass so far */
+	bool job_open;
+	struct ember_error err;	/* why the last pass failed */
+};
+
+static uint64_t align_up(uint64_t x)
+{
+	return (x + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);
+}
+
+/* ---- laying out the weights ----------------------------------------------- */
+
+/* Places blobs one after the other; with dst set, also copies them. */
+struct packer {
+	uint8_t *dst;
+	uint64_t base_va, off;
+};
+
+static uint64_t put(struct packer *p, const void *src, uint64_t bytes)
+{
+	uint64_t va = p->base_va + p->off;
+
+	if (p->dst)
+		memcpy(p->dst + p->off, src, bytes);
+	p->off = align_up(p->off + bytes);
+	return va;
+}
+
+static uint64_t put_weight(struct packer *p, const struct weight *w,
+			   struct npu_weight_desc *d)
+{
+	d->dtype = w->dtype;
+	d->stride = w->stride;
+	return put(p, w->rows, (uint64_t)w->stride * w->n_out);
+}
+
+static uint64_t put_vec(struct packer *p, const float *v, uint32_t n)
+{
+	return v ? put(p, v, (uint64_t)n * 4) : 0;
+}
+
+static void pack_weights(struct npu *n, struct packer *p)
+{
+	const struct ember_model *m = n->st->m;
+	const struct ember_model_info *in = &m->info;
+	uint32_t d = in->n_embd, kvd = in->n_head_kv * in->head_dim;
+
+	n->map.embd_va = put_weight(p, &m->tok_embd, &n->map.embd);
+	if (in->tied_embeddings) {
+		n->map.output = n->map.embd;
+		n->map.output_va = n->map.embd_va;
+	} else {
+		n->map.output_va = put_weight(p, &m->output, &n->map.output);
+	}
+	n->map.output_norm_va = put_vec(p, m->output_norm, d);
+	for (uint32_t i = 0; i < in->n_layer; i++) {
+		const struct layer *l = &m->layers[i];
+		struct npu_layer_desc *ld = &n->ld[i];
+		struct npu_layer_va *lv = &n->lv[i];
+
+		lv->attn_norm = put_vec(p, l->attn_norm, d);
+		lv->ffn_norm = put_vec(p, l->ffn_norm, d);
+		lv->bq = put_vec(p, l->bq, d);
+		lv->bk = put_vec(p, l->bk, kvd);
+		lv->bv = put_vec(p, l->bv, kvd);
+		lv->wq = put_weight(p, &l->wq, &ld->wq);
+		lv->wk = put_weight(p, &l->wk, &ld->wk);
+		lv->wv = put_weight(p, &l->wv, &ld->wv);
+		lv->wo = put_weight(p, &l->wo, &ld->wo);
+		lv->gate = put_weight(p, &l->gate, &ld->gate);
+		lv->up = put_weight(p, &l->up, &ld->up);
+		lv->down = put_weight(p, &l->down, &ld->down);
+	}
+}
+
+/* ---- the state: activations and KV caches ---------------------------------- */
+
+/* Lays out (cpu NULL) or points st and the map at the activations. */
+static uint64_t place_state(struct npu *n, uint64_t va, uint8_t *cpu)
+{
+	struct fwd_state *st = n->st;
+	const struct ember_model_info *in = &st->m->info;
+	uint64_t B = st->n_batch, d = in->n_embd, kvd = in->n_head_kv * in->head_dim;
+	struct {
+		float **cpu;
+		uint64_t *va;
+		uint64_t bytes;
+	} t[] = {
+		{ &st->x, &n->map.x, B * d * 4 },
+		{ &st->xb, &n->map.xb, B * d * 4 },
+		{ &st->q, &n->map.q, B * d * 4 },
+		{ &st->k, &n->map.k, B * kvd * 4 },
+		{ &st->v, &n->map.v, B * kvd * 4 },
+		{ &st->att, &n->map.att, B * d * 4 },
+		{ &st->hb, &n->map.hb, B * in->n_ff * 4 },
+		{ &st->hb2, &n->map.hb2, B * in->n_ff * 4 },
+		{ NULL, &n->map.hb3, B * in->n_ff * 4 },
+		{ &st->logits, &n->map.logits, (uint64_t)in->n_vocab * 4 },
+	};
+	uint64_t off = 0;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (cpu) {
+			*t[i].va = va + off;
+			if (t[i].cpu)
+				*t[i].cpu = (float *)(cpu + off);
+		}
+		off = align_up(off + t[i].bytes);
+	}
+	return off;
+}
+
+static uint64_t place_kv(struct npu *n, uint64_t va, uint8_t *cpu)
+{
+	struct fwd_state *st = n->st;
+	uint64_t bytes = align_up(st->kv_row * st->n_ctx), off = 0;
+
+	for (uint32_t l = 0; l < st->m->info.n_layer; l++, off += 2 * bytes) {
+		if (!cpu)
+			continue;
+		n->lv[l].k_cache = va + off;
+		n->lv[l].v_cache = va + off + bytes;
+		st->k_cache[l] = cpu + off;
+		st->v_cache[l] = cpu + off + bytes;
+	}
+	return off;
+}
+
+/* Bytes of command stream a whole pass of n_batch tokens can need. */
+static uint32_t pass_cmd_bytes(const struct fwd_state *st)
+{
+	struct step s = { .kind = STEP_EMBED, .n_tok = st->n_batch };
+	uint64_t b = npu_program_step_size(&s);
+
+	s.kind = STEP_ATTN;
+	b += (uint64_t)st->m->info.n_layer * npu_program_step_size(&s);
+	s.kind = STEP_FFN;
+	b += (uint64_t)st->m->info.n_layer * npu_program_step_size(&s);
+	s.kind = STEP_OUTPUT;
+	b += npu_program_step_size(&s);
+	return (uint32_t)align_up(b > UINT32_MAX / 2 ? UINT32_MAX / 2 : b);
+}
+
+/* MemAvailable from /proc/meminfo, or 0 if unknown. */
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	unsigned long long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+/* ---- the backend ---------------------------------------------------------------- */
+
+static bool npu_supports(void *priv, const struct step *s)
+{
+	struct npu *n = priv;
+	uint64_t ops, dtypes;
+
+	npu_program_needs(&n->map, s, &ops, &dtypes);
+	if ((ops & n->tp.caps.ops) != ops || (dtypes & n->tp.caps.dtypes) != dtypes)
+		return false;
+	if (s->kind == STEP_ATTN && n->map.kv_dtype == EMBER_DTYPE_Q8_0 &&
+	    n->tp.caps.fw_abi < ABI_Q8_0_KV)
+		return false;
+	return true;
+}
+
+static void close_job(struct npu *n)
+{
+	if (n->job_open) {
+		struct npu_job *j = &n->jobs[n->n_jobs - 1];
+
+		j->cmd_size = n->used - j->cmd_off;
+		n->job_open = false;
+	}
+}
+
+static int npu_sync(void *priv)
+{
+	struct npu *n = priv;
+	const struct npu_buf *bufs[] = { &n->wbuf, &n->sbuf, &n->kvbuf };
+	int ret = 0;
+
+	close_job(n);
+	if (n->n_jobs)
+		ret = n->tp.ops->run(n->tp.ctx, &n->cbuf, n->jobs, n->n_jobs, bufs, 3,
+				     n->err.msg);
+	n->n_jobs = 0;
+	n->used = 0;
+	return ret;
+}
+
+/* Appends the step's ops to the open job (a new one after each layer). */
+static int npu_run(void *priv, const struct step *s)
+{
+	struct npu *n = priv;
+	int ret;
+
+	if (npu_program_step_size(s) > n->cbuf.size - n->used || n->n_jobs == n->max_jobs) {
+		ret = npu_sync(n);
+		if (ret)
+			return ret;
+	}
+	if (!n->job_open) {
+		n->jobs[n->n_jobs++] = (struct npu_job){ .cmd_off = n->used };
+		n->job_open = true;
+	}
+	ret = npu_program_step(&n->map, s, n->cbuf.cpu, (uint32_t)n->cbuf.size, &n->used);
+	if (ret)
+		return ember_fail(&n->err, ret, "cannot build the NPU commands of a step (%s)",
+				  strerror(-ret));
+	if (s->kind == STEP_FFN || s->kind == STEP_OUTPUT)
+		close_job(n);
+	return 0;
+}
+
+static const char *npu_errmsg(void *priv)
+{
+	return ((struct npu *)priv)->err.msg;
+}
+
+static void npu_destroy(void *priv)
+{
+	struct npu *n = priv;
+	struct npu_buf *bufs[] = { &n->cbuf, &n->kvbuf, &n->sbuf, &n->wbuf };
+
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		if (bufs[i]->cpu)
+			n->tp.ops->free(n->tp.ctx, bufs[i]);
+	if (n->tp.ops)
+		n->tp.ops->destroy(n->tp.ctx);
+	free(n->jobs);
+	free(n->ld);
+	free(n->lv);
+	free(n);
+}
+
+static const struct backend_ops npu_ops = {
+	.name = "npu",
+	.supports = npu_supports,
+	.run = npu_run,
+	.sync = npu_sync,
+	.errmsg = npu_errmsg,
+	.destroy = npu_destroy,
+};
+
+const struct npu_caps *npu_backend_caps(const struct backend *b)
+{
+	return &((const struct npu *)b->priv)->tp.caps;
+}
+
+int npu_backend_counters(const struct backend *b, uint64_t *rd, uint64_t *wr)
+{
+	const struct npu *n = b->priv;
+
+	return n->tp.ops->counters(n->tp.ctx, rd, wr);
+}
+
+static int alloc_buf(struct npu *n, uint64_t size, bool writes, struct npu_buf *b,
+		     struct ember_error *err)
+{
+	int ret = n->tp.ops->alloc(n->tp.ctx, size, b, err ? err->msg : n->err.msg);
+
+	if (ret && err)
+		err->code = ret;
+	b->device_writes = writes;
+	return ret;
+}
+
+int npu_backend_create(struct fwd_state *st, struct npu_transport *tp,
+		       struct backend *out, struct ember_error *err)
+{
+	const struct ember_model_info *in = &st->m->info;
+	struct npu *n = calloc(1, sizeof(*n));
+	struct packer p = { 0 };
+	uint64_t wbytes, sbytes, kvbytes, cbytes, total, avail;
+	int ret;
+
+	if (!n) {
+		tp->ops->destroy(tp->ctx);
+		return ember_fail(err, -ENOMEM, "out of memory for the NPU backend");
+	}
+	n->st = st;
+	n->tp = *tp;
+	n->ld = calloc(in->n_layer, sizeof(*n->ld));
+	n->lv = calloc(in->n_layer, sizeof(*n->lv));
+	n->max_jobs = in->n_layer + 2;
+	n->jobs = calloc(n->max_jobs, sizeof(*n->jobs));
+	if (!n->ld || !n->lv || !n->jobs) {
+		npu_destroy(n);
+		return ember_fail(err, -ENOMEM, "out of memory for the NPU backend");
+	}
+	if (tp->caps.max_jobs && n->max_jobs > tp->caps.max_jobs)
+		n->max_jobs = tp->caps.max_jobs;
+	st->k_layout = EK_KV_ROWS;	/* the device reads K as rows */
+	n->map.in = in;
+	n->map.ld = n->ld;
+	n->map.lv = n->lv;
+	n->map.n_ctx = st->n_ctx;
+	n->map.kv_dtype = st->kv_dtype;
+	n->map.kv_row = st->kv_row;
+
+	pack_weights(n, &p);
+	wbytes = p.off;
+	sbytes = place_state(n, 0, NULL);
+	kvbytes = place_kv(n, 0, NULL);
+	cbytes = pass_cmd_bytes(st);
+	total = wbytes + sbytes + kvbytes + cbytes;
+	if (tp->caps.va_size && total > tp->caps.va_size) {
+		ret = ember_fail(err, -E2BIG,
+				 "%s needs %llu MiB of NPU memory (weights %llu, KV cache %llu), more than the %llu MiB the device maps; use a smaller --ctx or model",
+				 st->m->path, MiB(total), MiB(wbytes), MiB(kvbytes),
+				 MiB(tp->caps.va_size));
+		npu_destroy(n);
+		return ret;
+	}
+	avail = mem_available();
+	if (avail && total > avail) {
+		ret = ember_fail(err, -ENOMEM,
+				 "%s needs %llu MiB of NPU memory (weights %llu, KV cache %llu) but only %llu MiB are available; give the machine more memory (scripts/run-guest.sh --mem) or use a smaller --ctx or model",
+				 st->m->path, MiB(total), MiB(wbytes), MiB(kvbytes), MiB(avail));
+		npu_destroy(n);
+		return ret;
+	}
+	if ((ret = alloc_buf(n, wbytes, false, &n->wbuf, err)) ||
+	    (ret = alloc_buf(n, sbytes, true, &n->sbuf, err)) ||
+	    (ret = alloc_buf(n, kvbytes, true, &n->kvbuf, err)) ||
+	    (ret = alloc_buf(n, cbytes, false, &n->cbuf, err))) {
+		npu_destroy(n);
+		return ret;
+	}
+	p = (struct packer){ .dst = n->wbuf.cpu, .base_va = n->wbuf.va };
+	pack_weights(n, &p);
+	place_state(n, n->sbuf.va, n->sbuf.cpu);
+	place_kv(n, n->kvbuf.va, n->kvbuf.cpu);
+	out->ops = &npu_ops;
+	out->priv = n;
+	return 0;
+}
