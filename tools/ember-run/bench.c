@@ -45,12 +45,22 @@ static void session_run(void *ctx, ek_task_fn fn, void *arg, int n)
 	ember_session_run_job(ctx, fn, arg, n);
 }
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double now(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
+}
+
+static double cpu_now(void)
+{
+	return clock_s(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static int probe_init(struct probe *p, struct ember_session *s)
@@ -70,6 +80,7 @@ static double probe_read(struct probe *p)
  * each token, with the slowest and fastest of those reads (bytes/s). */
 struct round {
 	double t_pre, t_dec, t_bound, bytes, bw_min, bw_max, handoff;
+	double cpu_dec;		/* process CPU time of the decode evals (s) */
 	int disturbed;		/* probes set aside */
 };
 
@@ -78,6 +89,8 @@ struct result {
 	uint64_t rss;
 	double bw, bw_min, bw_max, handoff;	/* of the fastest decode round */
 	double bytes;		/* read per decode token, on average */
+	double cpu_per_token;	/* s of process CPU time per decode token */
+	const char *device;	/* "cpu" or "npu" */
 	int rounds, disturbed;
 };
 
@@ -89,11 +102,12 @@ static void report(const struct bench_opts *o, const struct ember_model_info *in
 	const char *name = in->name[0] ? in->name : in->path;
 
 	if (o->json)
-		printf("{\"model\": \"%s\", \"generated_weights\": %s, \"dtype\": \"%s\", \"phase\": \"%s\", \"tokens\": %d, \"threads\": %d, \"tokens_per_s\": %.2f, \"bound_tokens_per_s\": %.2f, \"ratio\": %.3f, \"peak_rss_bytes\": %llu, \"bandwidth_gbs\": %.2f, \"bandwidth_min_gbs\": %.2f, \"bandwidth_max_gbs\": %.2f, \"read_bytes_per_token\": %.0f, \"handoff_ns\": %.0f, \"rounds\": %d, \"probes_disturbed\": %d, \"kv_type\": \"%s\"}\n",
+		printf("{\"model\": \"%s\", \"generated_weights\": %s, \"dtype\": \"%s\", \"phase\": \"%s\", \"tokens\": %d, \"threads\": %d, \"tokens_per_s\": %.2f, \"bound_tokens_per_s\": %.2f, \"ratio\": %.3f, \"peak_rss_bytes\": %llu, \"bandwidth_gbs\": %.2f, \"bandwidth_min_gbs\": %.2f, \"bandwidth_max_gbs\": %.2f, \"read_bytes_per_token\": %.0f, \"handoff_ns\": %.0f, \"rounds\": %d, \"probes_disturbed\": %d, \"kv_type\": \"%s\", \"device\": \"%s\", \"cpu_ms_per_token\": %.3f}\n",
 		       name, in->generated ? "true" : "false", dt, phase, n, o->n_threads, tps,
 		       bound, bound > 0 ? tps / bound : 0, (unsigned long long)r->rss,
 		       r->bw / 1e9, r->bw_min / 1e9, r->bw_max / 1e9, r->bytes, r->handoff, r->rounds,
-		       r->disturbed, ember_type_name(o->kv_dtype));
+		       r->disturbed, ember_type_name(o->kv_dtype), r->device,
+		       strcmp(phase, "decode") ? 0 : r->cpu_per_token * 1e3);
 	else
 		printf("%-8s %-60s %5s %4d tokens: %9.2f tok/s%s", phase, name, dt, n, tps,
 		       bound > 0 ? "" : "\n");
@@ -124,7 +138,7 @@ static int bench_round(struct ember_session *s, const struct bench_opts *o,
 	const float *logits;
 	int32_t tok = toks[0];
 	uint32_t pos0 = (uint32_t)(o->n_prefill > 0 ? o->n_prefill : 1);
-	double t0;
+	double t0, c0;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -138,9 +152,11 @@ static int bench_round(struct ember_session *s, const struct bench_opts *o,
 		if (pr)
 			bw[i] = probe_read(pr);
 		t0 = now();
+		c0 = cpu_now();
 		if ((ret = ember_eval(s, &tok, 1, &logits, err)))
 			return ret;
 		r->t_dec += now() - t0;
+		r->cpu_dec += cpu_now() - c0;
 		tok = (int32_t)(3 + (uint32_t)(tok * 2654435761u) % (in->n_vocab - 3));
 	}
 	if (!pr || o->n_decode <= 0)
@@ -176,6 +192,7 @@ int run_bench(const struct bench_opts *o)
 	double best_pre = 0, bound = 0, *bw = NULL;
 	struct round r, best = { 0 };
 	struct result res = { 0 };
+	bool npu;
 	int ret;
 
 	ret = ember_model_load(o->model_path, &m, &err);
@@ -189,11 +206,14 @@ int run_bench(const struct bench_opts *o)
 	so.n_batch = (uint32_t)(o->n_prefill > 0 ? o->n_prefill : 1);
 	so.n_threads = o->n_threads;
 	so.kv_dtype = o->kv_dtype;
+	so.device = (enum ember_device)o->device;
 	ret = ember_session_create(m, &so, &s, &err);
 	if (ret) {
 		fprintf(stderr, "ember-run: %s\n", err.msg);
 		goto out;
 	}
+	npu = ember_session_device(s) == EMBER_DEVICE_NPU;
+	res.device = npu ? "npu" : "cpu";
 	toks = malloc(((size_t)o->n_prefill + 1) * sizeof(*toks));
 	if (!toks) {
 		ret = -ENOMEM;
@@ -207,8 +227,9 @@ int run_bench(const struct bench_opts *o)
 	if ((ret = bench_round(s, o, &in, toks, NULL, NULL, &r, &err)))
 		goto fail;
 	res.rss = ember_peak_rss();
-	/* a prefill-only run needs no bound: no bandwidth is measured */
-	if (o->n_decode > 0) {
+	/* a prefill-only run needs no bound: no bandwidth is measured; nor
+	 * does the NPU's (its compute does not run on this CPU's memory) */
+	if (o->n_decode > 0 && !npu) {
 		ret = probe_init(&pr, s);
 		if (ret) {
 			fprintf(stderr, "ember-run: cannot map the read-bandwidth probe's %d MiB: free some memory or bench with -n 0\n",
@@ -237,6 +258,9 @@ int run_bench(const struct bench_opts *o)
 			best_pre = o->n_prefill / r.t_pre;
 		if (o->n_decode > 0 && (!best.t_dec || r.t_dec < best.t_dec))
 			best = r;
+		if (o->n_decode > 0 && (!res.cpu_per_token ||
+						 r.cpu_dec / o->n_decode < res.cpu_per_token))
+			res.cpu_per_token = r.cpu_dec / o->n_decode;
 	}
 	/* the fastest decode round, against the bandwidth read around each
 	 * of its tokens */
@@ -258,6 +282,9 @@ int run_bench(const struct bench_opts *o)
 		       res.bw / 1e9, o->n_threads, res.bw_min / 1e9, res.bw_max / 1e9,
 		       res.disturbed, res.disturbed == 1 ? "" : "s",
 		       res.handoff, in.matmul_bytes / 1e6, ember_type_name(o->kv_dtype));
+	if (!o->json && o->n_decode > 0)
+		printf("device %s: %.3f ms of this process's CPU time per decoded token; ",
+		       res.device, res.cpu_per_token * 1e3);
 	if (!o->json)
 		printf("peak RSS %.1f MiB\n", (double)res.rss / (1 << 20));
 	goto out;

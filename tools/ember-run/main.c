@@ -279,6 +279,7 @@ int main(int argc, char **argv)
 		bo.n_decode = n_set ? go.n_predict : 64;
 		bo.n_threads = so.n_threads ? so.n_threads : (np > 0 ? (int)np : 1);
 		bo.kv_dtype = so.kv_dtype;
+		bo.device = so.device;
 		return run_bench(&bo) ? 1 : 0;
 	}
 	if (!seed_set)
