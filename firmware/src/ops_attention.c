@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* ATTENTION: field checks and execution through ek_attention, with the
- * optional KV-cache append and rotary embedding of ABI 1.1. */
+ * optional KV-cache append and rotary embedding of ABI 1.1 and the Q8_0
+ * caches of ABI 1.2 (rows of whole blocks per head, as the CPU runtime's
+ * EK_KV_ROWS caches: the same kernels write and read them). */
 #include <string.h>
 
 #include "ember/kernels.h"
@@ -45,7 +47,8 @@ uint32_t fw_check_attention(const struct ember_op_attention *op,
 
 	if (!ek_dtype_known(op->kv_dtype))
 		return EMBER_JOB_BAD_DESC;
-	if (op->kv_dtype != EMBER_DTYPE_F32 && op->kv_dtype != EMBER_DTYPE_F16)
+	if (op->kv_dtype != EMBER_DTYPE_F32 && op->kv_dtype != EMBER_DTYPE_F16 &&
+	    op->kv_dtype != EMBER_DTYPE_Q8_0)
 		return EMBER_JOB_UNSUPPORTED;
 	if (!fw_bit_set(caps_dtypes, op->kv_dtype) ||
 	    !fw_bit_set(caps_dtypes, EMBER_DTYPE_F32))
@@ -57,6 +60,10 @@ uint32_t fw_check_attention(const struct ember_op_attention *op,
 	    op->head_dim > EK_MAX_HEAD_DIM || op->n_ctx == 0 ||
 	    op->n_ctx > FW_MAX_CTX || op->n_past > op->n_ctx ||
 	    op->n_tok > op->n_ctx - op->n_past)
+		return EMBER_JOB_BAD_DESC;
+	/* Q8_0 (ABI 1.2): each head's row is whole blocks, so that a block
+	 * never spans two heads (and ek_attention takes the cache). */
+	if (op->kv_dtype == EMBER_DTYPE_Q8_0 && op->head_dim % EK_QK)
 		return EMBER_JOB_BAD_DESC;
 	if (!fw_float_is_finite(op->scale))
 		return EMBER_JOB_BAD_DESC;
@@ -121,35 +128,39 @@ uint32_t fw_check_attention(const struct ember_op_attention *op,
 	return EMBER_JOB_OK;
 }
 
-/* Write the new K/V rows into the cache at n_past.., K rotated if asked. */
+/*
+ * Write the new K/V rows into the cache at n_past.., K rotated if asked,
+ * through ek_kv_store with EK_KV_ROWS as the CPU runtime stores its
+ * caches: the same bytes for any kv_dtype (Q8_0 converts each 32-block on
+ * its own and 32 | head_dim, so K stored head by head is K stored whole).
+ */
 static void append_kv(const struct ember_op_attention *op, uint8_t *k,
 		      uint8_t *v, const uint8_t *k_new, const uint8_t *v_new)
 {
 	bool rope = op->hdr.flags & EMBER_ATTN_ROPE;
 	bool neox = op->hdr.flags & EMBER_ATTN_ROPE_NEOX;
 	uint32_t hd = op->head_dim, row = op->n_kv_head * hd;
-	size_t head_bytes = ek_row_size(op->kv_dtype, hd);
 	float buf[EK_MAX_HEAD_DIM];
 
 	for (uint32_t t = 0; t < op->n_tok; t++) {
-		uint64_t pos = (uint64_t)op->n_past + t;
+		uint32_t pos = op->n_past + t;	/* < n_ctx <= FW_MAX_CTX */
 		const float *kn = (const float *)(k_new + t * op->new_stride);
 		const float *vn = (const float *)(v_new + t * op->new_stride);
-		uint8_t *kd = k + pos * op->kv_stride;
-		uint8_t *vd = v + pos * op->kv_stride;
 
-		ek_quantize_row(op->kv_dtype, vn, vd, row);
+		ek_kv_store(op->kv_dtype, EK_KV_ROWS, v, op->kv_stride, pos, 0,
+			    vn, row);
 		if (!rope) {
-			ek_quantize_row(op->kv_dtype, kn, kd, row);
+			ek_kv_store(op->kv_dtype, EK_KV_ROWS, k, op->kv_stride,
+				    pos, 0, kn, row);
 			continue;
 		}
 		for (uint32_t g = 0; g < op->n_kv_head; g++) {
 			memcpy(buf, kn + (size_t)g * hd, hd * sizeof(float));
-			ek_rope(&ek_exec_serial, 1, 1, hd, op->rope_dim,
-				(uint32_t)pos, op->rope_freq_base, neox, buf,
+			ek_rope(&ek_exec_serial, 1, 1, hd, op->rope_dim, pos,
+				op->rope_freq_base, neox, buf,
 				hd * sizeof(float));
-			ek_quantize_row(op->kv_dtype, buf, kd + g * head_bytes,
-					hd);
+			ek_kv_store(op->kv_dtype, EK_KV_ROWS, k, op->kv_stride,
+				    pos, g * hd, buf, hd);
 		}
 	}
 }
@@ -258,6 +269,7 @@ uint32_t fw_run_attention(const struct ember_hal *hal, uint32_t as,
 	p.v = map[2].ptr;
 	p.kv_dtype = op->kv_dtype;
 	p.kv_stride = op->kv_stride;
+	p.k_layout = EK_KV_ROWS;	/* the device's caches are rows */
 	p.out = map[5].ptr;
 	p.out_stride = op->out_stride;
 	if (op->hdr.flags & EMBER_ATTN_ROPE)
