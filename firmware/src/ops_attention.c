@@ -178,30 +178,45 @@ static void attend_roped(const struct ek_exec *ex,
 	if (row <= ATTN_QBUF_FLOATS) {
 		uint32_t chunk = ATTN_QBUF_FLOATS / row;
 
-		for (uint32_t t0 = 0; t0 < op->n_tok; t0 += chunk) {
+		for (uint32_t t0 = 0; t0 < op->n_tok;) {
 			uint32_t c = op->n_tok - t0 < chunk ? op->n_tok - t0
 							     : chunk;
+			uint32_t s = t0;
 			struct ek_attention p = *base;
 
-			for (uint32_t t = 0; t < c; t++)
-				memcpy(qbuf + (size_t)t * row,
+			/*
+			 * ek_attention runs a call of one token (a decode)
+			 * in position parts that a call of several does not
+			 * use. So that every token comes out as from one
+			 * call over all n_tok (the CPU runtime's), a lone
+			 * last token goes with its predecessor, which is
+			 * computed again (the same bytes). Rows of two
+			 * tokens must fit qbuf for that.
+			 */
+			if (c == 1 && t0 > 0 && chunk >= 2)
+				s = t0 - 1;
+			for (uint32_t t = s; t < t0 + c; t++)
+				memcpy(qbuf + (size_t)(t - s) * row,
 				       (const uint8_t *)base->q +
-					       (size_t)(t0 + t) * op->q_stride,
+					       (size_t)t * op->q_stride,
 				       row * sizeof(float));
-			ek_rope(ex, c, op->n_head, hd, op->rope_dim,
-				op->n_past + t0, op->rope_freq_base, neox, qbuf,
+			ek_rope(ex, t0 + c - s, op->n_head, hd, op->rope_dim,
+				op->n_past + s, op->rope_freq_base, neox, qbuf,
 				row * sizeof(float));
-			p.n_tok = c;
-			p.n_past = op->n_past + t0;
+			p.n_tok = t0 + c - s;
+			p.n_past = op->n_past + s;
 			p.q = qbuf;
 			p.q_stride = row * sizeof(float);
 			p.out = (float *)((uint8_t *)base->out +
-					  (size_t)t0 * op->out_stride);
+					  (size_t)s * op->out_stride);
 			ek_attention(ex, &p);
+			t0 += c;
 		}
 		return;
 	}
-	/* Very wide rows: one head of one token at a time. */
+	/* Very wide rows: one head of one token at a time (such calls may
+	 * sum in another order than one call over the op: equal to
+	 * rounding, not bitwise). */
 	for (uint32_t t = 0; t < op->n_tok; t++) {
 		for (uint32_t h = 0; h < op->n_head; h++) {
 			struct ek_attention p = *base;

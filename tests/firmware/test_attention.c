@@ -798,6 +798,7 @@ int main(void)
 			{ 5, 19, 8, 1, 128, 128, 0, 2 },	/* chunk, MQA */
 			{ 5, 3, 16, 1, 64, 64, 0, 0 },	/* group of 16 */
 			{ 2, 4, 4, 2, 96, 64, 0, 0 },		/* 3 blocks a head */
+			{ 17, 250, 32, 8, 128, 128, 0, 0 },	/* Q in two chunks */
 		};
 		static const uint32_t fl[] = { 0, A, R, A | R, A | R | N };
 
