@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* ATTENTION: field checks and execution through ek_attention, with the
- * optional KV-cache append and rotary embedding of ABI 1.1. */
+ * optional KV-cache append and rotary embedding of ABI 1.1 and the Q8_0
+ * caches of ABI 1.2 (rows of whole blocks per head, as the CPU runtime's
+ * EK_KV_ROWS caches: the same kernels write and read them). */
 #include <string.h>
 
 #include "ember/kernels.h"
@@ -45,7 +47,8 @@ uint32_t fw_check_attention(const struct ember_op_attention *op,
 
 	if (!ek_dtype_known(op->kv_dtype))
 		return EMBER_JOB_BAD_DESC;
-	if (op->kv_dtype != EMBER_DTYPE_F32 && op->kv_dtype != EMBER_DTYPE_F16)
+	if (op->kv_dtype != EMBER_DTYPE_F32 && op->kv_dtype != EMBER_DTYPE_F16 &&
+	    op->kv_dtype != EMBER_DTYPE_Q8_0)
 		return EMBER_JOB_UNSUPPORTED;
 	if (!fw_bit_set(caps_dtypes, op->kv_dtype) ||
 	    !fw_bit_set(caps_dtypes, EMBER_DTYPE_F32))
@@ -57,6 +60,10 @@ uint32_t fw_check_attention(const struct ember_op_attention *op,
 	    op->head_dim > EK_MAX_HEAD_DIM || op->n_ctx == 0 ||
 	    op->n_ctx > FW_MAX_CTX || op->n_past > op->n_ctx ||
 	    op->n_tok > op->n_ctx - op->n_past)
+		return EMBER_JOB_BAD_DESC;
+	/* Q8_0 (ABI 1.2): each head's row is whole blocks, so that a block
+	 * never spans two heads (and ek_attention takes the cache). */
+	if (op->kv_dtype == EMBER_DTYPE_Q8_0 && op->head_dim % EK_QK)
 		return EMBER_JOB_BAD_DESC;
 	if (!fw_float_is_finite(op->scale))
 		return EMBER_JOB_BAD_DESC;
@@ -121,35 +128,39 @@ uint32_t fw_check_attention(const struct ember_op_attention *op,
 	return EMBER_JOB_OK;
 }
 
-/* Write the new K/V rows into the cache at n_past.., K rotated if asked. */
+/*
+ * Write the new K/V rows into the cache at n_past.., K rotated if asked,
+ * through ek_kv_store with EK_KV_ROWS as the CPU runtime stores its
+ * caches: the same bytes for any kv_dtype (Q8_0 converts each 32-block on
+ * its own and 32 | head_dim, so K stored head by head is K stored whole).
+ */
 static void append_kv(const struct ember_op_attention *op, uint8_t *k,
 		      uint8_t *v, const uint8_t *k_new, const uint8_t *v_new)
 {
 	bool rope = op->hdr.flags & EMBER_ATTN_ROPE;
 	bool neox = op->hdr.flags & EMBER_ATTN_ROPE_NEOX;
 	uint32_t hd = op->head_dim, row = op->n_kv_head * hd;
-	size_t head_bytes = ek_row_size(op->kv_dtype, hd);
 	float buf[EK_MAX_HEAD_DIM];
 
 	for (uint32_t t = 0; t < op->n_tok; t++) {
-		uint64_t pos = (uint64_t)op->n_past + t;
+		uint32_t pos = op->n_past + t;	/* < n_ctx <= FW_MAX_CTX */
 		const float *kn = (const float *)(k_new + t * op->new_stride);
 		const float *vn = (const float *)(v_new + t * op->new_stride);
-		uint8_t *kd = k + pos * op->kv_stride;
-		uint8_t *vd = v + pos * op->kv_stride;
 
-		ek_quantize_row(op->kv_dtype, vn, vd, row);
+		ek_kv_store(op->kv_dtype, EK_KV_ROWS, v, op->kv_stride, pos, 0,
+			    vn, row);
 		if (!rope) {
-			ek_quantize_row(op->kv_dtype, kn, kd, row);
+			ek_kv_store(op->kv_dtype, EK_KV_ROWS, k, op->kv_stride,
+				    pos, 0, kn, row);
 			continue;
 		}
 		for (uint32_t g = 0; g < op->n_kv_head; g++) {
 			memcpy(buf, kn + (size_t)g * hd, hd * sizeof(float));
-			ek_rope(&ek_exec_serial, 1, 1, hd, op->rope_dim,
-				(uint32_t)pos, op->rope_freq_base, neox, buf,
+			ek_rope(&ek_exec_serial, 1, 1, hd, op->rope_dim, pos,
+				op->rope_freq_base, neox, buf,
 				hd * sizeof(float));
-			ek_quantize_row(op->kv_dtype, buf, kd + g * head_bytes,
-					hd);
+			ek_kv_store(op->kv_dtype, EK_KV_ROWS, k, op->kv_stride,
+				    pos, g * hd, buf, hd);
 		}
 	}
 }
@@ -167,30 +178,45 @@ static void attend_roped(const struct ek_exec *ex,
 	if (row <= ATTN_QBUF_FLOATS) {
 		uint32_t chunk = ATTN_QBUF_FLOATS / row;
 
-		for (uint32_t t0 = 0; t0 < op->n_tok; t0 += chunk) {
+		for (uint32_t t0 = 0; t0 < op->n_tok;) {
 			uint32_t c = op->n_tok - t0 < chunk ? op->n_tok - t0
 							     : chunk;
+			uint32_t s = t0;
 			struct ek_attention p = *base;
 
-			for (uint32_t t = 0; t < c; t++)
-				memcpy(qbuf + (size_t)t * row,
+			/*
+			 * ek_attention runs a call of one token (a decode)
+			 * in position parts that a call of several does not
+			 * use. So that every token comes out as from one
+			 * call over all n_tok (the CPU runtime's), a lone
+			 * last token goes with its predecessor, which is
+			 * computed again (the same bytes). Rows of two
+			 * tokens must fit qbuf for that.
+			 */
+			if (c == 1 && t0 > 0 && chunk >= 2)
+				s = t0 - 1;
+			for (uint32_t t = s; t < t0 + c; t++)
+				memcpy(qbuf + (size_t)(t - s) * row,
 				       (const uint8_t *)base->q +
-					       (size_t)(t0 + t) * op->q_stride,
+					       (size_t)t * op->q_stride,
 				       row * sizeof(float));
-			ek_rope(ex, c, op->n_head, hd, op->rope_dim,
-				op->n_past + t0, op->rope_freq_base, neox, qbuf,
+			ek_rope(ex, t0 + c - s, op->n_head, hd, op->rope_dim,
+				op->n_past + s, op->rope_freq_base, neox, qbuf,
 				row * sizeof(float));
-			p.n_tok = c;
-			p.n_past = op->n_past + t0;
+			p.n_tok = t0 + c - s;
+			p.n_past = op->n_past + s;
 			p.q = qbuf;
 			p.q_stride = row * sizeof(float);
 			p.out = (float *)((uint8_t *)base->out +
-					  (size_t)t0 * op->out_stride);
+					  (size_t)s * op->out_stride);
 			ek_attention(ex, &p);
+			t0 += c;
 		}
 		return;
 	}
-	/* Very wide rows: one head of one token at a time. */
+	/* Very wide rows: one head of one token at a time (such calls may
+	 * sum in another order than one call over the op: equal to
+	 * rounding, not bitwise). */
 	for (uint32_t t = 0; t < op->n_tok; t++) {
 		for (uint32_t h = 0; h < op->n_head; h++) {
 			struct ek_attention p = *base;
@@ -258,6 +284,7 @@ uint32_t fw_run_attention(const struct ember_hal *hal, uint32_t as,
 	p.v = map[2].ptr;
 	p.kv_dtype = op->kv_dtype;
 	p.kv_stride = op->kv_stride;
+	p.k_layout = EK_KV_ROWS;	/* the device's caches are rows */
 	p.out = map[5].ptr;
 	p.out_stride = op->out_stride;
 	if (op->hdr.flags & EMBER_ATTN_ROPE)

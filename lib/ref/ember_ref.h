@@ -53,7 +53,10 @@ void eref_matmul_q8_act_tol(uint32_t m, uint32_t n, uint32_t k,
 /*
  * Causal GQA attention, double accumulation, exact softmax.
  * q: [n_tok][n_head][hd] floats, q_ld floats between tokens;
- * k, v: [pos][n_kv][hd] floats (already dequantized), kv_ld apart;
+ * k, v: [pos][n_kv][hd] floats (already dequantized), kv_ld apart: an
+ * F16 cache through eref_f16_to_f32, a Q8_0 one (ATTENTION, ABI 1.2)
+ * through eref_dequantize_q8_0 of each row; appended rows are stored as
+ * eref_f32_to_f16 / eref_quantize_q8_0 store them (finite input).
  * out: [n_tok][n_head * hd] doubles packed.
  */
 void eref_attention(uint32_t n_tok, uint32_t n_past, uint32_t n_head,

@@ -314,6 +314,12 @@ static int ember_abi_1_1(const struct ember_device *dev)
 	return dev->info.fw_abi_version >= (1u << 16 | 1u);
 }
 
+/* ABI 1.2: ATTENTION over Q8_0 KV caches. */
+static int ember_abi_1_2(const struct ember_device *dev)
+{
+	return dev->info.fw_abi_version >= (1u << 16 | 2u);
+}
+
 /* Rope parameters with their defaults (0: head_dim, 0: 10000). */
 static int rope_params(struct ember_cmdbuf *cb, const char *op,
 		       uint32_t head_dim, uint32_t rope_dim, float base,
@@ -468,10 +474,15 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 		return ember_dev_fail(cb->dev, -EINVAL,
 			"ATTENTION: n_past %u + n_tok %u exceeds n_ctx %u (the KV cache size)",
 			d->n_past, d->n_tok, d->n_ctx);
-	if (d->kv_dtype != EMBER_DTYPE_F32 && d->kv_dtype != EMBER_DTYPE_F16)
+	if (d->kv_dtype != EMBER_DTYPE_F32 && d->kv_dtype != EMBER_DTYPE_F16 &&
+	    d->kv_dtype != EMBER_DTYPE_Q8_0)
 		return ember_dev_fail(cb->dev, -EINVAL,
-			"ATTENTION: kv_dtype %s (%u) unsupported: use F32 or F16",
+			"ATTENTION: kv_dtype %s (%u) unsupported: use F32, F16 or Q8_0",
 			dtype_name(d->kv_dtype), d->kv_dtype);
+	if (d->kv_dtype == EMBER_DTYPE_Q8_0 && d->head_dim % 32)
+		return ember_dev_fail(cb->dev, -EINVAL,
+			"ATTENTION: a Q8_0 KV cache needs head_dim %% 32 == 0 (got head_dim %u): use F16",
+			d->head_dim);
 	if (!isfinite(d->scale) || d->scale < 0)
 		return ember_dev_fail(cb->dev, -EINVAL,
 			"ATTENTION: scale must be finite and >= 0 (0: 1/sqrt(head_dim))");
@@ -487,6 +498,11 @@ int ember_cmdbuf_attention(struct ember_cmdbuf *cb,
 	if (d->flags && !ember_abi_1_1(cb->dev))
 		return ember_dev_fail(cb->dev, -EOPNOTSUPP,
 			"ATTENTION: APPEND_KV/ROPE need firmware ABI 1.1, the device runs %u.%u: update the firmware",
+			cb->dev->info.fw_abi_version >> 16,
+			cb->dev->info.fw_abi_version & 0xffff);
+	if (d->kv_dtype == EMBER_DTYPE_Q8_0 && !ember_abi_1_2(cb->dev))
+		return ember_dev_fail(cb->dev, -EOPNOTSUPP,
+			"ATTENTION: a Q8_0 KV cache needs firmware ABI 1.2, the device runs %u.%u: update the firmware or use F16",
 			cb->dev->info.fw_abi_version >> 16,
 			cb->dev->info.fw_abi_version & 0xffff);
 	if (rope) {

@@ -401,7 +401,12 @@ static void test_attention(struct ember_device *dev)
 	ABAD(-EINVAL, "multiple", .n_kv_head = 2);
 	ABAD(-EINVAL, "n_ctx", .n_past = 500);
 	ABAD(-EINVAL, "head_dim", .head_dim = 1024);
-	ABAD(-EINVAL, "kv_dtype", .kv_dtype = EMBER_DTYPE_Q8_0);
+	ABAD(-EINVAL, "kv_dtype", .kv_dtype = EMBER_DTYPE_Q4_0);
+	ABAD(-EINVAL, "kv_dtype", .kv_dtype = EMBER_DTYPE_BF16);
+	/* Q8_0 caches: 32 | head_dim, and firmware ABI 1.2 (this is 1.0) */
+	ABAD(-EINVAL, "head_dim % 32", .kv_dtype = EMBER_DTYPE_Q8_0,
+	     .head_dim = 48);
+	ABAD(-EOPNOTSUPP, "ABI 1.2", .kv_dtype = EMBER_DTYPE_Q8_0);
 	ABAD(-EINVAL, "scale", .scale = NAN);
 	ABAD(-EINVAL, "overlaps", .out = { q, 0 });
 	ABAD(-ERANGE, "does not fit", .n_tok = 17);
@@ -451,6 +456,93 @@ static void test_layer_ops_old_device(struct ember_device *dev)
 	ember_cmdbuf_free(cb);
 	ember_bo_free(x);
 	ember_bo_free(o);
+}
+
+/* ATTENTION over Q8_0 caches: ABI 1.2, 32 | head_dim, Q8_0 in the caps;
+ * rows of 34-byte blocks, 2-aligned. */
+static void test_q8_kv(struct ember_device *dev, int has_q8)
+{
+	struct ember_cmdbuf *cb;
+	struct ember_bo *q, *k, *v, *o, *kn;
+	struct ember_op_attention op;
+	struct ember_job job;
+	uint8_t *cmd;
+	int ret;
+
+	CHECK(!ember_bo_create(dev, 4 * 8 * 64 * 4, &q), "q");
+	CHECK(!ember_bo_create(dev, 100 * 2 * 68, &k), "k");	/* 13600: 16 KiB */
+	CHECK(!ember_bo_create(dev, 100 * 2 * 68, &v), "v");
+	CHECK(!ember_bo_create(dev, 4 * 8 * 64 * 4, &o), "o");
+	CHECK(!ember_bo_create(dev, 2 * 4 * 2 * 64 * 4, &kn), "kn");
+	CHECK(!ember_cmdbuf_create(dev, 4096, &cb), "cb");
+	CHECK(!ember_bo_map(ember_cmdbuf_bo(cb), (void **)&cmd), "map");
+#define DESC(...) { .n_tok = 4, .n_past = 60, .n_head = 8, .n_kv_head = 2, \
+		.head_dim = 64, .n_ctx = 240, .kv_dtype = EMBER_DTYPE_Q8_0, \
+		.q = { q, 0 }, .k = { k, 0 }, .v = { v, 0 }, .out = { o, 0 }, \
+		.flags = EMBER_ATTN_APPEND_KV | EMBER_ATTN_ROPE, \
+		.k_new = { kn, 0 }, .v_new = { kn, 2048 }, __VA_ARGS__ }
+#define ABAD(err, word, ...) do { \
+		struct ember_attention_desc d = DESC(__VA_ARGS__); \
+		ember_cmdbuf_begin(cb); \
+		ret = ember_cmdbuf_attention(cb, &d); \
+		CHECK(ret == (err), "%s: got %d: %s", #__VA_ARGS__, ret, ember_errmsg(dev)); \
+		CHECK(strstr(ember_errmsg(dev), word) != NULL, "message '%s' lacks '%s'", \
+		      ember_errmsg(dev), word); \
+	} while (0)
+	if (!has_q8) {
+		ABAD(-EOPNOTSUPP, "Q8_0");
+		ABAD(-EINVAL, "head_dim % 32", .head_dim = 48);
+		goto out;
+	}
+	{
+		struct ember_attention_desc d = DESC();
+
+		ember_cmdbuf_begin(cb);
+		CHECK(ember_cmdbuf_attention(cb, &d) == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_end(cb, &job) == 0, "end");
+		memcpy(&op, cmd + job.cmd_offset, sizeof(op));
+		CHECK(op.hdr.opcode == EMBER_OP_ATTENTION &&
+		      op.kv_dtype == EMBER_DTYPE_Q8_0 && op.head_dim == 64 &&
+		      op.hdr.flags == (EMBER_ATTN_APPEND_KV | EMBER_ATTN_ROPE),
+		      "q8 encoding");
+		CHECK(op.kv_stride == 2 * 2 * 34, "packed Q8_0 kv_stride %llu",
+		      (unsigned long long)op.kv_stride);
+		CHECK(job.bo_count == 5 &&
+		      job.bos[1].flags == (DRM_EMBER_BO_READ | DRM_EMBER_BO_WRITE) &&
+		      job.bos[2].flags == (DRM_EMBER_BO_READ | DRM_EMBER_BO_WRITE),
+		      "q8 bos");
+	}
+	{	/* plain attention, 2-aligned offsets and a padded stride */
+		struct ember_attention_desc d = DESC(.flags = 0, .k_new = { 0 },
+						     .v_new = { 0 },
+						     .k = { k, 2 }, .v = { v, 34 },
+						     .kv_stride = 146);
+
+		ember_cmdbuf_begin(cb);
+		CHECK(ember_cmdbuf_attention(cb, &d) == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_end(cb, &job) == 0, "end");
+		memcpy(&op, cmd + job.cmd_offset, sizeof(op));
+		CHECK(op.kv_stride == 146 && op.k_va == ember_bo_va(k) + 2 &&
+		      op.v_va == ember_bo_va(v) + 34 && !op.hdr.flags,
+		      "q8 plain encoding");
+	}
+	ABAD(-EINVAL, "head_dim % 32", .head_dim = 48);
+	ABAD(-EINVAL, "head_dim % 32", .head_dim = 16, .n_kv_head = 4,
+	     .n_head = 8);		/* whole blocks per row, not per head */
+	ABAD(-EINVAL, "below its row size", .kv_stride = 134);
+	ABAD(-EINVAL, "aligned", .kv_stride = 137);
+	ABAD(-EINVAL, "aligned", .k = { k, 1 });
+	ABAD(-ERANGE, "does not fit", .n_ctx = 1000, .n_past = 200);
+	ABAD(-ERANGE, "does not fit", .kv_stride = 300);
+out:
+#undef ABAD
+#undef DESC
+	ember_cmdbuf_free(cb);
+	ember_bo_free(q);
+	ember_bo_free(k);
+	ember_bo_free(v);
+	ember_bo_free(o);
+	ember_bo_free(kn);
 }
 
 /* The ABI 1.1 ops: encoding, BO use, host-side checks. */
@@ -643,6 +735,12 @@ static void test_layer_ops(struct ember_device *dev)
 		d.k_new = (struct ember_ref){ kn, 8000 };
 		ret = ember_cmdbuf_attention(cb, &d);
 		CHECK(ret == -ERANGE, "k_new range %d", ret);
+		/* a Q8_0 cache needs ABI 1.2: this device runs 1.1 */
+		d.k_new = (struct ember_ref){ kn, 0 };
+		d.kv_dtype = EMBER_DTYPE_Q8_0;
+		ret = ember_cmdbuf_attention(cb, &d);
+		CHECK(ret == -EOPNOTSUPP && strstr(ember_errmsg(dev), "ABI 1.2"),
+		      "q8 kv on 1.1: %d %s", ret, ember_errmsg(dev));
 	}
 	CHECK(ember_cmdbuf_used(cb) % 8 == 0, "aligned");
 	ember_cmdbuf_free(cb);
@@ -776,6 +874,20 @@ int main(void)
 	if (!dev)
 		return 1;
 	test_layer_ops(dev);
+	ember_device_close(dev);
+	/* ABI 1.2: Q8_0 KV caches, with and without Q8_0 in the caps */
+	fk.caps_ops = 0xff;
+	fk.fw_abi = 1 << 16 | 2;
+	dev = open_fake();
+	if (!dev)
+		return 1;
+	test_q8_kv(dev, 1);
+	ember_device_close(dev);
+	fk.caps_dtypes &= ~(1u << EMBER_DTYPE_Q8_0);
+	dev = open_fake();
+	if (!dev)
+		return 1;
+	test_q8_kv(dev, 0);
 	ember_device_close(dev);
 	close(fk.memfd);
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);

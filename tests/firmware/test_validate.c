@@ -496,9 +496,53 @@ static void test_attention_fields(void)
 		EMBER_JOB_OK);
 
 	AT_CASE("kv_dtype unknown 5", op.kv_dtype = 5, EMBER_JOB_BAD_DESC);
-	AT_CASE("kv_dtype Q8_0 unsupported", op.kv_dtype = EMBER_DTYPE_Q8_0,
-		EMBER_JOB_UNSUPPORTED);
 	AT_CASE("kv_dtype F16 ok", op.kv_dtype = EMBER_DTYPE_F16, EMBER_JOB_OK);
+	AT_CASE("kv_dtype Q4_0 unsupported",
+		(op.kv_dtype = EMBER_DTYPE_Q4_0, op.head_dim = 32, op.n_head = 2,
+		 op.kv_stride = 36), EMBER_JOB_UNSUPPORTED);
+	AT_CASE("kv_dtype BF16 unsupported", op.kv_dtype = EMBER_DTYPE_BF16,
+		EMBER_JOB_UNSUPPORTED);
+
+	/* ABI 1.2: Q8_0 caches, 32 | head_dim; rows of 34-byte blocks */
+#define AT_Q8 (op.kv_dtype = EMBER_DTYPE_Q8_0, op.head_dim = 32, \
+	       op.n_head = 2, op.kv_stride = 68)
+	AT_CASE("kv_dtype Q8_0 ok", AT_Q8, EMBER_JOB_OK);
+	AT_CASE("kv_dtype Q8_0 GQA, odd-block stride ok",
+		(AT_Q8, op.n_head = 2, op.n_kv_head = 1, op.kv_stride = 34),
+		EMBER_JOB_OK);
+	AT_CASE("Q8_0 APPEND_KV | ROPE ok",
+		(AT_Q8, op.n_kv_head = 1, op.kv_stride = 34, AT_APPEND,
+		 AT_ROPE), EMBER_JOB_OK);
+	AT_CASE("Q8_0 head_dim 48 (rows of whole blocks)",
+		(AT_Q8, op.n_tok = 1, op.head_dim = 48, op.q_stride = 384,
+		 op.out_stride = 384, op.kv_stride = 102), EMBER_JOB_BAD_DESC);
+	AT_CASE("Q8_0 head_dim 16 (two heads share a block)",
+		(op.kv_dtype = EMBER_DTYPE_Q8_0, op.kv_stride = 34),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("Q8_0 head_dim 48 with APPEND_KV | ROPE",
+		(AT_Q8, op.n_tok = 1, op.head_dim = 48, op.q_stride = 384,
+		 op.out_stride = 384, op.kv_stride = 102, AT_APPEND,
+		 op.new_stride = 384, AT_ROPE), EMBER_JOB_BAD_DESC);
+	AT_CASE("Q8_0 kv_stride below the row", (AT_Q8, op.kv_stride = 66),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("Q8_0 kv_stride odd", (AT_Q8, op.kv_stride = 69),
+		EMBER_JOB_BAD_DESC);
+	AT_CASE("Q8_0 k_va odd", (AT_Q8, op.k_va += 1), EMBER_JOB_BAD_DESC);
+	AT_CASE("Q8_0 v_va 2-aligned ok", (AT_Q8, op.v_va += 2), EMBER_JOB_OK);
+	{
+		struct ember_op_attention op = fx.at;
+
+		AT_Q8;
+		expect_op("kv Q8_0 disabled in caps", &op, sizeof(op), ALL_OPS,
+			  ALL_DTYPES & ~(1u << EMBER_DTYPE_Q8_0),
+			  EMBER_JOB_UNSUPPORTED);
+		op.head_dim = 48;	/* the dtype is refused first */
+		expect_op("kv Q8_0 disabled in caps, head_dim 48", &op,
+			  sizeof(op), ALL_OPS,
+			  ALL_DTYPES & ~(1u << EMBER_DTYPE_Q8_0),
+			  EMBER_JOB_UNSUPPORTED);
+	}
+#undef AT_Q8
 	{
 		struct ember_op_attention op = fx.at;
 

@@ -196,6 +196,8 @@ static const struct attn_shape attn_shapes[] = {
 	{ 5, 11, 4, 1, 128, EMBER_DTYPE_F16, 0 },	/* MQA, chunked */
 	{ 3, 2, 2, 2, 32, EMBER_DTYPE_F32, 64 },	/* padded strides */
 	{ 1, 200, 14, 2, 64, EMBER_DTYPE_F16, 0 },	/* Qwen2-0.5B decode */
+	{ 1, 37, 8, 2, 64, EMBER_DTYPE_Q8_0, 0 },	/* Q8_0 cache (ABI 1.2) */
+	{ 5, 11, 4, 1, 128, EMBER_DTYPE_Q8_0, 36 },	/* Q8_0, 2-aligned rows */
 };
 #define N_ATTN (sizeof(attn_shapes) / sizeof(attn_shapes[0]))
 
@@ -214,6 +216,11 @@ TEST_F_TIMEOUT(jobs, attention_shapes, 300)
 		if (!ember_device_has_dtype(self->dev, s->kv_dtype)) {
 			TH_LOG("kv dtype %u not in caps: shape %u skipped",
 			       s->kv_dtype, i);
+			continue;
+		}
+		if (s->kv_dtype == EMBER_DTYPE_Q8_0 &&
+		    ember_device_info(self->dev)->fw_abi_version < (1u << 16 | 2u)) {
+			TH_LOG("Q8_0 caches need firmware ABI 1.2: shape %u skipped", i);
 			continue;
 		}
 		ASSERT_EQ(0, tg_attn_init(self->dev, &p[n], s->n_tok, s->n_past,

@@ -308,16 +308,24 @@ struct ember_op_matmul {
  * p = n_past + t and query head h, with kv head g = h / (n_head / n_kv_head):
  *   out[t][h] = sum_{j <= p} softmax_j(scale * Q'[t][h] . K[j][g]) V[j][g]
  * Q: f32 [n_tok][n_head][head_dim], q_stride bytes between tokens.
- * K, V cache: kv_dtype (F32 or F16) [n_ctx][n_kv_head][head_dim],
- *   kv_stride bytes between positions; positions 0 .. n_past+n_tok-1 used.
+ * K, V cache: kv_dtype (F32 or F16; Q8_0 since ABI 1.2)
+ *   [n_ctx][n_kv_head][head_dim], kv_stride bytes between positions;
+ *   positions 0 .. n_past+n_tok-1 used. A Q8_0 cache needs head_dim % 32
+ *   == 0 [BAD_DESC]: a position's row is n_kv_head * head_dim / 32 blocks
+ *   of 34 bytes, each head's whole blocks in turn, so kv_stride and the
+ *   cache addresses are 2-aligned. Other dtypes, or Q8_0 on firmware
+ *   before ABI 1.2, are UNSUPPORTED.
  * out: f32 [n_tok][n_head * head_dim], out_stride bytes between tokens.
  *
  * EMBER_ATTN_APPEND_KV (ABI 1.1): before attending, k_new/v_new, f32
  *   [n_tok][n_kv_head][head_dim] rows new_stride apart, are converted to
  *   kv_dtype and written to the cache at positions n_past .. n_past+n_tok-1
- *   (K rows rotated first when EMBER_ATTN_ROPE is set). The cache ranges
- *   are then outputs: they must not overlap each other, Q, k_new, v_new or
- *   out. Without the flag k_new_va, v_new_va and new_stride must be zero.
+ *   (K rows rotated first when EMBER_ATTN_ROPE is set; F16 rounds to
+ *   nearest even; Q8_0 per 32-block: d = max|x| / 127 in f32, stored as
+ *   f16, q = round(x * (1 / d)) half away from zero, as ggml does). The
+ *   cache ranges are then outputs: they must not overlap each other, Q,
+ *   k_new, v_new or out. Without the flag k_new_va, v_new_va and
+ *   new_stride must be zero.
  * EMBER_ATTN_ROPE (ABI 1.1): Q' = Q rotated as EMBER_OP_ROPE does, token t
  *   at position n_past + t, first rope_dim dims of each head (rope_dim even,
  *   2 <= rope_dim <= head_dim), theta = pos * rope_freq_base^(-2i/rope_dim),
@@ -337,7 +345,7 @@ struct ember_op_attention {
 	__u32 n_tok, n_past;
 	__u32 n_head, n_kv_head;
 	__u32 head_dim;
-	__u8 kv_dtype;		/* EMBER_DTYPE_F32 or EMBER_DTYPE_F16 */
+	__u8 kv_dtype;		/* F32, F16, Q8_0 (ABI 1.2) */
 	__u8 pad0[3];
 	float scale;		/* usually 1 / sqrt(head_dim) */
 	__u32 n_ctx;		/* positions the cache holds (bounds check) */

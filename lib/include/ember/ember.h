@@ -173,9 +173,12 @@ struct ember_matmul_desc {
 
 /*
  * ATTENTION (causal, grouped-query), see struct ember_op_attention.
- * Q, out: f32; K, V: @kv_dtype (F32 or F16) caches of @n_ctx positions
- * of n_kv_head * head_dim elements, of which positions 0 .. n_past + n_tok
- * - 1 are read (and must lie in their buffers). Strides of 0 mean packed.
+ * Q, out: f32; K, V: @kv_dtype caches of @n_ctx positions of n_kv_head *
+ * head_dim elements, of which positions 0 .. n_past + n_tok - 1 are read
+ * (and must lie in their buffers). Strides of 0 mean packed. @kv_dtype:
+ * F32 or F16, or Q8_0 (firmware ABI 1.2, else -EOPNOTSUPP; head_dim % 32
+ * == 0, else -EINVAL): rows of 34-byte blocks, each head's whole blocks
+ * (n_kv_head * head_dim / 32 * 34 bytes packed), 2-aligned.
  * A @scale of 0 means 1 / sqrt(head_dim).
  * @flags (ABI 1.1; 0 for the plain op): EMBER_ATTN_APPEND_KV writes
  * @k_new / @v_new (f32 [n_tok][n_kv_head * head_dim], @new_stride apart,
