@@ -176,7 +176,7 @@ else
 	# The models reach the guest over virtio-9p, read-only, never copied. CI
 	# has shared/ beside the clone; without it the tests reading /share
 	# (ember-share-test.sh) fail, and this says why.
-	share_dir=$EMBER_ROOT/../shared/models
+	share_dir=$(realpath -m "$EMBER_ROOT/../shared/models")
 	share_args=()
 	if [ -d "$share_dir" ]; then
 		share_args=(--share "$share_dir")
