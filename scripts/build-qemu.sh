@@ -7,7 +7,8 @@
 #   dl/              the downloaded Debian source package (fetched once)
 #   src-<ver>/       the unpacked QEMU tree; our files are synced into
 #                    hw/misc/ember/ (only changed files are touched)
-#   build-<ver>/     the configured meson/ninja tree (incremental rebuilds)
+#   build-<ver>-<conf>/  the configured meson/ninja tree (incremental
+#                    rebuilds), one per configure line
 #   bin/qemu-system-x86_64-<key>   finished binaries, keyed by a hash of
 #                    every input, so an unchanged tree returns at once;
 #                    <binary>.build-id holds the firmware build id inside.
@@ -173,12 +174,21 @@ mak="$src/configs/devices/x86_64-softmmu/ember.mak"
 cmp -s "$root/qemu/ember.mak" "$mak" || cp "$root/qemu/ember.mak" "$mak"
 
 # ---- 5. configure (once per source version and configure line) ------------
-build="$cache/build-$ver"
+# --enable-virtfs: virtio-9p (`-virtfs`, `-device virtio-9p-pci`), how
+# scripts/run-guest.sh --share exports a host directory to the guest. On
+# Linux it only needs xattr support (--enable-attr), which glibc's
+# <sys/xattr.h> provides: no extra package. (--without-default-features
+# turns every auto feature off, so both must be asked for by name.)
 conf_args=(--target-list=x86_64-softmmu --without-default-features
 	--without-default-devices --with-devices-x86_64=ember
 	--disable-docs --disable-install-blobs --enable-tcg
+	--enable-virtfs --enable-attr
 	--python=/usr/bin/python3 --disable-download)
 conf_key=$(printf '%s\n' "${conf_args[@]}" | sha256sum | cut -c1-16)
+# One build tree per configure line: trees (worktrees, branches) that share
+# this cache but configure differently each keep their incremental build
+# instead of wiping each other's.
+build="$cache/build-$ver-$conf_key"
 if [ "$(cat "$build/.ember-configured" 2>/dev/null)" != "$conf_key" ]; then
 	say "configuring $build"
 	rm -rf "$build"

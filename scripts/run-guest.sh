@@ -3,20 +3,30 @@
 # loads drm + ember.ko, runs one shell command and exits with its status.
 #
 #   scripts/run-guest.sh [--module PATH|none] [--firmware PATH|none]
-#       [--add SRC:DST]... [--qemu-arg ARG]... [--append KARG]...
-#       [--timeout SECS] [--no-load] [--log FILE] -- 'command run in the guest'
+#       [--add SRC:DST]... [--share DIR] [--mem SIZE] [--qemu-arg ARG]...
+#       [--append KARG]... [--timeout SECS] [--no-load] [--log FILE]
+#       -- 'command run in the guest'
+#
+# --share DIR exports the host directory DIR read-only over virtio-9p; the
+#   guest mounts it at /share (9p2000.L, cache=loose: files can be mmap()ed).
+#   Nothing is copied: use it for models and other large inputs.
+# --mem SIZE is the guest RAM, as QEMU's -m takes it: a number with an M or
+#   G suffix (a bare number is MiB). Default 3G.
 #
 # Guest layout: busybox in /bin, the drm modules in /lib/ember/deps (load
 # order in /lib/ember/deps.order), our module at /lib/ember/ember.ko, the
 # firmware at /lib/firmware/ember/ember-fw.bin, `ember-modules load|unload|
-# reload` to (re)load them, --add'ed files where asked. The command runs in /
-# with EMBER_GUEST=1; its exit status comes back through a marker line on the
-# serial console. Exit codes: the command's; 124 on timeout; 125 when the
-# guest stopped without a marker (crash, panic, init failure).
+# reload` to (re)load them, ember-run and ember-bench in /bin when
+# build-guest/ has them, the 9p modules in /lib/ember/share (loaded only with
+# --share), --add'ed files where asked. The command runs in / with
+# EMBER_GUEST=1; its exit status comes back through a marker line on the
+# serial console. Exit codes: the command's; 123 when --share could not be
+# mounted; 124 on timeout; 125 when the guest stopped without a marker
+# (crash, panic, init failure).
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 module=$EMBER_ROOT/kernel/ember.ko
 module_given=0
@@ -29,14 +39,18 @@ kargs=()
 timeout_s=600
 load=1
 log=
+share=
+mem=3G
 while [ $# -gt 0 ]; do
-	case "$1" in --module|--firmware|--add|--qemu-arg|--append|--timeout|--log)
+	case "$1" in --module|--firmware|--add|--share|--mem|--qemu-arg|--append|--timeout|--log)
 		[ $# -ge 2 ] || die "$1 needs a value" ;;
 	esac
 	case "$1" in
 	--module) module=$2; module_given=1; shift 2 ;;
 	--firmware) firmware=$2; firmware_given=1; shift 2 ;;
 	--add) adds+=("$2"); shift 2 ;;
+	--share) share=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
 	--qemu-arg) qemu_args+=("$2"); shift 2 ;;
 	--append) kargs+=("$2"); shift 2 ;;
 	--timeout) timeout_s=$2; shift 2 ;;
@@ -50,6 +64,18 @@ done
 [ $# -eq 1 ] || { echo "run-guest: give exactly one guest command after --" >&2; usage; }
 cmd=$1
 [[ "$timeout_s" =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds, got '$timeout_s'"
+# --mem: QEMU's -m syntax, restricted to what a guest here can use.
+[[ "$mem" =~ ^([1-9][0-9]*)([MG]?)$ ]] ||
+	die "--mem wants a size like 3G or 1536M (a bare number is MiB), got '$mem'"
+mem_mib=${BASH_REMATCH[1]}
+[ "${BASH_REMATCH[2]}" = G ] && mem_mib=$((mem_mib * 1024))
+[ "$mem_mib" -ge 256 ] || die "--mem $mem is too small: the guest needs at least 256M"
+if [ -n "$share" ]; then
+	[ -e "$share" ] || die "--share directory '$share' does not exist"
+	[ -d "$share" ] || die "--share '$share' is not a directory (give the directory holding the files)"
+	[ -r "$share" ] && [ -x "$share" ] || die "--share directory '$share' is not readable"
+	share=$(cd "$share" && pwd -P)
+fi
 
 # A missing module/firmware is an error when the guest must load them (or the
 # path was given explicitly); with --no-load the defaults are optional.
@@ -104,13 +130,23 @@ if [ $have_module = 1 ]; then
 		visit "$d"
 	done
 fi
+# The virtio-9p client for --share (9p, 9pnet_virtio and their closure:
+# 9pnet, netfs). Always in the base image, loaded only with --share. The
+# transport underneath, virtio_pci, is built into Debian's kernel
+# (CONFIG_VIRTIO_PCI=y); visit() skips built-ins. A closure of its own
+# (seen reset), so it is complete even if it overlaps the drm modules.
+n_drm=${#deps_order[@]}
+seen=()
+for m in 9p 9pnet_virtio; do visit "$m"; done
+share_order=("${deps_order[@]:n_drm}")
+deps_order=("${deps_order[@]:0:n_drm}")
 
 # ---- base initramfs (cached: busybox, modules, /init) -----------------------
 mkdir -p "$EMBER_CACHE/guest"
 key=$( {
 	echo "$kver"
 	sha256sum "$busybox" "$0" | cut -d' ' -f1
-	for e in "${deps_order[@]}"; do
+	for e in "${deps_order[@]}" "${share_order[@]}"; do
 		echo "$e $(stat -c '%s %Y' "${e#*:}")"
 	done
 } | sha256sum | cut -c1-16)
@@ -144,6 +180,18 @@ finish() {
 	poweroff -f
 	reboot -f
 }
+if [ "$EMBER_SHARE" = 1 ]; then
+	# run-guest.sh --share: the host directory, read-only, over virtio-9p.
+	while read -r name path; do
+		grep -q "^$name " /proc/modules && continue
+		insmod "$path" || { echo "ember-init: insmod $path failed (needed for --share)"; finish 123; }
+	done < /lib/ember/share.order
+	mount -t 9p -o trans=virtio,version=9p2000.L,cache=loose,ro share /share || {
+		echo "ember-init: mounting the --share directory at /share failed"
+		dmesg | tail -n 20
+		finish 123
+	}
+fi
 if [ "$EMBER_LOAD" = 1 ]; then
 	ember-modules load || { dmesg | tail -n 30; finish 126; }
 	ls /dev/accel/accel* >/dev/null 2>&1 ||
@@ -179,7 +227,7 @@ MODS
 build_base() {
 	local st
 	st=$(mktemp -d "$EMBER_CACHE/guest/base.XXXXXX")
-	mkdir -p "$st"/{bin,dev,proc,sys,tmp,root,etc/ember,lib/ember/deps,lib/firmware}
+	mkdir -p "$st"/{bin,dev,proc,sys,tmp,root,share,etc/ember,lib/ember/deps,lib/ember/share,lib/firmware}
 	ln -s bin "$st/sbin"
 	mknod "$st/dev/console" c 5 1
 	cp "$busybox" "$st/bin/busybox"
@@ -187,19 +235,25 @@ build_base() {
 	for a in $("$busybox" --list); do
 		[ "$a" = busybox ] || ln -s busybox "$st/bin/$a"
 	done
-	local i=0 e name path dst
-	for e in "${deps_order[@]}"; do
-		name=${e%%:*}; path=${e#*:}
-		dst=lib/ember/deps/$(printf '%02d' $i)-$name.ko
-		case "$path" in
-		*.xz) xz -dc "$path" > "$st/$dst" ;;
-		*.zst) zstd -qdc "$path" > "$st/$dst" ;;
-		*.gz) gzip -dc "$path" > "$st/$dst" ;;
-		*) cp "$path" "$st/$dst" ;;
-		esac
-		echo "$name /$dst" >> "$st/lib/ember/deps.order"
-		i=$((i + 1))
-	done
+	# put_modules DIR ENTRY...: decompressed, in load order, listed in DIR.order
+	put_modules() {
+		local dir=$1 i=0 e name path dst; shift
+		: > "$st/$dir.order"
+		for e in "$@"; do
+			name=${e%%:*}; path=${e#*:}
+			dst=$dir/$(printf '%02d' $i)-$name.ko
+			case "$path" in
+			*.xz) xz -dc "$path" > "$st/$dst" ;;
+			*.zst) zstd -qdc "$path" > "$st/$dst" ;;
+			*.gz) gzip -dc "$path" > "$st/$dst" ;;
+			*) cp "$path" "$st/$dst" ;;
+			esac
+			echo "$name /$dst" >> "$st/$dir.order"
+			i=$((i + 1))
+		done
+	}
+	put_modules lib/ember/deps "${deps_order[@]}"
+	put_modules lib/ember/share "${share_order[@]}"
 	write_init "$st"
 	(cd "$st" && find . -print0 | LC_ALL=C sort -z |
 		cpio --quiet --null -o -H newc -R 0:0 --reproducible) > "$st.cpio"
@@ -215,9 +269,20 @@ run=$(mktemp -d "${TMPDIR:-/tmp}/ember-guest.XXXXXX")
 trap 'rm -rf "$run"' EXIT
 trap 'exit 130' INT TERM
 ov=$run/overlay
-mkdir -p "$ov/etc/ember" "$ov/lib/ember" "$ov/lib/firmware/ember"
+mkdir -p "$ov/bin" "$ov/etc/ember" "$ov/lib/ember" "$ov/lib/firmware/ember"
 [ $have_module = 1 ] && cp "$module" "$ov/lib/ember/ember.ko"
 [ $have_fw = 1 ] && cp "$firmware" "$ov/lib/firmware/ember/ember-fw.bin"
+# The static tools from build-guest/, on the guest's PATH; without their
+# debug info (about 1 MB each instead of 3).
+for t in ember-run ember-bench; do
+	f=$(ember_build_guest_dir)/tools/$t/$t
+	[ -f "$f" ] || continue
+	if ldd "$f" >/dev/null 2>&1; then
+		note "warning: $f is dynamically linked and cannot run in the guest; not adding it (rebuild: scripts/build.sh guest)"
+		continue
+	fi
+	strip --strip-debug -o "$ov/bin/$t" "$f" 2>/dev/null || cp "$f" "$ov/bin/$t"
+done
 for a in "${adds[@]}"; do
 	src=${a%%:*}; dst=${a#*:}
 	[ "$src" != "$a" ] && [ -n "$src" ] && [ -n "$dst" ] || die "--add wants SRC:DST, got '$a'"
@@ -237,7 +302,9 @@ for a in "${adds[@]}"; do
 	fi
 done
 token=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-printf 'EMBER_LOAD=%s\nEMBER_TOKEN=%s\n' $load "$token" > "$ov/etc/ember/env"
+share_flag=0
+[ -z "$share" ] || share_flag=1
+printf 'EMBER_LOAD=%s\nEMBER_SHARE=%s\nEMBER_TOKEN=%s\n' $load $share_flag "$token" > "$ov/etc/ember/env"
 printf '%s\n' "$cmd" > "$ov/etc/ember/cmd.sh"
 (cd "$ov" && find . -print0 | LC_ALL=C sort -z |
 	cpio --quiet --null -o -H newc -R 0:0) > "$run/overlay.cpio"
@@ -254,15 +321,23 @@ if [ $have_fw = 1 ] && [ -f "$qemu.build-id" ]; then
 	[ "$fw_id" = "$q_id" ] ||
 		note "warning: $firmware has build id $fw_id but this QEMU runs firmware $q_id; the driver will reject it (rebuild both: scripts/build.sh host qemu)"
 fi
+share_args=()
+if [ -n "$share" ]; then
+	"$qemu" -device help 2>/dev/null | grep -q '"virtio-9p-pci"' ||
+		die "$qemu has no virtio-9p-pci device, which --share needs: use the QEMU scripts/build-qemu.sh builds (configured with --enable-virtfs), or unset EMBER_QEMU"
+	# QEMU option values escape a comma by doubling it.
+	share_args=(-fsdev "local,id=share,path=${share//,/,,},security_model=none,readonly=on"
+		-device virtio-9p-pci,fsdev=share,mount_tag=share)
+fi
 cons=$run/console.log
 set +e
 timeout --foreground -k 10 "$timeout_s" "$qemu" \
-	-accel tcg -cpu max -M q35 -m 1G -smp 2 -nographic -no-reboot \
+	-accel tcg -cpu max -M q35 -m "$mem" -smp 2 -nographic -no-reboot \
 	-L /usr/share/qemu -L /usr/share/seabios -nodefaults \
 	-serial stdio \
 	-kernel "$vmlinuz" -initrd "$run/initrd.cpio" \
 	-append "console=ttyS0 panic=-1 quiet ${kargs[*]}" \
-	-device ember-npu "${qemu_args[@]}" \
+	-device ember-npu "${share_args[@]}" "${qemu_args[@]}" \
 	</dev/null | sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$cons"
 qrc=${PIPESTATUS[0]}
 set -e
@@ -281,4 +356,5 @@ status=${marker#*status=}; status=${status%% *}
 kw=${marker##*kernel_warnings=}
 [ "$kw" = 0 ] || note "warning: the guest kernel logged $kw WARNING/BUG lines (shown above)"
 [ "$status" = 126 ] && [ $load = 1 ] && note "loading the modules in the guest failed (see above)"
+[ "$status" = 123 ] && [ -n "$share" ] && note "mounting --share $share at /share in the guest failed (see above)"
 exit "$status"

@@ -5,7 +5,9 @@
 #   2. kernel checks    checkpatch --strict, a W=1 build, a C=1 (sparse) build,
 #                       each failing on any warning
 #   3. guest tests      one QEMU boot running every kselftest binary from
-#                       build-guest/tests/guest/ and the tests/guest/*.sh scripts
+#                       build-guest/tests/guest/ and the tests/guest/*.sh scripts,
+#                       with ../shared/models (beside the clone) exported
+#                       read-only at /share (run-guest.sh --share)
 #   4. variant devices  boots with SWIGLU switched off (caps-ops-mask) and
 #                       with a hanging job (inject-hang-job: timeout + recovery)
 #   5. device model     qemu/tests/ember_qtest.py: registers, MMU, ring, resets
@@ -171,8 +173,18 @@ else
 		done
 	} > "$stage/run-all.sh"
 	echo "guest tests: ${tests[*]} ${scripts_[*]}"
+	# The models reach the guest over virtio-9p, read-only, never copied. CI
+	# has shared/ beside the clone; without it the tests reading /share
+	# (ember-share-test.sh) fail, and this says why.
+	share_dir=$(realpath -m "$EMBER_ROOT/../shared/models")
+	share_args=()
+	if [ -d "$share_dir" ]; then
+		share_args=(--share "$share_dir")
+	else
+		record guest:share 0 1 0 "no $share_dir (shared/ beside the clone): the guest has no /share and the tests that read it fail"
+	fi
 	bash scripts/run-guest.sh --timeout "${EMBER_GUEST_TIMEOUT:-2700}" \
-		--log "$logs/guest-console.log" \
+		--log "$logs/guest-console.log" "${share_args[@]}" \
 		--add "$stage:/opt/ember/tests" -- 'sh /opt/ember/tests/run-all.sh'
 	grc=$?
 	echo "guest exit status: $grc"
@@ -186,6 +198,7 @@ else
 	0) ;;
 	124|125) record guest 0 1 0 "guest timed out or crashed (exit $grc)"; guest_ok=0 ;;
 	126) record guest 0 1 0 "loading the modules in the guest failed"; guest_ok=0 ;;
+	123) record guest 0 1 0 "mounting --share $share_dir at /share in the guest failed"; guest_ok=0 ;;
 	*) record guest 0 1 0 "guest test runner exited $grc" ;;
 	esac
 fi
