@@ -6,7 +6,9 @@
 #                       each failing on any warning
 #   3. guest tests      one QEMU boot running every kselftest binary from
 #                       build-guest/tests/guest/ and the tests/guest/*.sh scripts,
-#                       with ../shared/models (beside the clone) exported
+#                       with the models (stories260K from ../shared/models beside
+#                       the clone, a generated SmolLM2-135M) and the host CPU's
+#                       outputs for them (scripts/lib/npu-cases.sh) exported
 #                       read-only at /share (run-guest.sh --share)
 #   4. variant devices  boots with SWIGLU switched off (caps-ops-mask) and
 #                       with a hanging job (inject-hang-job: timeout + recovery)
@@ -135,6 +137,7 @@ fi
 
 # ---- 3. guest tests ----------------------------------------------------------------------
 guest_ok=0
+share_args=()   # run-guest.sh --share, once the models are staged
 want guest || guest_ok=1   # not asked for
 want guest && section "guest tests (QEMU, TCG)"
 stage=$(mktemp -d "${TMPDIR:-/tmp}/ember-gtests.XXXXXX")
@@ -173,15 +176,17 @@ else
 		done
 	} > "$stage/run-all.sh"
 	echo "guest tests: ${tests[*]} ${scripts_[*]}"
-	# The models reach the guest over virtio-9p, read-only, never copied. CI
-	# has shared/ beside the clone; without it the tests reading /share
-	# (ember-share-test.sh) fail, and this says why.
-	share_dir=$(realpath -m "$EMBER_ROOT/../shared/models")
-	share_args=()
-	if [ -d "$share_dir" ]; then
-		share_args=(--share "$share_dir")
+	# The models reach the guest over virtio-9p, read-only, never copied
+	# into the initramfs. CI has shared/ beside the clone; without it the
+	# tests reading /share fail, and this says why.
+	models_dir=$(realpath -m "$EMBER_ROOT/../shared/models")
+	share_dir=$build/guest-share
+	if [ ! -d "$models_dir" ]; then
+		record guest:share 0 1 0 "no $models_dir (shared/ beside the clone): the guest has no /share and the tests that read it fail"
+	elif ! bash scripts/lib/npu-cases.sh "$build" "$models_dir" "$share_dir"; then
+		record guest:share 0 1 0 "scripts/lib/npu-cases.sh could not prepare $share_dir: the guest has no /share"
 	else
-		record guest:share 0 1 0 "no $share_dir (shared/ beside the clone): the guest has no /share and the tests that read it fail"
+		share_args=(--share "$share_dir")
 	fi
 	bash scripts/run-guest.sh --timeout "${EMBER_GUEST_TIMEOUT:-2700}" \
 		--log "$logs/guest-console.log" "${share_args[@]}" \
@@ -208,17 +213,18 @@ fi
 # "-global QEMU_GLOBAL" and run one guest test binary; at least one of its
 # cases must pass (all skipped would mean the setting never took effect).
 guest_variant() {
-	local name=$1 global=$2 t=$3 env=${4:-} out
-	[ -x "$stage/$t" ] || { record "$name" 0 1 0 "$t was not built"; return; }
+	local name=$1 global=$2 t=$3 env=${4:-} out run
+	[ -f "$stage/$t" ] || { record "$name" 0 1 0 "$t was not built"; return; }
+	case "$t" in *.sh) run="sh /opt/ember/tests/$t" ;; *) run="/opt/ember/tests/$t" ;; esac
 	section "guest tests on a device with $global"
 	{
 		echo '#!/bin/sh'
 		echo "echo '@@EMBER-TEST-BEGIN $t'"
-		echo "$env timeout ${EMBER_GUEST_TEST_TIMEOUT:-900} /opt/ember/tests/$t; rc=\$?"
+		echo "$env timeout ${EMBER_GUEST_TEST_TIMEOUT:-900} $run; rc=\$?"
 		echo "echo; echo \"@@EMBER-TEST-END $t rc=\$rc\""
 	} > "$stage/run-$name.sh"
 	bash scripts/run-guest.sh --timeout "${EMBER_GUEST_TIMEOUT:-2700}" \
-		--log "$logs/$name-console.log" \
+		--log "$logs/$name-console.log" "${share_args[@]}" \
 		--qemu-arg -global --qemu-arg "$global" \
 		--add "$stage:/opt/ember/tests" -- "sh /opt/ember/tests/run-$name.sh"
 	echo "guest exit status: $?"
@@ -228,8 +234,11 @@ guest_variant() {
 		record "$name" 0 1 0 "no case of $t passed: did $global reach the device?"
 }
 if want guest && [ $guest_ok = 1 ]; then
-	# Software must see UNSUPPORTED for what a smaller NPU lacks (no SWIGLU).
+	# Software must see UNSUPPORTED for what a smaller NPU lacks (no SWIGLU),
+	# and the runtime must run the FFN steps on the CPU with the same text.
 	guest_variant guest-masked ember-npu.caps-ops-mask=0xdf ember-layer-test
+	guest_variant guest-masked-run ember-npu.caps-ops-mask=0xdf ember-npu-run-test.sh \
+		"EMBER_NPU_CASES=stories EMBER_EXPECT_PLACEMENT='npu: [0-9]*/[0-9]* attention + embed + output; cpu: [0-9]*/[0-9]* ffn + sampling'"
 	# The first job hangs: the driver must time it out and recover the device.
 	guest_variant guest-hang ember-npu.inject-hang-job=1 ember-recovery-test \
 		EMBER_EXPECT_HANG=1

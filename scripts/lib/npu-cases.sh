@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fills DIR (shared read-only with the guest as /share) with what the guest's
 # NPU test (tests/guest/ember-npu-run-test.sh) compares against:
-#   stories260K.gguf               copied from ../shared/models
+#   stories260K.gguf, stories260K-reference.json   copied from ../shared/models
 #   smollm2-135m-q8_0.gguf         generated here (ember-mkmodel)
 #   cases.txt                      NAME|MODEL|N|PROMPT, one case a line
 #   NAME.expected                  the host CPU's greedy output for that case
@@ -17,7 +17,7 @@ mk=$build/tools/ember-mkmodel/ember-mkmodel
 [ -f "$models/stories260K.gguf" ] && [ -f "$models/stories260K-reference.json" ] ||
 	{ echo "npu-cases: $models has no stories260K.gguf and its reference (shared/models beside the clone)" >&2; exit 1; }
 mkdir -p "$out"
-cp "$models/stories260K.gguf" "$out/"
+cp "$models/stories260K.gguf" "$models/stories260K-reference.json" "$out/"
 # ember-mkmodel's output depends only on its code and arguments: regenerate
 # when the binary changes.
 stamp=$(sha256sum "$mk" | cut -c1-16)

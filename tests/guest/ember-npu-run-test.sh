@@ -4,11 +4,13 @@
 # loaded and the cases of scripts/lib/npu-cases.sh at /share: for each case
 # `ember-run --device npu` must print exactly the host CPU's greedy output,
 # with every step on the NPU (EMBER_EXPECT_PLACEMENT overrides the expected
-# placement, e.g. on a device without SWIGLU). Then: --device auto picks the
+# placement, e.g. on a device without SWIGLU; EMBER_NPU_CASES, a grep pattern,
+# picks cases by name). Then: --device auto picks the
 # NPU, a corrupt model file is a clear error, and --device npu without the
 # driver fails and says what to do.
 share=${EMBER_SHARE:-/share}
 want=${EMBER_EXPECT_PLACEMENT:-'npu: [0-9]*/[0-9]* layers + embed + output; cpu: sampling'}
+pick=${EMBER_NPU_CASES:-.}
 n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n $1"; }
@@ -20,7 +22,8 @@ if [ ! -f "$share/cases.txt" ]; then
 	not_ok "no $share/cases.txt: boot with --share of scripts/lib/npu-cases.sh's directory"
 	exit 1
 fi
-echo "1..$(($(grep -c . "$share/cases.txt") + 4))"
+grep -E "^($pick)" "$share/cases.txt" > /tmp/cases.txt
+echo "1..$(($(grep -c . /tmp/cases.txt) + 5))"
 
 while IFS='|' read -r name model np prompt; do
 	[ -n "$name" ] || continue
@@ -39,7 +42,7 @@ while IFS='|' read -r name model np prompt; do
 	else
 		ok "$name: $np greedy tokens on the NPU equal the CPU's"
 	fi
-done < "$share/cases.txt"
+done < /tmp/cases.txt
 
 first=$(head -n 1 "$share/cases.txt" | cut -d'|' -f2)
 ember-run -m "$share/$first" -n 4 --temp 0 > /dev/null 2> /tmp/err.txt
@@ -56,6 +59,17 @@ if [ $rc = 1 ] && grep -q '/tmp/bad.gguf' /tmp/err.txt; then
 	ok "a corrupt model file: exit 1, the message names it ($(head -n 1 /tmp/err.txt))"
 else
 	not_ok "a corrupt model file: exit $rc, '$(head -n 1 /tmp/err.txt)'"
+fi
+
+# More than the machine has: a 300000-token cache of SmolLM2's shape needs
+# ~7 GiB; the session is refused before anything is allocated.
+big=$(grep -m1 smollm2 "$share/cases.txt" | cut -d'|' -f2)
+ember-run -m "$share/${big:-$first}" -n 4 --ctx 300000 --device npu > /dev/null 2> /tmp/err.txt
+rc=$?
+if [ $rc = 1 ] && grep -q 'MiB of NPU memory' /tmp/err.txt && grep -q -- '--mem' /tmp/err.txt; then
+	ok "a model too large for the device's memory: $(head -n 1 /tmp/err.txt)"
+else
+	not_ok "a model too large for the device's memory: exit $rc, '$(head -n 1 /tmp/err.txt)'"
 fi
 
 # Without the driver: an error that says what is missing, never the CPU.
