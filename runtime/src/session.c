@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "npu/npu.h"
+#include "placement.h"
 
 #define MAX_BACKENDS 2
 
@@ -20,9 +21,7 @@ struct ember_session {
 	int cpu;		/* be[cpu] is the CPU backend */
 	int npu;		/* be[npu] is the NPU backend, or -1 */
 	int pending;		/* the backend with queued steps, or -1 */
-	/* which backend runs each step: [0] embed, [1 + 2l] attention of
-	 * layer l, [2 + 2l] its FFN, [1 + 2 n_layer] output */
-	int8_t *place;
+	struct placement place;	/* which backend runs each step */
 	bool dev_state;		/* st's buffers belong to the NPU backend */
 	char device_note[600];	/* why AUTO chose the CPU, or the NPU's name */
 	uint32_t n_past;
@@ -70,7 +69,7 @@ void ember_session_free(struct ember_session *s)
 	}
 	free(st->k_cache);
 	free(st->v_cache);
-	free(s->place);
+	placement_free(&s->place);
 	free(s);
 }
 
@@ -101,57 +100,6 @@ static int alloc_host_state(struct ember_session *s)
 		st->v_cache[l] = zalloc(st->kv_row * st->n_ctx);
 		if (!st->k_cache[l] || !st->v_cache[l])
 			return -ENOMEM;
-	}
-	return 0;
-}
-
-static uint32_t n_steps(const struct ember_model *m)
-{
-	return 2 * m->info.n_layer + 2;
-}
-
-static struct step step_at(uint32_t i, uint32_t n_layer)
-{
-	struct step st = { .n_tok = 1 };
-
-	if (i == 0) {
-		st.kind = STEP_EMBED;
-	} else if (i == 2 * n_layer + 1) {
-		st.kind = STEP_OUTPUT;
-	} else {
-		st.layer = (i - 1) / 2;
-		st.kind = (i - 1) % 2 ? STEP_FFN : STEP_ATTN;
-	}
-	return st;
-}
-
-static uint32_t step_index(const struct step *st, uint32_t n_layer)
-{
-	switch (st->kind) {
-	case STEP_EMBED: return 0;
-	case STEP_ATTN: return 1 + 2 * st->layer;
-	case STEP_FFN: return 2 + 2 * st->layer;
-	case STEP_OUTPUT: return 2 * n_layer + 1;
-	}
-	return 0;
-}
-
-/* Each step to the first backend that supports it (they are in priority
- * order): decided once, so every pass runs the same placement. */
-static int place_steps(struct ember_session *s)
-{
-	uint32_t n = n_steps(s->m);
-
-	s->place = calloc(n, 1);
-	if (!s->place)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		struct step st = step_at(i, s->m->info.n_layer);
-		int b = 0;
-
-		while (b < s->n_be - 1 && !s->be[b].ops->supports(s->be[b].priv, &st))
-			b++;
-		s->place[i] = (int8_t)b;
 	}
 	return 0;
 }
@@ -257,7 +205,7 @@ static int session_create(struct ember_model *m, const struct ember_session_opts
 		return ret;
 	}
 	s->cpu = s->n_be++;
-	if (place_steps(s))
+	if (placement_init(&s->place, s->be, s->n_be, in->n_layer))
 		goto oom;
 	*out = s;
 	return 0;
@@ -314,7 +262,7 @@ static int sync_pending(struct ember_session *s)
 
 static int run_step(struct ember_session *s, const struct step *st)
 {
-	int b = s->place[step_index(st, s->m->info.n_layer)], ret;
+	int b = placement_of(&s->place, st), ret;
 
 	if (s->pending >= 0 && s->pending != b) {
 		ret = sync_pending(s);
@@ -409,45 +357,9 @@ const char *ember_session_device_note(const struct ember_session *s)
 	return s->device_note;
 }
 
-/* "npu: 5/5 layers + embed + output; cpu: sampling" */
 int ember_session_placement(const struct ember_session *s, char *buf, size_t size)
 {
-	uint32_t L = s->m->info.n_layer;
-	size_t len = 0;
-
-	if (size)
-		buf[0] = 0;
-	for (int b = 0; b < s->n_be; b++) {
-		uint32_t attn = 0, ffn = 0;
-		bool embed = s->place[0] == b, output = s->place[2 * L + 1] == b;
-		char part[160];
-		int n = 0;
-
-		for (uint32_t l = 0; l < L; l++) {
-			attn += s->place[1 + 2 * l] == b;
-			ffn += s->place[2 + 2 * l] == b;
-		}
-		if (attn == ffn && attn)
-			n += snprintf(part + n, sizeof(part) - n, " + %u/%u layers", attn, L);
-		else {
-			if (attn)
-				n += snprintf(part + n, sizeof(part) - n, " + %u/%u attention", attn, L);
-			if (ffn)
-				n += snprintf(part + n, sizeof(part) - n, " + %u/%u ffn", ffn, L);
-		}
-		if (embed)
-			n += snprintf(part + n, sizeof(part) - n, " + embed");
-		if (output)
-			n += snprintf(part + n, sizeof(part) - n, " + output");
-		if (b == s->cpu)
-			n += snprintf(part + n, sizeof(part) - n, " + sampling");
-		if (!n)
-			continue;
-		len += (size_t)snprintf(buf + (len < size ? len : size),
-					len < size ? size - len : 0, "%s%s: %s",
-					len ? "; " : "", s->be[b].ops->name, part + 3);
-	}
-	return (int)len;
+	return placement_describe(&s->place, s->be, s->n_be, s->cpu, buf, size);
 }
 
 int session_device_counters(const struct ember_session *s, uint64_t *rd, uint64_t *wr)

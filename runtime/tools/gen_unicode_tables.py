@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Writes runtime/src/unicode_tables.c: code point ranges of the Unicode
+"""Writes runtime/src/tokenizer/unicode_tables.c: code point ranges of the Unicode
 letter (L*) and number (N*) categories, from Python's unicodedata. The
 GPT-2 style pre-tokenizers need \\p{L} and \\p{N}.
-Usage: python3 runtime/tools/gen_unicode_tables.py > runtime/src/unicode_tables.c"""
+Usage: python3 runtime/tools/gen_unicode_tables.py > runtime/src/tokenizer/unicode_tables.c"""
 import sys
 import unicodedata
 
