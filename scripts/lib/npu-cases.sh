@@ -2,7 +2,8 @@
 # Fills DIR (shared read-only with the guest as /share) with what the guest's
 # NPU test (tests/guest/ember-npu-run-test.sh) compares against:
 #   stories260K.gguf, stories260K-reference.json   copied from ../shared/models
-#   smollm2-135m-q8_0.gguf         generated here (ember-mkmodel)
+#   smollm2-135m-{q8_0,q4_0,f16}.gguf, qwen2.5-0.5b-q8_0.gguf
+#                                  generated here (ember-mkmodel)
 #   cases.txt                      NAME|MODEL|N|PROMPT, one case a line
 #   NAME.expected                  the host CPU's greedy output for that case
 # The host CPU's outputs are the reference: the host tests hold them equal
@@ -17,14 +18,20 @@ mk=$build/tools/ember-mkmodel/ember-mkmodel
 [ -f "$models/stories260K.gguf" ] && [ -f "$models/stories260K-reference.json" ] ||
 	{ echo "npu-cases: $models has no stories260K.gguf and its reference (shared/models beside the clone)" >&2; exit 1; }
 mkdir -p "$out"
-cp "$models/stories260K.gguf" "$models/stories260K-reference.json" "$out/"
+install -m 0644 "$models/stories260K.gguf" "$models/stories260K-reference.json" "$out/"
 # ember-mkmodel's output depends only on its code and arguments: regenerate
 # when the binary changes.
 stamp=$(sha256sum "$mk" | cut -c1-16)
-if [ "$(cat "$out/.smollm2.stamp" 2>/dev/null)" != "$stamp" ]; then
-	"$mk" --shape smollm2-135m --type q8_0 --seed 1 -o "$out/smollm2-135m-q8_0.gguf" >/dev/null
-	echo "$stamp" > "$out/.smollm2.stamp"
-fi
+gen() { # SHAPE TYPE
+	local f="$out/$1-$2.gguf"
+	[ "$(cat "$f.stamp" 2>/dev/null)" = "$stamp" ] && [ -f "$f" ] && return 0
+	"$mk" --shape "$1" --type "$2" --seed 1 -o "$f" >/dev/null
+	echo "$stamp" > "$f.stamp"
+}
+gen smollm2-135m q8_0
+gen smollm2-135m q4_0
+gen smollm2-135m f16
+gen qwen2.5-0.5b q8_0
 : > "$out/cases.txt"
 add_case() { # NAME MODEL N PROMPT
 	"$run" -m "$out/$2" -p "$4" -n "$3" --temp 0 --ignore-eos --device cpu \
@@ -40,3 +47,6 @@ import json, sys
 for c in json.load(open(sys.argv[1]))["cases"]:
     print(c["prompt"])' "$models/stories260K-reference.json")
 add_case smollm2-q8_0 smollm2-135m-q8_0.gguf 64 "Once upon a time"
+add_case smollm2-q4_0 smollm2-135m-q4_0.gguf 64 "Once upon a time"
+add_case smollm2-f16 smollm2-135m-f16.gguf 64 "Once upon a time"
+add_case qwen2.5-0.5b-q8_0 qwen2.5-0.5b-q8_0.gguf 64 "Once upon a time"
