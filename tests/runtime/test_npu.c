@@ -21,6 +21,7 @@
 #include "backend.h"
 #include "check.h"
 #include "fake_hal.h"
+#include "greedy_text.h"
 #include "json.h"
 #include "npu/npu.h"
 #include "synth.h"
@@ -270,61 +271,19 @@ out:
 
 /* ---- whole generations --------------------------------------------------------------- */
 
-struct out {
-	const struct ember_model *m;
-	char buf[8192];
-	size_t n;
-	int32_t toks[1024];
-	int nt;
-};
-
-static void append_piece(struct out *o, int32_t tok)
-{
-	char p[256];
-	int n = ember_token_to_piece(o->m, tok, true, p, sizeof(p));
-
-	if (n > 0 && o->n + (size_t)n < sizeof(o->buf) - 2) {
-		memcpy(o->buf + o->n, p, (size_t)n);
-		o->n += (size_t)n;
-	}
-}
-
-static int on_token(void *user, int32_t tok, const char *text, size_t len)
-{
-	struct out *o = user;
-
-	(void)text;
-	(void)len;
-	if (o->nt < 1024)
-		o->toks[o->nt++] = tok;
-	append_piece(o, tok);
-	return 0;
-}
-
-/* Greedy text of @s for @prompt: BOS and prompt rendered, then n tokens. */
+/* Greedy text of @s for @prompt (BOS and prompt rendered, then n tokens). */
 static int generate(struct ember_session *s, const struct ember_model *m, const char *prompt,
-		    int n_predict, struct out *o)
+		    int n_predict, struct greedy_text *o)
 {
-	struct ember_generate_opts go;
 	struct ember_error err;
 	int32_t toks[256];
 	int n = ember_tokenize(m, prompt, -1, true, true, toks, 256, &err), ret;
 
-	memset(o, 0, sizeof(*o));
-	o->m = m;
 	CHECK(n > 0 && n <= 256, "tokenize '%s'", prompt);
 	if (n <= 0 || n > 256)
 		return -EINVAL;
-	for (int i = 0; i < n; i++)
-		append_piece(o, toks[i]);
-	ember_generate_opts_default(&go);
-	go.n_predict = n_predict;
-	go.stop_at_eog = false;
-	go.render_special = true;
-	ret = ember_generate(s, toks, n, &go, on_token, o, NULL, &err);
+	ret = greedy_text(s, m, toks, n, n_predict, o, &err);
 	CHECK(ret == 0, "generate: %s", err.msg);
-	o->buf[o->n++] = '\n';
-	o->buf[o->n] = 0;
 	return ret;
 }
 
@@ -335,7 +294,7 @@ static void stories_reference(const char *dir)
 	struct ember_error err;
 	struct json *j;
 	const struct json *cases;
-	static struct out o;
+	static struct greedy_text o;
 
 	snprintf(model, sizeof(model), "%s/stories260K.gguf", dir);
 	snprintf(ref, sizeof(ref), "%s/stories260K-reference.json", dir);
@@ -371,7 +330,7 @@ static void masked_fallback(const struct synth_spec *spec)
 	struct ember_session *sc = NULL, *sn = NULL;
 	struct ember_error err;
 	struct fake_tp *f;
-	static struct out oc, on;
+	static struct greedy_text oc, on;
 	char where[200];
 
 	close(mkstemp(path));

@@ -16,40 +16,10 @@
 #include <ember/runtime.h>
 
 #include "check.h"
+#include "greedy_text.h"
 #include "json.h"
 
 int check_failures, check_count;
-
-struct out {
-	const struct ember_model *m;
-	char buf[8192];
-	size_t n;
-	int32_t toks[1024];
-	int nt;
-};
-
-static void append_piece(struct out *o, int32_t tok)
-{
-	char p[256];
-	int n = ember_token_to_piece(o->m, tok, true, p, sizeof(p));
-
-	if (n > 0 && o->n + (size_t)n < sizeof(o->buf)) {
-		memcpy(o->buf + o->n, p, (size_t)n);
-		o->n += (size_t)n;
-	}
-}
-
-static int on_token(void *user, int32_t tok, const char *text, size_t len)
-{
-	struct out *o = user;
-
-	(void)text;
-	(void)len;
-	if (o->nt < 1024)
-		o->toks[o->nt++] = tok;
-	append_piece(o, tok);
-	return 0;
-}
 
 static void run_case(struct ember_model *m, const struct json *c, int threads, int kv)
 {
@@ -58,15 +28,12 @@ static void run_case(struct ember_model *m, const struct json *c, int threads, i
 	const struct json *ref_out = json_get(c, "greedy_output");
 	int n_predict = (int)json_get(c, "n_predict")->num;
 	struct ember_session_opts so;
-	struct ember_generate_opts go;
 	struct ember_session *s = NULL;
 	struct ember_error err;
-	struct ember_stats st;
-	struct out *o = calloc(1, sizeof(*o));
+	struct greedy_text *o = calloc(1, sizeof(*o));
 	int32_t toks[256];
 	int n;
 
-	o->m = m;
 	n = ember_tokenize(m, prompt, -1, true, true, toks, 256, &err);
 	CHECK(n == (int)ref_toks->n, "'%s': %d tokens, reference %zu", prompt, n, ref_toks->n);
 	for (int i = 0; i < n && i < (int)ref_toks->n; i++)
@@ -79,17 +46,8 @@ static void run_case(struct ember_model *m, const struct json *c, int threads, i
 	CHECK(ember_session_create(m, &so, &s, &err) == 0, "session: %s", err.msg);
 	if (!s)
 		goto out;
-	ember_generate_opts_default(&go);
-	go.n_predict = n_predict;
-	go.stop_at_eog = false;	/* llama-simple does not stop either */
-	go.render_special = true;
-	for (int i = 0; i < n; i++)
-		append_piece(o, toks[i]);
-	CHECK(ember_generate(s, toks, n, &go, on_token, o, &st, &err) == 0, "generate: %s",
-	      err.msg);
+	CHECK(greedy_text(s, m, toks, n, n_predict, o, &err) == 0, "generate: %s", err.msg);
 	CHECK(o->nt == n_predict, "generated %d tokens, wanted %d", o->nt, n_predict);
-	o->buf[o->n++] = '\n';	/* llama-simple ends with a newline */
-	o->buf[o->n] = '\0';
 	CHECK(o->n == ref_out->len && !memcmp(o->buf, ref_out->str, o->n),
 	      "threads %d kv %s: output differs:\n  got: %s\n  ref: %s", threads,
 	      ek_dtype_name(kv), o->buf, ref_out->str);
