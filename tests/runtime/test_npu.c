@@ -161,6 +161,24 @@ static int cpu_session(struct ember_model *m, int kv, uint32_t n_ctx, struct emb
 	return ret;
 }
 
+/* A generated model of @spec, loaded (NULL after a failed CHECK). */
+static struct ember_model *synth_model(const struct synth_spec *spec, const char *label)
+{
+	char path[] = "/tmp/ember-test-npu-XXXXXX";
+	struct ember_model *m = NULL;
+	struct ember_error err;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0, "%s: mkstemp", label);
+	if (fd < 0)
+		return NULL;
+	close(fd);
+	CHECK(synth_write(spec, path, &err) == 0, "%s: %s", label, err.msg);
+	CHECK(ember_model_load(path, &m, &err) == 0, "%s: %s", label, err.msg);
+	unlink(path);
+	return m;
+}
+
 /* ---- step by step against the CPU backend ------------------------------------- */
 
 static double max_rel_diff(const float *a, const float *b, size_t n)
@@ -189,19 +207,14 @@ static void steps_vs_cpu(const char *label, const struct synth_spec *spec, int k
 	/* over a Q8_0 K cache in KT16 tiles the host CPU's attention takes its
 	 * Q·K dots in integers (ember/kernels.h), the rows path in floats */
 	double tol_plain = kv == EMBER_TYPE_Q8_0 && ek_kv_kt16_preferred() ? 1e-2 : tol;
-	char path[] = "/tmp/ember-test-npu-XXXXXX";
 	struct ember_model *m = NULL;
 	struct ember_session *sc = NULL, *sf = NULL, *sn = NULL;
-	struct ember_error err;
 	int32_t toks[8] = { 1, 280, 281, 5, 200, 77, 260, 2 };
 	uint32_t n_past = 0;
 	double worst_x = 0, worst_logit = 0, worst_fx = 0, worst_fl = 0;
 	bool exact;
 
-	close(mkstemp(path));
-	CHECK(synth_write(spec, path, &err) == 0, "%s: %s", label, err.msg);
-	CHECK(ember_model_load(path, &m, &err) == 0, "%s: %s", label, err.msg);
-	unlink(path);
+	m = synth_model(spec, label);
 	if (!m || cpu_session(m, kv, 64, &sc) || npu_session(m, ~0u, kv, 64, &sn, NULL) ||
 	    npu_session(m, 0, kv, 64, &sf, NULL))
 		goto out;
@@ -325,18 +338,14 @@ static void stories_reference(const char *dir)
 /* A device without SWIGLU: the FFN steps run on the CPU, same tokens. */
 static void masked_fallback(const struct synth_spec *spec)
 {
-	char path[] = "/tmp/ember-test-npu-XXXXXX";
+	const char *label = "masked device";
 	struct ember_model *m = NULL;
 	struct ember_session *sc = NULL, *sn = NULL;
-	struct ember_error err;
 	struct fake_tp *f;
 	static struct greedy_text oc, on;
 	char where[200];
 
-	close(mkstemp(path));
-	CHECK(synth_write(spec, path, &err) == 0, "%s", err.msg);
-	CHECK(ember_model_load(path, &m, &err) == 0, "%s", err.msg);
-	unlink(path);
+	m = synth_model(spec, label);
 	if (!m || cpu_session(m, EMBER_TYPE_F16, 128, &sc) ||
 	    npu_session(m, ember_fw_caps_ops() & ~(1u << EMBER_OP_SWIGLU), EMBER_TYPE_F16, 128,
 			&sn, &f))
@@ -359,7 +368,7 @@ out:
 /* A device that fails a job: ember_eval says so, the session can be freed. */
 static void failing_device(const struct synth_spec *spec)
 {
-	char path[] = "/tmp/ember-test-npu-XXXXXX";
+	const char *label = "failing device";
 	struct ember_model *m = NULL;
 	struct ember_session *s = NULL;
 	struct ember_error err;
@@ -367,10 +376,7 @@ static void failing_device(const struct synth_spec *spec)
 	int32_t tok = 1;
 	const float *logits;
 
-	close(mkstemp(path));
-	CHECK(synth_write(spec, path, &err) == 0, "%s", err.msg);
-	CHECK(ember_model_load(path, &m, &err) == 0, "%s", err.msg);
-	unlink(path);
+	m = synth_model(spec, label);
 	if (!m || npu_session(m, ~0u, EMBER_TYPE_F16, 64, &s, &f))
 		goto out;
 	f->fail_job = 1;
@@ -407,7 +413,7 @@ static int argmax(const float *v, uint32_t n)
 static void real_shape(const char *preset, int dtype, int n_tokens)
 {
 	double tol = dtype == EK_Q8_0 || dtype == EK_Q4_0 ? 2e-2 : 1e-4;
-	char path[] = "/tmp/ember-test-npu-XXXXXX", label[64];
+	char label[64];
 	struct synth_spec spec;
 	struct ember_model *m = NULL;
 	struct ember_session *sc = NULL, *sn = NULL;
@@ -421,10 +427,7 @@ static void real_shape(const char *preset, int dtype, int n_tokens)
 		abort();
 	spec.dtype = spec.embd_dtype = dtype;
 	spec.seed = 5;
-	close(mkstemp(path));
-	CHECK(synth_write(&spec, path, &err) == 0, "%s: %s", label, err.msg);
-	CHECK(ember_model_load(path, &m, &err) == 0, "%s: %s", label, err.msg);
-	unlink(path);
+	m = synth_model(&spec, label);
 	if (!m || cpu_session(m, EMBER_TYPE_F16, (uint32_t)n_tokens + 1, &sc) ||
 	    npu_session(m, ~0u, EMBER_TYPE_F16, (uint32_t)n_tokens + 1, &sn, NULL))
 		goto out;
