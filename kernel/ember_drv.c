@@ -83,6 +83,7 @@ static int ember_open(struct drm_device *drm, struct drm_file *file)
 	init_waitqueue_head(&efile->inflight_wq);
 	mutex_init(&efile->submit_lock);
 	spin_lock_init(&efile->rec_lock);
+	ember_line_init(efile);
 
 	efile->recs = kvcalloc(EMBER_STATUS_RECORDS, sizeof(*efile->recs), GFP_KERNEL);
 	if (!efile->recs) {
@@ -123,6 +124,11 @@ static void ember_postclose(struct drm_device *drm, struct drm_file *file)
 {
 	struct ember_file *efile = file->driver_priv;
 
+	/*
+	 * Every submit in the line held the file open, so the line is empty;
+	 * let a line worker still running return before the entity goes.
+	 */
+	flush_work(&efile->line_work);
 	/* queued jobs still hold the context; it dies with the last of them */
 	ember_job_file_fini(efile);
 	ember_file_deactivate(efile);

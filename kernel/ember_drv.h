@@ -9,6 +9,7 @@
 #include <linux/bits.h>
 #include <linux/io.h>
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
@@ -163,6 +164,44 @@ struct ember_file {
 
 	spinlock_t rec_lock;		/* @recs and @last_seqno */
 	struct ember_status_rec *recs;	/* EMBER_STATUS_RECORDS entries */
+
+	/*
+	 * The submission line: SUBMIT ioctls and io_uring SUBMIT commands of
+	 * this file queue their jobs in the order they joined it (ember_job.c).
+	 */
+	spinlock_t line_lock;		/* @line, @line_moves, ember_submit.state */
+	struct list_head line;		/* struct ember_submit, head first */
+	u64 line_moves;			/* times the head left: progress */
+	wait_queue_head_t line_wq;	/* the head left */
+	struct work_struct line_work;	/* queues a PARKED head */
+};
+
+/* Where a submit is in its file's line. */
+enum ember_line_state {
+	EMBER_LINE_OUT,		/* not in the line */
+	EMBER_LINE_WAIT,	/* in the line: its caller waits for its turn */
+	EMBER_LINE_PARKED,	/* in the line: the line worker queues it in its turn */
+	EMBER_LINE_BUSY,	/* the head, being queued */
+};
+
+/*
+ * One call's jobs from ember_submit_prepare() until they are queued, and its
+ * place in the line.
+ */
+struct ember_submit {
+	struct list_head node;		/* in ember_file.line */
+	enum ember_line_state state;	/* under line_lock */
+	struct ember_job **jobs;	/* created, not yet queued */
+	u32 count;
+	struct drm_gem_object **objs;	/* the jobs' distinct BOs, sorted */
+	u32 *uses;			/* how many jobs list each of @objs */
+	u32 n_objs;
+	/* the outcome of ember_submit_queue() */
+	int ret;
+	u64 first_seqno;
+	struct dma_fence *last_done;	/* reference: the last job's finished fence */
+	/* PARKED only: the line worker's call once the jobs are queued or failed */
+	void (*queued)(struct ember_submit *sub);
 };
 
 struct ember_bo {
@@ -253,10 +292,19 @@ void ember_file_put(struct ember_file *efile);
 void ember_file_activate(struct ember_file *efile);
 void ember_file_deactivate(struct ember_file *efile);
 
-/* ember_job.c: submission */
+/* ember_job.c: submission and the per-file submission line */
 int ember_submit(struct drm_file *file, const struct drm_ember_job *jobs, u32 count,
-		 u32 in_syncobj, u32 out_syncobj, bool nonblock, u64 *first_seqno,
-		 struct dma_fence **last_done);
+		 u32 in_syncobj, u32 out_syncobj, u64 *first_seqno);
+int ember_submit_prepare(struct drm_file *file, const struct drm_ember_job *args, u32 count,
+			 u32 in_syncobj, struct ember_submit *sub);
+int ember_submit_queue(struct ember_file *efile, struct ember_submit *sub, bool nonblock);
+void ember_submit_fini(struct ember_submit *sub);
+void ember_line_init(struct ember_file *efile);
+bool ember_line_join(struct ember_file *efile, struct ember_submit *sub,
+		     enum ember_line_state state);
+void ember_line_park(struct ember_file *efile, struct ember_submit *sub);
+void ember_line_leave(struct ember_file *efile, struct ember_submit *sub);
+int ember_line_cancel(struct ember_file *efile, struct ember_submit *sub);
 int ember_job_validate(const struct drm_ember_job *job);
 void ember_job_free(struct ember_job *job);
 

@@ -181,7 +181,7 @@ static int ember_ioctl_submit(struct drm_device *drm, void *data, struct drm_fil
 		}
 	}
 	ret = ember_submit(file, jobs, args->job_count, args->in_syncobj, args->out_syncobj,
-			   false, &args->seqno, NULL);
+			   &args->seqno);
 out:
 	kvfree(jobs);
 	return ret;

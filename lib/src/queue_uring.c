@@ -3,8 +3,9 @@
  * Queues: an io_uring on the device fd that carries jobs as
  * IORING_OP_URING_CMD / DRM_EMBER_URING_CMD_SUBMIT. liburing 2.3 has no
  * uring-cmd helpers, so the SQE is filled by hand. Each job in flight owns a
- * slot that keeps its BO list alive until its CQE is reaped: the kernel may
- * read the list after io_uring_enter() returns (a re-issue from io-wq).
+ * slot that keeps its BO list alive until its CQE is reaped: the kernel
+ * reads the list when it issues the SQE, which io_uring may do after
+ * io_uring_enter() returns (IOSQE_ASYNC, SQPOLL).
  */
 #include <errno.h>
 #include <stddef.h>

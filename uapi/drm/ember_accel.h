@@ -152,9 +152,22 @@ struct drm_ember_bo_info {
  * 8-aligned), E2BIG (job_count > MAX_SUBMIT_JOBS, bo_count > MAX_JOB_BOS),
  * ENOENT (an unknown BO handle or syncobj), ERANGE (cmd_offset + cmd_size
  * beyond the command BO), EBADFD (an earlier job of this file faulted the
- * MMU: the context is dead, open a new file), EAGAIN (hardware ring full
- * and the caller asked not to block: io_uring only).
+ * MMU: the context is dead, open a new file), EAGAIN (the file already has
+ * 1024 jobs in flight and none finished for 4 job timeouts, or the file's
+ * earlier calls, see below, made no progress for 8 job timeouts while this
+ * one waited for its turn), EINTR (a signal arrived while waiting).
  * On error no job of the call was queued.
+ *
+ * Order between calls: SUBMIT ioctls and io_uring SUBMIT commands on one
+ * file are queued (given their seqnos and their dependencies on the BOs'
+ * earlier users) in the order they reached the driver, even when one of
+ * them has to wait (for the file's submit lock, a BO lock, or room among
+ * the 1024 jobs a file may have in flight). A call reaches the driver inside
+ * the SUBMIT ioctl, or at the SQE's issue, see the io_uring section. Calls
+ * made one after the other from one thread, or ordered by the program in
+ * any other way, are therefore queued in that order, whichever path each
+ * takes; concurrent calls get some order. A call that fails was not queued
+ * and does not hold up the calls after it.
  */
 #define DRM_EMBER_BO_READ	(1u << 0)
 #define DRM_EMBER_BO_WRITE	(1u << 1)
@@ -210,8 +223,20 @@ struct drm_ember_wait {
  * rules and errnos as SUBMIT). The CQE is posted when the job's fence
  * signals: cqe->res = enum ember_job_status (>= 0), cqe->big_cqe[0] = the
  * job's seqno; or cqe->res = -errno if it could not be queued, or
- * -ECANCELED if the ring was torn down first (the job itself still runs).
+ * -ECANCELED if the ring was torn down first (a job already queued still
+ * runs; one still waiting for its turn is dropped).
  * Many SQEs in one io_uring_enter() become many jobs in flight.
+ *
+ * Order: the driver reads the SQE (payload and BO list) once, at the SQE's
+ * issue, and the job takes its place among the file's submissions there
+ * (see SUBMIT). SQEs that io_uring_enter() or the SQPOLL thread issues are
+ * issued in ring order, so their jobs are queued in SQE order, and before
+ * any SUBMIT ioctl called after that io_uring_enter() returned, with
+ * seqnos rising in the same order. The driver never hands a command back
+ * to io_uring to retry: a job that cannot be queued at once without
+ * sleeping keeps its place and is queued by the driver in its turn. An SQE
+ * that io_uring issues later (IOSQE_ASYNC, IOSQE_IO_DRAIN, a link waiting
+ * for its predecessor) takes its place when it is issued.
  */
 #define DRM_EMBER_URING_CMD_SUBMIT	0x01
 
