@@ -2,14 +2,18 @@
 # SPDX-License-Identifier: MIT
 """The ember-bench command line: the read bandwidth and hand-off rows, a
 filtered set of kernel rows whose ratio is value / baseline; the states
-mode's rows, one per third of the bandwidth levels; and bad input (unknown
+mode's rows, one per third of the bandwidth levels; bad input (unknown
 mode or option, out-of-range values, a filter that matches no row)
-answered with a message and a non-zero exit.
+answered with a message and a non-zero exit; and the device mode on this
+host, which has no Ember device: exit 1 with a message that names what is
+missing (/dev/accel, ember.ko) and where to run it. Its rows are checked in
+the guest (tests/guest/ember-bench-device-test.sh).
 
 usage: test_ember_bench.py path/to/ember-bench
 Prints TAP.
 """
 import json
+import os
 import sys
 
 from tap import check, finish, run as run_exe
@@ -105,6 +109,10 @@ cases = [
      "no kernel row matches --filter 'gemv'"),
     ("a states filter that matches nothing", ["states", "--time", "0.5", "--filter", "gemv"], 1,
      "no states op matches --filter 'gemv'"),
+    ("--model outside the device mode", ["kernels", "--model", "x.gguf"], 2,
+     "--model is for the device mode"),
+    ("a device filter that matches nothing", ["device", "--filter", "gemv"], 1,
+     "no device row matches --filter 'gemv'"),
 ]
 for name, args, rc, msg in cases:
     r = run(args)
@@ -113,4 +121,16 @@ for name, args, rc, msg in cases:
     check(f"{name}: exit {rc} and a message",
           r.returncode == rc and msg in r.stderr and "Sanitizer" not in r.stderr
           and "runtime error" not in r.stderr, f"rc {r.returncode}\n{r.stderr}")
+
+# The device mode on a machine without an Ember device (this host): exit 1,
+# nothing measured, and a message that says what is missing and what to do.
+if os.path.exists("/dev/accel"):
+    print("# skip: this machine has /dev/accel; the no-device case needs a machine without one")
+else:
+    r = run(["device", "--json", "--time", "0.05"])
+    check("device without a device: exit 1, nothing printed on stdout",
+          r.returncode == 1 and r.stdout == "", f"rc {r.returncode}\n{r.stdout}")
+    check("device without a device: the message names /dev/accel and ember.ko and says where to run it",
+          "/dev/accel" in r.stderr and "ember.ko" in r.stderr and "run-guest.sh" in r.stderr
+          and "Sanitizer" not in r.stderr and "runtime error" not in r.stderr, r.stderr)
 finish()

@@ -20,6 +20,7 @@ struct bench_opts {
 				 * seconds in all */
 	bool time_set;		/* --time given */
 	const char *filter;	/* only ops whose name contains this */
+	const char *model;	/* device: the model of the forward-pass row */
 };
 
 /* One measurement. baseline < 0: none. */
@@ -31,7 +32,8 @@ struct bench_result {
 	double value;
 	double baseline;
 	char baseline_name[32];
-	char note[64];
+	char note[96];
+	char extra[1024];	/* more JSON members ("key":value,...), or "" */
 };
 
 void bench_print(const struct bench_opts *o, const struct bench_result *r);
@@ -74,5 +76,6 @@ void bench_blas_unload(struct bench_blas *b);
 /* Modes */
 int bench_kernels_main(const struct bench_opts *o);
 int bench_states_main(const struct bench_opts *o);
+int bench_device_main(const struct bench_opts *o);
 
 #endif /* EMBER_BENCH_H */

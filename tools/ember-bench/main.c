@@ -5,10 +5,15 @@
  *             the machine's measured read bandwidth
  *   states    decode matmuls against the read bandwidth of their own
  *             moment, in each bandwidth state the machine shows
+ *   device    the Ember NPU (in the guest): jobs/s through io_uring and
+ *             the ioctl, per-op device throughput, and the per-token
+ *             overhead of a model's forward pass on it
  * Options: --json (one JSON object per line), --threads N (default: one
  * per CPU), --time S (kernels: seconds per timed batch, default 0.2;
- * states: seconds in all, default 20), --filter STR (only ops whose name
- * contains STR).
+ * states: seconds in all, default 20; device: seconds per row, default
+ * 0.5), --filter STR (only ops whose name contains STR), --model FILE
+ * (device: the forward pass's model, default stories260K as ember-run
+ * finds it).
  * New modes: add a row to `modes` and a file with their main.
  */
 #include <stdio.h>
@@ -29,12 +34,14 @@ static const struct mode modes[] = {
 	  bench_kernels_main },
 	{ "states", "decode matmuls vs the read bandwidth of their moment, per state",
 	  bench_states_main },
+	{ "device", "the Ember NPU: jobs/s (io_uring, ioctl), ops, forward-pass overhead",
+	  bench_device_main },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ember-bench MODE [--json] [--threads N] [--time S] "
-		"[--filter STR]\nmodes:\n");
+		"[--filter STR] [--model FILE]\nmodes:\n");
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		fprintf(f, "  %-10s %s\n", modes[i].name, modes[i].help);
 }
@@ -81,6 +88,13 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--filter") && i + 1 < argc) {
 			o.filter = argv[++i];
+		} else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+			if (m->main != bench_device_main) {
+				fprintf(stderr, "ember-bench: --model is for the "
+					"device mode (its forward-pass row)\n");
+				return 2;
+			}
+			o.model = argv[++i];
 		} else {
 			fprintf(stderr, "ember-bench: unknown option '%s'\n",
 				argv[i]);

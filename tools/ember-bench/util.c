@@ -156,6 +156,8 @@ void bench_print(const struct bench_opts *o, const struct bench_result *r)
 			putchar(',');
 			json_str("note", r->note, false);
 		}
+		if (r->extra[0])
+			printf(",%s", r->extra);
 		printf("}\n");
 	} else {
 		printf("%-12s %-6s %-22s %-8s %10.2f ", r->op, r->dtype,

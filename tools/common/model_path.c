@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #define DEFAULT_MODEL "stories260K.gguf"
+#define GUEST_SHARE "/share"
 
 static int exists(const char *p)
 {
@@ -68,6 +69,10 @@ int default_model_path(char *buf, size_t size, bool *from_env)
 			return 0;
 	}
 	if (getcwd(cwd, sizeof(cwd)) && !search_up(cwd, buf, size))
+		return 0;
+	/* the guest: scripts/run-guest.sh --share shared/models mounts it here */
+	if (exists(GUEST_SHARE "/" DEFAULT_MODEL) &&
+	    (size_t)snprintf(buf, size, "%s", GUEST_SHARE "/" DEFAULT_MODEL) < size)
 		return 0;
 	return -ENOENT;
 }
