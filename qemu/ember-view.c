@@ -20,8 +20,9 @@
  * not contiguous in the RAM file, and VMAs count against the host's
  * vm.max_map_count). Unused views are evicted least recently used first.
  * When a view cannot be made (RAM not fd-backed or not shared, huge pages,
- * a budget exhausted, mmap failing) the caller bounces through a copy:
- * nothing here fails a job.
+ * a vIOMMU in front of the device, a budget exhausted, mmap failing) the
+ * caller maps the RAM directly or bounces through a copy: nothing here
+ * fails a job.
  *
  * Locking: view_lock guards the table, the LRU list, the budgets, the slot
  * generations and each view's use count and flags. It is a leaf lock; mmap
@@ -32,6 +33,7 @@
 #include "qemu/rcu.h"
 #include "exec/memory.h"
 #include "exec/ramblock.h"      /* RAMBlock.fd_offset, as vhost-user reads it */
+#include "hw/pci/pci.h"
 #include "hw/pci/pci_device.h"
 
 #include "ember-npu.h"
@@ -80,8 +82,14 @@ void ember_view_init(EmberNpuState *s)
     qemu_mutex_init(&s->view_lock);
     s->views = g_hash_table_new(view_hash, view_equal);
     QTAILQ_INIT(&s->view_lru);
-    /* A view maps guest pages one by one: host pages must be that small. */
-    s->view_ok = qemu_real_host_page_size() == EMBER_PAGE_SIZE;
+    /*
+     * A view maps guest pages one by one: host pages must be that small.
+     * Behind a vIOMMU the device's DMA addresses are not guest-physical,
+     * and a cached view would miss the guest's IOMMU unmaps: no views.
+     */
+    s->view_ok = qemu_real_host_page_size() == EMBER_PAGE_SIZE &&
+                 pci_device_iommu_address_space(PCI_DEVICE(s)) ==
+                 &address_space_memory;
 }
 
 static void view_destroy(EmberView *v)
