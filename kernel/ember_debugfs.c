@@ -68,6 +68,7 @@ static int ember_debugfs_perf(struct seq_file *m, void *data)
 	seq_printf(m, "bytes_read: %llu\nbytes_written: %llu\nmmu_faults: %llu\n",
 		   perf.bytes_read, perf.bytes_written, perf.mmu_faults);
 	seq_printf(m, "timeouts: %llu\nresets: %llu\n", perf.timeouts, perf.resets);
+	seq_printf(m, "bytes_copied: %llu\n", perf.bytes_copied);
 	return 0;
 }
 

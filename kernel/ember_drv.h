@@ -63,7 +63,7 @@ struct ember_fw {
 };
 
 struct ember_perf_base {
-	u64 busy_ns, jobs, ops, bytes_read, bytes_written, mmu_faults;
+	u64 busy_ns, jobs, ops, bytes_read, bytes_written, mmu_faults, bytes_copied;
 };
 
 struct ember_device {

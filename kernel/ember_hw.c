@@ -98,6 +98,7 @@ void ember_hw_soft_reset(struct ember_device *edev)
 	edev->perf_base.bytes_read = now.bytes_read;
 	edev->perf_base.bytes_written = now.bytes_written;
 	edev->perf_base.mmu_faults = now.mmu_faults;
+	edev->perf_base.bytes_copied = now.bytes_copied;
 	edev->resets++;
 	spin_unlock_irqrestore(&edev->ring_lock, flags);
 }
@@ -131,4 +132,5 @@ void ember_hw_read_perf(struct ember_device *edev, struct drm_ember_perf *perf)
 	perf->bytes_read = base.bytes_read + ember_rd64(edev, EMBER_REG_PERF_BYTES_RD);
 	perf->bytes_written = base.bytes_written + ember_rd64(edev, EMBER_REG_PERF_BYTES_WR);
 	perf->mmu_faults = base.mmu_faults + ember_rd64(edev, EMBER_REG_PERF_FAULTS);
+	perf->bytes_copied = base.bytes_copied + ember_rd64(edev, EMBER_REG_PERF_BYTES_COPIED);
 }

@@ -54,3 +54,32 @@ bool ember_dma_write(EmberNpuState *s, uint64_t pa, const void *buf,
     }
     return pci_dma_write(PCI_DEVICE(s), pa, buf, len) == MEMTX_OK;
 }
+
+void ember_dma_mark_written(EmberNpuState *s, uint64_t pa, uint64_t len)
+{
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(s));
+
+    RCU_READ_LOCK_GUARD();
+    while (len) {
+        hwaddr xlat, plen = len;
+        MemoryRegion *mr = address_space_translate(as, pa, &xlat, &plen, true,
+                                                   MEMTXATTRS_UNSPECIFIED);
+
+        if (!plen) {
+            return;
+        }
+        if (memory_region_is_ram(mr) && !memory_region_is_ram_device(mr) &&
+            memory_access_is_direct(mr, true, MEMTXATTRS_UNSPECIFIED)) {
+            /*
+             * Unmap what address_space_map() returns for this range: that
+             * is the only public way to invalidate_and_set_dirty(). The
+             * reference is the one address_space_unmap() drops.
+             */
+            memory_region_ref(mr);
+            address_space_unmap(as, qemu_map_ram_ptr(mr->ram_block, xlat),
+                                plen, true, plen);
+        }
+        pa += plen;
+        len -= plen;
+    }
+}

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Ember NPU: the struct ember_hal the firmware runs on. map() translates a
- * device-VA range through the device MMU; a range that is one physically
- * contiguous run of guest RAM is handed out directly (pci_dma_map),
- * anything else is bounced through a host copy that is read at map time
- * and, for write access, written back at unmap time. parallel() runs the
- * firmware's tasks on the device's compute-thread pool.
+ * Ember NPU: the struct ember_hal the firmware runs on. map() hands out, in
+ * this order of preference:
+ *   - a cached view of the range (ember-view.c): no page walk, no copy;
+ *   - a new view, when the range translates (device MMU) to shared,
+ *     fd-backed guest RAM: no copy, cached for the next map;
+ *   - the guest RAM itself (pci_dma_map), when it is one physically
+ *     contiguous run;
+ *   - a bounce buffer: a host copy read at map time and, for write access,
+ *     written back at unmap time, counted in PERF_BYTES_COPIED.
+ * parallel() runs the firmware's tasks on the device's compute-thread pool.
  */
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
@@ -22,7 +26,8 @@ typedef struct EmberMapping {
     void *ptr;
     uint64_t len;
     unsigned int access;
-    bool direct;
+    EmberView *view;    /* a view (one use of it) */
+    bool direct;        /* pci_dma_map */
     GArray *runs;       /* bounce only: where the copy came from */
 } EmberMapping;
 
@@ -32,11 +37,25 @@ static DMADirection dma_dir(unsigned int access)
                                          : DMA_DIRECTION_TO_DEVICE;
 }
 
-static void mapping_add(EmberNpuState *s, EmberMapping *m)
+/* Track @m until unmap; @copied bytes were bounced to set it up. */
+static void *mapping_add(EmberNpuState *s, EmberMapping *m, uint64_t copied)
 {
     qemu_mutex_lock(&s->map_lock);
     g_ptr_array_add(s->maps, m);
+    s->job_bytes_copied += copied;
     qemu_mutex_unlock(&s->map_lock);
+    return m->ptr;
+}
+
+uint64_t ember_hal_take_copied(EmberNpuState *s)
+{
+    uint64_t n;
+
+    qemu_mutex_lock(&s->map_lock);
+    n = s->job_bytes_copied;
+    s->job_bytes_copied = 0;
+    qemu_mutex_unlock(&s->map_lock);
+    return n;
 }
 
 static EmberMapping *mapping_take(EmberNpuState *s, void *ptr)
@@ -62,7 +81,9 @@ static void mapping_release(EmberNpuState *s, EmberMapping *m)
     PCIDevice *pdev = PCI_DEVICE(s);
     bool wr = m->access & EMBER_ACCESS_WRITE;
 
-    if (m->direct) {
+    if (m->view) {
+        ember_view_put(s, m->view);
+    } else if (m->direct) {
         pci_dma_unmap(pdev, m->ptr, m->len, dma_dir(m->access),
                       wr ? m->len : 0);
     } else {
@@ -76,6 +97,11 @@ static void mapping_release(EmberNpuState *s, EmberMapping *m)
             ember_dma_write(s, r->pa, (uint8_t *)m->ptr + off, r->len);
             off += r->len;
         }
+        if (wr) {
+            qemu_mutex_lock(&s->map_lock);
+            s->job_bytes_copied += m->len;
+            qemu_mutex_unlock(&s->map_lock);
+        }
         g_free(m->ptr);
         g_array_free(m->runs, true);
     }
@@ -88,8 +114,10 @@ static void *hal_map(void *ctx, uint32_t as, uint64_t va, uint64_t len,
     EmberNpuState *s = ctx;
     uint64_t n = len ? len : 1;
     EmberMapping *m;
+    EmberView *v;
     GArray *runs;
     uint64_t off;
+    uint32_t gen;
     bool aborting;
     guint i;
 
@@ -113,16 +141,32 @@ static void *hal_map(void *ctx, uint32_t as, uint64_t va, uint64_t len,
         return NULL;
     }
 
+    m = g_new0(EmberMapping, 1);
+    m->len = n;
+    m->access = access;
+    v = ember_view_get(s, as, va, n, access);
+    if (v) {
+        m->view = v;
+        m->ptr = ember_view_ptr(v);
+        return mapping_add(s, m, 0);
+    }
+
+    gen = ember_view_gen(s, as);
     runs = g_array_new(false, false, sizeof(EmberRun));
     if (!ember_mmu_translate(s, as, va, n, access, runs, fault)) {
         g_array_free(runs, true);
+        g_free(m);
         ember_mmu_report_fault(s, as, fault);
         return NULL;
     }
 
-    m = g_new0(EmberMapping, 1);
-    m->len = n;
-    m->access = access;
+    v = ember_view_create(s, as, va, n, access, runs, gen);
+    if (v) {
+        g_array_free(runs, true);
+        m->view = v;
+        m->ptr = ember_view_ptr(v);
+        return mapping_add(s, m, 0);
+    }
     if (runs->len == 1) {
         EmberRun *r = &g_array_index(runs, EmberRun, 0);
         dma_addr_t plen = n;
@@ -135,15 +179,14 @@ static void *hal_map(void *ctx, uint32_t as, uint64_t va, uint64_t len,
             g_array_free(runs, true);
             m->ptr = p;
             m->direct = true;
-            mapping_add(s, m);
-            return p;
+            return mapping_add(s, m, 0);
         }
         if (p) {
             pci_dma_unmap(PCI_DEVICE(s), p, plen, dma_dir(access), 0);
         }
     }
 
-    /* Bounce: scattered pages (the usual case for shmem buffers). */
+    /* Bounce: scattered pages that no view maps (RAM not fd-backed, ...). */
     m->ptr = g_try_malloc(n);
     m->runs = runs;
     for (i = 0, off = 0; m->ptr && i < runs->len; i++) {
@@ -165,8 +208,7 @@ static void *hal_map(void *ctx, uint32_t as, uint64_t va, uint64_t len,
         g_free(m);
         return NULL;
     }
-    mapping_add(s, m);
-    return m->ptr;
+    return mapping_add(s, m, n);
 }
 
 static void hal_unmap(void *ctx, void *ptr, uint64_t len, unsigned int access)
@@ -197,6 +239,7 @@ void ember_hal_init(EmberNpuState *s)
 {
     qemu_mutex_init(&s->map_lock);
     s->maps = g_ptr_array_new();
+    ember_view_init(s);
     s->hal = (struct ember_hal) {
         .ctx = s,
         .map = hal_map,
@@ -229,6 +272,7 @@ void ember_hal_cleanup(EmberNpuState *s)
 {
     if (s->maps) {
         ember_hal_end_job(s);
+        ember_view_cleanup(s);
         g_ptr_array_free(s->maps, true);
         s->maps = NULL;
         qemu_mutex_destroy(&s->map_lock);

@@ -124,6 +124,8 @@ static const Property ember_properties[] = {
                        UINT32_MAX),
     DEFINE_PROP_BOOL("inject-hang", EmberNpuState, inject_hang, false),
     DEFINE_PROP_UINT32("inject-hang-job", EmberNpuState, inject_hang_job, 0),
+    DEFINE_PROP_UINT32("views", EmberNpuState, view_max, 4096),
+    DEFINE_PROP_UINT32("view-maps", EmberNpuState, view_max_maps, 32768),
 };
 
 static void ember_class_init(ObjectClass *klass, void *data)
@@ -152,6 +154,10 @@ static void ember_class_init(ObjectClass *klass, void *data)
         "no job ever completes until a reset (fault injection)");
     object_class_property_set_description(klass, "inject-hang-job",
         "the Nth job since start hangs until a reset; 0 = off");
+    object_class_property_set_description(klass, "views",
+        "zero-copy views of guest RAM kept cached; 0 = always copy");
+    object_class_property_set_description(klass, "view-maps",
+        "host mappings (VMAs) the cached views may hold");
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 

@@ -7,6 +7,7 @@
  *   ember-ring.c  job ring worker thread
  *   ember-mmu.c   device MMU (page-table walk, fault recording)
  *   ember-hal.c   struct ember_hal for the firmware (map/unmap/parallel)
+ *   ember-view.c  zero-copy views of scattered guest RAM, and their cache
  *   ember-dma.c   RAM-only DMA used by the worker
  *
  * Locking: s->lock guards every register and worker field below. Lock
@@ -14,11 +15,14 @@
  * BQL; they only touch guest RAM (ember-dma.c refuses anything else), so
  * reset and unrealize may wait for them while holding the BQL. Interrupts
  * raised by the worker are delivered by a BH (irq_bh) under the BQL.
+ * map_lock (HAL mappings) and view_lock (the view cache) are leaf locks:
+ * nothing is taken while holding them.
  */
 #ifndef HW_MISC_EMBER_NPU_H
 #define HW_MISC_EMBER_NPU_H
 
 #include "hw/pci/pci_device.h"
+#include "qemu/queue.h"
 #include "qemu/thread.h"
 #include "qom/object.h"
 
@@ -28,6 +32,9 @@
 #define TYPE_EMBER_NPU "ember-npu"
 OBJECT_DECLARE_SIMPLE_TYPE(EmberNpuState, EMBER_NPU)
 
+typedef struct EmberView EmberView;
+#define EMBER_VIEW_ALL_SLOTS ((1u << EMBER_NUM_AS) - 1)
+
 /* Performance counters, in register order from EMBER_REG_PERF_BUSY_NS. */
 enum {
     EMBER_PERF_BUSY_NS,
@@ -36,6 +43,7 @@ enum {
     EMBER_PERF_BYTES_RD,
     EMBER_PERF_BYTES_WR,
     EMBER_PERF_FAULTS,
+    EMBER_PERF_BYTES_COPIED,
     EMBER_PERF_COUNT
 };
 
@@ -49,6 +57,8 @@ struct EmberNpuState {
     uint32_t caps_dtypes_mask;
     bool inject_hang;           /* every job hangs */
     uint32_t inject_hang_job;   /* the Nth job since realize hangs (0: off) */
+    uint32_t view_max;          /* "views": views cached at most (0: none) */
+    uint32_t view_max_maps;     /* "view-maps": host mappings they may hold */
 
     /* fixed at realize */
     uint32_t caps_ops;
@@ -94,6 +104,16 @@ struct EmberNpuState {
     /* HAL mappings alive during a job (EmberMapping *) */
     QemuMutex map_lock;
     GPtrArray *maps;
+    uint64_t job_bytes_copied;  /* bounced by this job so far (map_lock) */
+
+    /* zero-copy views (ember-view.c), under view_lock */
+    QemuMutex view_lock;
+    bool view_ok;               /* fixed at realize: the host can map them */
+    GHashTable *views;          /* cached EmberView, keyed by its range */
+    QTAILQ_HEAD(, EmberView) view_lru;  /* cached, least recently used first */
+    uint32_t view_count;        /* views alive, cached or in use */
+    uint64_t view_maps;         /* host mappings they hold */
+    uint32_t view_gen[EMBER_NUM_AS];    /* bumped by each invalidation */
 };
 
 /* ember-regs.c */
@@ -141,11 +161,42 @@ void ember_hal_cleanup(EmberNpuState *s);
 /* Release mappings the firmware left behind (worker, after each job). */
 void ember_hal_end_job(EmberNpuState *s);
 
+/* ember-hal.c: bytes the running job bounced so far; zeroes the count. */
+uint64_t ember_hal_take_copied(EmberNpuState *s);
+
+/*
+ * ember-view.c. A view maps [va, va + len) of slot @as, for @access, at
+ * consecutive host addresses without a copy. get() returns a cached view
+ * (no page walk) or NULL; create() builds one over the runs the MMU gave
+ * (NULL: copy instead), caching it unless the slot's generation moved past
+ * @gen, read with ember_view_gen() before the walk. Each view returned
+ * holds one use until ember_view_put(), which also marks the RAM behind a
+ * writable view as written. ember_view_invalidate() drops the cached views
+ * of the slots in the mask @slots (bit n = slot n).
+ */
+void ember_view_init(EmberNpuState *s);
+void ember_view_cleanup(EmberNpuState *s);
+EmberView *ember_view_get(EmberNpuState *s, uint32_t as, uint64_t va,
+                          uint64_t len, unsigned int access);
+uint32_t ember_view_gen(EmberNpuState *s, uint32_t as);
+EmberView *ember_view_create(EmberNpuState *s, uint32_t as, uint64_t va,
+                             uint64_t len, unsigned int access,
+                             const GArray *runs, uint32_t gen);
+void *ember_view_ptr(const EmberView *v);
+void ember_view_put(EmberNpuState *s, EmberView *v);
+void ember_view_invalidate(EmberNpuState *s, uint32_t slots);
+
 /* ember-dma.c: guest-RAM-only DMA, safe without the BQL */
 bool ember_dma_read(EmberNpuState *s, uint64_t pa, void *buf, uint64_t len);
 bool ember_dma_write(EmberNpuState *s, uint64_t pa, const void *buf,
                      uint64_t len);
 bool ember_dma_is_ram(EmberNpuState *s, uint64_t pa, uint64_t len,
                       bool is_write);
+/*
+ * The device wrote guest RAM at [pa, pa + len) in place (through a view):
+ * set its dirty bits and drop TCG code translated from it, as the end of a
+ * DMA write does.
+ */
+void ember_dma_mark_written(EmberNpuState *s, uint64_t pa, uint64_t len);
 
 #endif

@@ -105,6 +105,8 @@ void ember_soft_reset(EmberNpuState *s)
     s->latch_off = 0;
     s->abort = false;
     qemu_mutex_unlock(&s->lock);
+    /* The worker is idle: no view is in use. */
+    ember_view_invalidate(s, EMBER_VIEW_ALL_SLOTS);
 }
 
 /* 32-bit half of a 64-bit register value. */
@@ -202,8 +204,13 @@ static uint32_t reg_read32(EmberNpuState *s, hwaddr off)
     return 0;
 }
 
+/*
+ * Write one 32-bit register (s->lock held). Returns the ACT_* to do once
+ * the lock is dropped; adds MSI-X vectors to send to *vectors and slots
+ * whose views to drop (ember-view.c) to *inval.
+ */
 static uint32_t reg_write32(EmberNpuState *s, hwaddr off, uint32_t val,
-                            uint32_t *vectors)
+                            uint32_t *vectors, uint32_t *inval)
 {
     uint32_t before;
 
@@ -239,8 +246,11 @@ static uint32_t reg_write32(EmberNpuState *s, hwaddr off, uint32_t val,
         *vectors |= irq_vectors(s->irq_status & s->irq_mask & ~before);
         return 0;
     case EMBER_REG_MMU_INVALIDATE:
-        /* No translation outlives a map, so there is nothing to drop. */
-        if (val >= EMBER_NUM_AS && val != EMBER_MMU_INVALIDATE_ALL) {
+        if (val == EMBER_MMU_INVALIDATE_ALL) {
+            *inval |= EMBER_VIEW_ALL_SLOTS;
+        } else if (val < EMBER_NUM_AS) {
+            *inval |= 1u << val;
+        } else {
             qemu_log_mask(LOG_GUEST_ERROR,
                           "ember-npu: MMU_INVALIDATE of bad slot %u\n", val);
         }
@@ -256,9 +266,11 @@ static uint32_t reg_write32(EmberNpuState *s, hwaddr off, uint32_t val,
     }
     if (off >= EMBER_REG_AS_ROOT(0) && off < AS_ROOT_END) {
         hwaddr base = off & ~7ull;
+        unsigned int slot = (base - EMBER_REG_AS_ROOT(0)) / 8;
 
-        set_half(&s->as_root[(base - EMBER_REG_AS_ROOT(0)) / 8], off, base,
-                 val);
+        set_half(&s->as_root[slot], off, base, val);
+        /* Another page table: the slot's views translate the old one. */
+        *inval |= 1u << slot;
         return 0;
     }
     qemu_log_mask(LOG_GUEST_ERROR,
@@ -285,15 +297,19 @@ static void ember_regs_write(void *opaque, hwaddr addr, uint64_t val,
                              unsigned size)
 {
     EmberNpuState *s = opaque;
-    uint32_t vectors = 0, act;
+    uint32_t vectors = 0, inval = 0, act;
 
     qemu_mutex_lock(&s->lock);
-    act = reg_write32(s, addr, val, &vectors);
+    act = reg_write32(s, addr, val, &vectors, &inval);
     if (size == 8) {
-        act |= reg_write32(s, addr + 4, val >> 32, &vectors);
+        act |= reg_write32(s, addr + 4, val >> 32, &vectors, &inval);
     }
     qemu_mutex_unlock(&s->lock);
 
+    /* Before the write completes: no later job sees a dropped view. */
+    if (inval) {
+        ember_view_invalidate(s, inval);
+    }
     ember_irq_notify(s, vectors);
     if (act & ACT_RESET) {
         ember_soft_reset(s);

@@ -95,6 +95,7 @@ static void run_entry(EmberNpuState *s, uint64_t entry)
     struct ember_hw_job j;
     uint32_t as, n;
     int64_t t0, busy_ns;
+    uint64_t copied;
     bool hang;
 
     if (!ember_dma_read(s, entry, &j, sizeof(j)) || le16_to_cpu(j.flags) ||
@@ -121,9 +122,11 @@ static void run_entry(EmberNpuState *s, uint64_t entry)
     }
 
     t0 = get_clock();
+    ember_hal_take_copied(s);   /* a job dropped by a reset left some */
     ember_fw_run_job(&s->hal, as, le64_to_cpu(j.cmd_va),
                      le32_to_cpu(j.cmd_size), &res);
     ember_hal_end_job(s);
+    copied = ember_hal_take_copied(s);
     busy_ns = get_clock() - t0;
 
     qemu_mutex_lock(&s->lock);
@@ -142,6 +145,7 @@ static void run_entry(EmberNpuState *s, uint64_t entry)
         s->perf[EMBER_PERF_OPS] += res.ops;
         s->perf[EMBER_PERF_BYTES_RD] += res.bytes_read;
         s->perf[EMBER_PERF_BYTES_WR] += res.bytes_written;
+        s->perf[EMBER_PERF_BYTES_COPIED] += copied;
         ember_irq_post_locked(s, EMBER_IRQ_JOB_DONE);
     }
     qemu_mutex_unlock(&s->lock);

@@ -11,7 +11,9 @@
 #   guest mounts it at /share (9p2000.L, cache=loose: files can be mmap()ed).
 #   Nothing is copied: use it for models and other large inputs.
 # --mem SIZE is the guest RAM, as QEMU's -m takes it: a number with an M or
-#   G suffix (a bare number is MiB). Default 3G.
+#   G suffix (a bare number is MiB). Default 3G. The RAM is a shared memfd
+#   (memory-backend-memfd,share=on), which lets the NPU map scattered guest
+#   buffers in place instead of copying them (docs/hardware.md section 7.1).
 #
 # Guest layout: busybox in /bin, the drm modules in /lib/ember/deps (load
 # order in /lib/ember/deps.order), our module at /lib/ember/ember.ko, the
@@ -332,7 +334,9 @@ fi
 cons=$run/console.log
 set +e
 timeout --foreground -k 10 "$timeout_s" "$qemu" \
-	-accel tcg -cpu max -M q35 -m "$mem" -smp 2 -nographic -no-reboot \
+	-accel tcg -cpu max -smp 2 -nographic -no-reboot \
+	-object "memory-backend-memfd,id=ram,size=${mem_mib}M,share=on" \
+	-M q35,memory-backend=ram -m "${mem_mib}M" \
 	-L /usr/share/qemu -L /usr/share/seabios -nodefaults \
 	-serial stdio \
 	-kernel "$vmlinuz" -initrd "$run/initrd.cpio" \

@@ -37,11 +37,18 @@ SLOT = 3
 
 
 class Qtest:
-    def __init__(self, qemu, props=""):
+    def __init__(self, qemu, props="", memfd=False):
+        """QEMU with the device (@props: its properties). Guest RAM is plain
+        anonymous memory (the device bounces scattered buffers), or with
+        @memfd a shared memfd as scripts/run-guest.sh boots (views)."""
         dev = "ember-npu,addr=04.0" + ("," + props if props else "")
         self.mon_path = "/tmp/ember-qtest-%d-%d.mon" % (os.getpid(), id(self))
+        ram = ["-machine", "q35"]
+        if memfd:
+            ram = ["-object", "memory-backend-memfd,id=ram,size=256M,share=on",
+                   "-machine", "q35,memory-backend=ram"]
         self.p = subprocess.Popen(
-            [qemu, "-machine", "q35", "-accel", "qtest", "-qtest", "stdio",
+            [qemu] + ram + ["-accel", "qtest", "-qtest", "stdio",
              "-qtest-log", "/dev/null", "-display", "none", "-nodefaults",
              "-m", "256M", "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
              "-monitor", "unix:%s,server=on,wait=off" % self.mon_path,
@@ -400,14 +407,39 @@ def test_jobs(q):
           perf_jobs == 2 and perf_ops == 4 and rd > 0 and wr >= 4 * m * n,
           "jobs %d ops %d rd %d wr %d" % (perf_jobs, perf_ops, rd, wr))
     check("PERF_BUSY_NS advanced", q.reg64(hw.EMBER_REG_PERF_BUSY_NS) > 0)
+    # A and W straddle two scattered pages: bounced (read once each). C and
+    # the command streams sit in one page each: mapped directly.
+    copied = q.reg64(hw.EMBER_REG_PERF_BYTES_COPIED)
+    check("PERF_BYTES_COPIED: the bounced operands A and W (4 * (m + n) * k)",
+          copied == 4 * (m + n) * k, "copied %d" % copied)
+    lo = q.reg(hw.EMBER_REG_PERF_BYTES_COPIED)
+    hi = q.reg(hw.EMBER_REG_PERF_BYTES_COPIED + 4)
+    check("PERF_BYTES_COPIED (two 32-bit reads)", hi << 32 | lo == copied)
 
     test_contiguous(q)
+    check("contiguous operands copy nothing",
+          q.reg64(hw.EMBER_REG_PERF_BYTES_COPIED) == copied,
+          str(q.reg64(hw.EMBER_REG_PERF_BYTES_COPIED)))
+
+    # A writable operand that straddles pages: read at map, written back
+    c2_va = VA + 33 * 4096 - 20
+    va_write(q, c2_va, f32s([0.0] * m * n))
+    va_write(q, cmd_va, op_matmul(m, n, k, a_va, w_va, c2_va))
+    e = submit(q, 108, cmd_va, 80)
+    wait_head(q, 4)
+    c = struct.unpack("<%df" % (m * n), va_read(q, c2_va, 4 * m * n))
+    err = max(abs(x - y) for x, y in zip(c, ref))
+    got = q.reg64(hw.EMBER_REG_PERF_BYTES_COPIED) - copied
+    check("bounced output: correct, PERF_BYTES_COPIED counts A, W and C twice",
+          result(q, e)[0] == 0 and err < 1e-4 and
+          got == 4 * (m + n) * k + 2 * 4 * m * n, "status %d err %g copied %d" % (
+              result(q, e)[0], err, got))
 
     # MMU faults: write to a read-only page, read an unmapped VA, empty slot
     va_write(q, cmd_va, op_matmul(m, n, k, a_va, w_va, VA + 8))
     msi(q, hw.EMBER_MSIX_ERROR)
     e = submit(q, 103, cmd_va, 80)
-    wait_head(q, 4)
+    wait_head(q, 5)
     st, fop, fva, _, done = result(q, e)
     fs = q.reg(hw.EMBER_REG_MMU_FAULT_STATUS)
     check("write to read-only page: job MMU_FAULT, fault_va",
@@ -425,7 +457,7 @@ def test_jobs(q):
     check("MMU_FAULT_STATUS write-1-to-clear", q.reg(hw.EMBER_REG_MMU_FAULT_STATUS) == 0)
 
     e = submit(q, 104, VA + NPAGES * 4096, 8)
-    wait_head(q, 5)
+    wait_head(q, 6)
     st, _, fva, _, _ = result(q, e)
     fs = q.reg(hw.EMBER_REG_MMU_FAULT_STATUS)
     check("unmapped command stream: MMU_FAULT, NOT_PRESENT",
@@ -433,14 +465,14 @@ def test_jobs(q):
           (fs >> 4) & 0xf == hw.EMBER_MMU_REASON_NOT_PRESENT and not fs & 2, "st %d fs %#x" % (st, fs))
     q.set(hw.EMBER_REG_MMU_FAULT_STATUS, 1)
     e = submit(q, 105, VA, 8, slot=5)
-    wait_head(q, 6)
+    wait_head(q, 7)
     fs = q.reg(hw.EMBER_REG_MMU_FAULT_STATUS)
     check("slot without root: MMU_FAULT, reason SLOT",
           result(q, e)[0] == hw.EMBER_JOB_MMU_FAULT and (fs >> 4) & 0xf == hw.EMBER_MMU_REASON_SLOT
           and (fs >> 16) & 0xff == 5, hex(fs))
     q.set(hw.EMBER_REG_MMU_FAULT_STATUS, 1)
     e = submit(q, 106, (1 << 39) - 4, 8)
-    wait_head(q, 7)
+    wait_head(q, 8)
     fs = q.reg(hw.EMBER_REG_MMU_FAULT_STATUS)
     check("range beyond 39 bits: reason RANGE", (fs >> 4) & 0xf == hw.EMBER_MMU_REASON_RANGE, hex(fs))
     q.set(hw.EMBER_REG_MMU_FAULT_STATUS, 1)
@@ -450,16 +482,16 @@ def test_jobs(q):
     # bad command stream: a job status, ring goes on
     va_write(q, cmd_va, struct.pack("<HHI", 99, 8, 0))
     e = submit(q, 107, cmd_va, 8)
-    wait_head(q, 8)
+    wait_head(q, 9)
     check("unknown opcode: BAD_OP", result(q, e)[0] == hw.EMBER_JOB_BAD_OP, str(result(q, e)))
 
     # many jobs in flight, ring wraps
     va_write(q, VA, op_nop())
     for i in range(20):
         if i and i % 8 == 0:
-            wait_head(q, 8 + i)
+            wait_head(q, 9 + i)
         submit(q, 200 + i, VA, 8)
-    ok = wait_head(q, 28)
+    ok = wait_head(q, 29)
     last = result(q, RING + 64 * ((q.tail - 1) % RING_SIZE))
     check("20 queued jobs complete in order across the wrap", ok and last[4] == 219, str(last))
 
@@ -470,7 +502,7 @@ def test_jobs(q):
     time.sleep(0.3)
     check("bad as_slot: QUEUE_ERROR, HEAD stays",
           q.reg(hw.EMBER_REG_IRQ_STATUS) & hw.EMBER_IRQ_QUEUE_ERROR and
-          q.reg(hw.EMBER_REG_CQ_HEAD) == 28, "irq %#x head %d" % (
+          q.reg(hw.EMBER_REG_CQ_HEAD) == 29, "irq %#x head %d" % (
               q.reg(hw.EMBER_REG_IRQ_STATUS), q.reg(hw.EMBER_REG_CQ_HEAD)))
     # doorbell overflow
     ring_init(q)
@@ -517,7 +549,8 @@ def test_soft_reset(q, bid):
     check("soft reset: FW OFF, ring off, HEAD 0, IRQ clear, roots and perf zero",
           q.reg(hw.EMBER_REG_FW_STATUS) == 0 and q.reg(hw.EMBER_REG_CQ_CTRL) == 0 and
           q.reg(hw.EMBER_REG_CQ_HEAD) == 0 and q.reg(hw.EMBER_REG_IRQ_STATUS) == 0 and
-          q.reg64(hw.EMBER_REG_AS_ROOT(SLOT)) == 0 and q.reg64(hw.EMBER_REG_PERF_JOBS) == 0)
+          q.reg64(hw.EMBER_REG_AS_ROOT(SLOT)) == 0 and q.reg64(hw.EMBER_REG_PERF_JOBS) == 0
+          and q.reg64(hw.EMBER_REG_PERF_BYTES_COPIED) == 0)
     st = boot(q, fw_image(bid))
     map_pages(q)
     ring_init(q)
@@ -526,6 +559,113 @@ def test_soft_reset(q, bid):
     e = submit(q, 400, VA, 8)
     check("after soft reset the device runs jobs again",
           st == hw.EMBER_FW_STATUS_READY and wait_head(q, 1) and result(q, e)[4] == 400)
+
+
+def set_pte(q, i, pa, perm=7):
+    """Point page i of the mapping at VA to @pa (0: not present)."""
+    l2 = PT_ROOT + 0x2000
+    q.writeq(l2 + 8 * (((VA >> 12) + i) & 511), pa | perm if pa else 0)
+
+
+def run_matmul(q, seqno, m, n, k, a_va, w_va, c_va, cmd_va):
+    """One MATMUL job; returns (status, C, bytes copied by the job)."""
+    copied = q.reg64(hw.EMBER_REG_PERF_BYTES_COPIED)
+    head = q.reg(hw.EMBER_REG_CQ_HEAD)
+    va_write(q, c_va, f32s([float("nan")] * m * n))
+    va_write(q, cmd_va, op_matmul(m, n, k, a_va, w_va, c_va))
+    e = submit(q, seqno, cmd_va, 80)
+    wait_head(q, head + 1)
+    c = struct.unpack("<%df" % (m * n), va_read(q, c_va, 4 * m * n))
+    return result(q, e)[0], c, q.reg64(hw.EMBER_REG_PERF_BYTES_COPIED) - copied
+
+
+def test_views(qemu, bid):
+    """Guest RAM in a shared memfd (as run-guest.sh boots): scattered
+    operands are mapped in place through views, nothing is copied, and the
+    cached views follow MMU_INVALIDATE and AS_ROOT writes."""
+    m, n, k = 3, 5, 40
+    a = [((i * 7) % 11 - 5) * 0.25 for i in range(m * k)]
+    w = [((i * 5) % 13 - 6) * 0.125 for i in range(n * k)]
+    w2 = [((i * 3) % 7 - 3) * 0.5 for i in range(n * k)]
+    # A, W and C each straddle two scattered pages (C: writable ones)
+    a_va, w_va, c_va, cmd_va = VA + 4000, VA + 0x3000 - 100, VA + 33 * 4096 - 20, VA + 0x8000
+    alt = DATA + 0x100000                       # other pages for W (pages 2, 3)
+
+    def ref(wv):
+        return [sum(a[i * k + j] * wv[r * k + j] for j in range(k))
+                for i in range(m) for r in range(n)]
+
+    def close(c, wv):
+        return max(abs(x - y) for x, y in zip(c, ref(wv))) < 1e-4
+
+    def setup(q):
+        probe(q)
+        boot(q, fw_image(bid))
+        q.set(hw.EMBER_REG_IRQ_MASK, 0xf)
+        map_pages(q, writable_from=32)
+        ring_init(q)
+        va_write(q, a_va, f32s(a))
+        va_write(q, w_va, f32s(w))
+        # the same bytes of W2 at the other pages, at W's offsets
+        data = f32s(w2)
+        off = (w_va - VA) - 2 * 4096
+        q.write(alt + 4096 + off, data[:4096 - off])
+        q.write(alt, data[4096 - off:])
+
+    q = Qtest(qemu, memfd=True)
+    try:
+        setup(q)
+        st, c, copied = run_matmul(q, 1, m, n, k, a_va, w_va, c_va, cmd_va)
+        check("memfd RAM: MATMUL on scattered pages is correct, nothing copied",
+              st == 0 and close(c, w) and copied == 0, "status %d copied %d c %s" % (
+                  st, copied, c[:3]))
+        st, c, copied = run_matmul(q, 2, m, n, k, a_va, w_va, c_va, cmd_va)
+        check("memfd RAM: again from the cached views, nothing copied",
+              st == 0 and close(c, w) and copied == 0, "status %d copied %d" % (st, copied))
+        # W's pages move; without an invalidation the cached view still
+        # reads the old ones, as a TLB would
+        set_pte(q, 2, alt + 4096)
+        set_pte(q, 3, alt)
+        st, c, _ = run_matmul(q, 3, m, n, k, a_va, w_va, c_va, cmd_va)
+        check("PTEs changed, no MMU_INVALIDATE: the cached view is used",
+              st == 0 and close(c, w), "status %d c %s" % (st, c[:3]))
+        q.set(hw.EMBER_REG_MMU_INVALIDATE, SLOT)
+        st, c, copied = run_matmul(q, 4, m, n, k, a_va, w_va, c_va, cmd_va)
+        check("MMU_INVALIDATE of the slot: the new pages are read, nothing copied",
+              st == 0 and close(c, w2) and copied == 0, "status %d copied %d" % (st, copied))
+        set_pte(q, 2, page_pa(2), 3)
+        set_pte(q, 3, page_pa(3), 3)
+        q.set64(hw.EMBER_REG_AS_ROOT(SLOT), PT_ROOT)
+        st, c, _ = run_matmul(q, 5, m, n, k, a_va, w_va, c_va, cmd_va)
+        check("AS_ROOT write drops the slot's views", st == 0 and close(c, w),
+              "status %d c %s" % (st, c[:3]))
+        set_pte(q, 3, 0)
+        q.set(hw.EMBER_REG_MMU_INVALIDATE, hw.EMBER_MMU_INVALIDATE_ALL)
+        st, _, _ = run_matmul(q, 6, m, n, k, a_va, w_va, c_va, cmd_va)
+        fs = q.reg(hw.EMBER_REG_MMU_FAULT_STATUS)
+        check("page unmapped + MMU_INVALIDATE ALL: MMU_FAULT NOT_PRESENT",
+              st == hw.EMBER_JOB_MMU_FAULT and
+              (fs >> 4) & 0xf == hw.EMBER_MMU_REASON_NOT_PRESENT, "status %d fs %#x" % (st, fs))
+        q.set(hw.EMBER_REG_MMU_FAULT_STATUS, 1)
+        set_pte(q, 3, page_pa(3), 3)
+        q.set(hw.EMBER_REG_MMU_INVALIDATE, SLOT)
+        st, c, copied = run_matmul(q, 7, m, n, k, a_va, w_va, c_va, cmd_va)
+        check("mapped again: correct, nothing copied", st == 0 and close(c, w) and copied == 0,
+              "status %d copied %d" % (st, copied))
+    finally:
+        check("qemu exits cleanly (memfd RAM)", q.close() == 0)
+
+    bounced = 4 * (m + n) * k + 2 * 4 * m * n
+    for props, why in (("views=0", "views=0"), ("view-maps=1", "view-maps=1 (too few maps)")):
+        q = Qtest(qemu, props, memfd=True)
+        try:
+            setup(q)
+            st, c, copied = run_matmul(q, 1, m, n, k, a_va, w_va, c_va, cmd_va)
+            check("memfd RAM, %s: operands bounced, correct, copies counted" % why,
+                  st == 0 and close(c, w) and copied == bounced,
+                  "status %d copied %d (want %d)" % (st, copied, bounced))
+        finally:
+            check("qemu exits cleanly (%s)" % props, q.close() == 0)
 
 
 def test_hang(qemu, bid):
@@ -597,10 +737,12 @@ def test_hang(qemu, bid):
         check("qemu exits cleanly with a hung job", q.close() == 0)
 
 
-def test_reset_storm(qemu, bid):
+def test_reset_storm(qemu, bid, memfd=False):
     """Soft resets and system resets land while jobs run: the device must
-    never hang or crash, and must work again afterwards."""
-    q = Qtest(qemu, "compute-threads=4")
+    never hang or crash, and must work again afterwards (with @memfd, while
+    the jobs use views)."""
+    what = " (memfd RAM)" if memfd else ""
+    q = Qtest(qemu, "compute-threads=4", memfd=memfd)
     try:
         probe(q)
         alive = True
@@ -624,11 +766,11 @@ def test_reset_storm(qemu, bid):
         map_pages(q, writable_from=32)
         ring_init(q)
         e = submit(q, 7, VA + 0x8000, 80)
-        check("12 resets during running jobs: device sane, next job runs",
+        check("12 resets during running jobs: device sane, next job runs" + what,
               alive and wait_head(q, 1) and result(q, e)[:1] == (0,) and result(q, e)[4] == 7,
               str(result(q, e)))
     finally:
-        check("qemu exits cleanly after the reset storm", q.close() == 0)
+        check("qemu exits cleanly after the reset storm" + what, q.close() == 0)
 
 
 def test_caps_mask(qemu, bid):
@@ -665,9 +807,11 @@ def main():
         test_soft_reset(q, bid)
     finally:
         check("qemu exits cleanly", q.close() == 0)
+    test_views(qemu, bid)
     test_hang(qemu, bid)
     test_caps_mask(qemu, bid)
     test_reset_storm(qemu, bid)
+    test_reset_storm(qemu, bid, memfd=True)
     failed = results.count(False)
     print("1..%d" % len(results))
     print("%d passed, %d failed" % (len(results) - failed, failed))

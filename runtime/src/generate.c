@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "npu/npu.h"
 #include "utf8_stream.h"
 
 void ember_generate_opts_default(struct ember_generate_opts *o)
@@ -58,6 +59,8 @@ int ember_generate(struct ember_session *s, const int32_t *prompt, int n_prompt,
 	char *piece = NULL, *text = NULL;
 	size_t piece_cap = 0;
 	double t0, t1, c0, c1;
+	uint64_t rd, wr, cp0 = 0, cp1;
+	bool have_dev;
 	int ret, n_gen = 0, n_dec = 0;
 
 	if (!o) {
@@ -93,6 +96,7 @@ int ember_generate(struct ember_session *s, const int32_t *prompt, int n_prompt,
 	}
 	if (ret)
 		goto out;
+	have_dev = stats && session_device_counters(s, &rd, &wr, &cp0) == 0;
 	for (n_gen = 0; n_gen < o->n_predict;) {
 		int32_t tok = ember_sampler_sample(smp, logits);
 		int len;
@@ -123,6 +127,10 @@ int ember_generate(struct ember_session *s, const int32_t *prompt, int n_prompt,
 		stats->decode_cpu_s = cpu_now() - c1;
 		stats->n_decode_evals = n_dec;
 		stats->peak_rss_bytes = ember_peak_rss();
+		if (have_dev && session_device_counters(s, &rd, &wr, &cp1) == 0) {
+			stats->have_device_counters = true;
+			stats->decode_device_copied = cp1 - cp0;
+		}
 	}
 out:
 	free(piece);

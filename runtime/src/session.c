@@ -362,11 +362,12 @@ int ember_session_placement(const struct ember_session *s, char *buf, size_t siz
 	return placement_describe(&s->place, s->be, s->n_be, s->cpu, buf, size);
 }
 
-int session_device_counters(const struct ember_session *s, uint64_t *rd, uint64_t *wr)
+int session_device_counters(const struct ember_session *s, uint64_t *rd, uint64_t *wr,
+			    uint64_t *copied)
 {
 	if (s->npu < 0)
 		return -ENODEV;
-	return npu_backend_counters(&s->be[s->npu], rd, wr);
+	return npu_backend_counters(&s->be[s->npu], rd, wr, copied);
 }
 
 const struct ember_model *session_model(const struct ember_session *s)

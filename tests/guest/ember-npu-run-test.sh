@@ -30,7 +30,7 @@ while IFS='|' read -r name model np prompt; do
 	ember-run -m "$share/$model" -p "$prompt" -n "$np" --temp 0 --ignore-eos --device npu \
 		> /tmp/out.txt 2> /tmp/err.txt
 	rc=$?
-	grep -E '^(device|placement|prefill|decode|cpu time):' /tmp/err.txt | sed "s/^/# $name: /"
+	grep -E '^(device|placement|prefill|decode|cpu time|device copied):' /tmp/err.txt | sed "s/^/# $name: /"
 	if [ $rc != 0 ]; then
 		not_ok "$name: ember-run exited $rc: $(tail -n 3 /tmp/err.txt)"
 	elif ! cmp -s /tmp/out.txt "$share/$name.expected"; then

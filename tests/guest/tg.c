@@ -100,6 +100,23 @@ static int map(struct ember_bo *bo, void *pp)
 
 /* ---- MATMUL ------------------------------------------------------------ */
 
+/* @p's reference result and tolerances (tg.h) from its host inputs. */
+static void mm_reference(struct tg_mm *p)
+{
+	size_t i;
+
+	eref_matmul(p->m, p->n, p->k, p->a_h, p->k, p->w_deq, p->k,
+		    p->flags & EMBER_MATMUL_BIAS ? p->bias_h : NULL,
+		    p->flags & EMBER_MATMUL_ACCUMULATE ? p->c0_h : NULL, p->n,
+		    p->ref, p->tol);
+	for (i = 0; i < (size_t)p->m * p->n; i++)
+		p->tol[i] = 1e-4 * p->tol[i] + 1e-6;
+	/* the device's 8-bit activations: <= amax/254 per element */
+	if (p->w_dtype == EMBER_DTYPE_Q8_0 || p->w_dtype == EMBER_DTYPE_Q4_0)
+		eref_matmul_q8_act_tol(p->m, p->n, p->k, p->a_h, p->k, p->w_deq,
+				       p->k, 1.5, p->tol);
+}
+
 int tg_mm_init(struct ember_device *dev, struct tg_mm *p, uint32_t m,
 	       uint32_t n, uint32_t k, uint32_t w_dtype, uint32_t flags,
 	       uint64_t a_stride, uint64_t c_stride, uint64_t seed)
@@ -166,17 +183,33 @@ int tg_mm_init(struct ember_device *dev, struct tg_mm *p, uint32_t m,
 			return ret;
 		memcpy(bm, p->bias_h, (size_t)n * 4);
 	}
-	eref_matmul(m, n, k, p->a_h, k, p->w_deq, k,
-		    flags & EMBER_MATMUL_BIAS ? p->bias_h : NULL,
-		    flags & EMBER_MATMUL_ACCUMULATE ? p->c0_h : NULL, n,
-		    p->ref, p->tol);
-	for (i = 0; i < (size_t)m * n; i++)
-		p->tol[i] = 1e-4 * p->tol[i] + 1e-6;
-	/* the device's 8-bit activations: <= amax/254 per element */
-	if (w_dtype == EMBER_DTYPE_Q8_0 || w_dtype == EMBER_DTYPE_Q4_0)
-		eref_matmul_q8_act_tol(m, n, k, p->a_h, k, p->w_deq, k, 1.5,
-				       p->tol);
+	mm_reference(p);
 	tg_mm_reset_output(p);
+	return 0;
+}
+
+int tg_mm_fill_w(struct tg_mm *p, uint64_t seed)
+{
+	size_t wrow = tg_row_bytes(p->w_dtype, p->k), j;
+	struct eref_rng r;
+	float *wsrc;
+	uint8_t *wm;
+	int ret;
+
+	ret = map(p->w, &wm);
+	if (ret)
+		return ret;
+	wsrc = calloc(p->k, sizeof(float));
+	if (!wsrc)
+		return -ENOMEM;
+	eref_seed(&r, seed);
+	for (j = 0; j < p->n; j++) {
+		eref_fill(&r, wsrc, p->k, 0.5f);
+		tg_encode_row(p->w_dtype, wsrc, wm + j * wrow,
+			      p->w_deq + j * p->k, p->k);
+	}
+	free(wsrc);
+	mm_reference(p);
 	return 0;
 }
 

@@ -45,6 +45,10 @@ int tg_mm_init(struct ember_device *dev, struct tg_mm *p, uint32_t m,
 	       uint64_t a_stride, uint64_t c_stride, uint64_t seed);
 /* Fill C with its initial values (C0 if ACCUMULATE, else NaN). */
 void tg_mm_reset_output(struct tg_mm *p);
+/* Write new random weights (from @seed) into p->w, which the caller may
+ * have replaced by another buffer of the same size, and recompute the
+ * reference. */
+int tg_mm_fill_w(struct tg_mm *p, uint64_t seed);
 int tg_mm_add(struct ember_cmdbuf *cb, struct tg_mm *p);
 /* @p's MATMUL as one job in its own command buffer, through the SUBMIT
  * ioctl: 0, -errno (ember_errmsg() says why) or the job's status (> 0). */

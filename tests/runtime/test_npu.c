@@ -83,10 +83,10 @@ static int ft_run(void *ctx, const struct npu_buf *cmd, const struct npu_job *jo
 	return 0;
 }
 
-static int ft_counters(void *ctx, uint64_t *rd, uint64_t *wr)
+static int ft_counters(void *ctx, uint64_t *rd, uint64_t *wr, uint64_t *copied)
 {
 	(void)ctx;
-	*rd = *wr = 0;
+	*rd = *wr = *copied = 0;
 	return 0;
 }
 

@@ -344,6 +344,9 @@ int main(int argc, char **argv)
 		st.n_decode_evals, st.decode_s > 0 ? st.n_decode_evals / st.decode_s : 0);
 	fprintf(stderr, "cpu time: %.2f ms per decoded token (this process, all threads)\n",
 		st.n_decode_evals ? st.decode_cpu_s * 1e3 / st.n_decode_evals : 0);
+	if (st.have_device_counters && st.n_decode_evals)
+		fprintf(stderr, "device copied: %.0f bytes per token (bounce buffers; 0 = all in place)\n",
+			(double)st.decode_device_copied / st.n_decode_evals);
 	fprintf(stderr, "peak memory (RSS): %.1f MiB\n", (double)st.peak_rss_bytes / (1 << 20));
 	ret = 0;
 out:

@@ -113,6 +113,9 @@ struct drm_ember_perf {
 	__u64 mmu_faults;
 	__u64 timeouts;		/* jobs the driver aborted after a timeout */
 	__u64 resets;		/* device resets done by the driver */
+	__u64 bytes_copied;	/* operand bytes the device copied through
+				 * bounce buffers instead of accessing them
+				 * in place (0 from kernels without it) */
 };
 
 /* ---------------------------------------------------------------------- */

@@ -101,13 +101,16 @@
 #define EMBER_REG_RESET		0x240	/* WO: 1 = soft reset */
 #define EMBER_RESET_SOFT	1u
 
-/* Performance counters, RO 64-bit, cleared by reset. */
+/* Performance counters, RO 64-bit, cleared by reset. BYTES_COPIED: operand
+ * bytes the device copied through bounce buffers (read from memory at map
+ * time plus written back at unmap time) instead of accessing them in place. */
 #define EMBER_REG_PERF_BUSY_NS	0x280
 #define EMBER_REG_PERF_JOBS	0x288
 #define EMBER_REG_PERF_OPS	0x290
 #define EMBER_REG_PERF_BYTES_RD	0x298
 #define EMBER_REG_PERF_BYTES_WR	0x2a0
 #define EMBER_REG_PERF_FAULTS	0x2a8
+#define EMBER_REG_PERF_BYTES_COPIED 0x2b0
 
 /* ---- Hardware job ring entry (64 bytes) ------------------------------- */
 struct ember_hw_job {

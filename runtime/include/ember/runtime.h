@@ -196,6 +196,12 @@ struct ember_stats {
 						 * its threads): what an NPU
 						 * saves the CPU */
 	uint64_t peak_rss_bytes;	/* process peak resident set */
+	bool have_device_counters;	/* a session on the NPU: the next
+					 * field is valid */
+	uint64_t decode_device_copied;	/* bytes the NPU copied through
+					 * bounce buffers during decode
+					 * (instead of reading guest memory
+					 * in place) */
 };
 
 /* Evaluates the prompt after whatever the session already holds, then

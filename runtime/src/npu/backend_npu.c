@@ -292,11 +292,12 @@ const struct npu_caps *npu_backend_caps(const struct backend *b)
 	return &((const struct npu *)b->priv)->tp.caps;
 }
 
-int npu_backend_counters(const struct backend *b, uint64_t *rd, uint64_t *wr)
+int npu_backend_counters(const struct backend *b, uint64_t *rd, uint64_t *wr,
+			 uint64_t *copied)
 {
 	const struct npu *n = b->priv;
 
-	return n->tp.ops->counters(n->tp.ctx, rd, wr);
+	return n->tp.ops->counters(n->tp.ctx, rd, wr, copied);
 }
 
 static int alloc_buf(struct npu *n, uint64_t size, bool writes, struct npu_buf *b,

@@ -31,14 +31,16 @@ int npu_backend_create(struct fwd_state *st, struct npu_transport *tp,
 
 /* Device counters and the transport's name, for reports. */
 const struct npu_caps *npu_backend_caps(const struct backend *b);
-int npu_backend_counters(const struct backend *b, uint64_t *rd, uint64_t *wr);
+int npu_backend_counters(const struct backend *b, uint64_t *rd, uint64_t *wr,
+			 uint64_t *copied);
 
 /* A session whose NPU is @tp (a test's fake device), whatever opts->device
  * says; and the device counters of a session's NPU (-ENODEV: none). */
 int session_create_with_npu(struct ember_model *m, const struct ember_session_opts *o,
 			    const struct npu_transport *tp, struct ember_session **out,
 			    struct ember_error *err);
-int session_device_counters(const struct ember_session *s, uint64_t *rd, uint64_t *wr);
+int session_device_counters(const struct ember_session *s, uint64_t *rd, uint64_t *wr,
+			    uint64_t *copied);
 
 /* ---- program.c: the ops of each step ---------------------------------- */
 

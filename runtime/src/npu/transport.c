@@ -128,7 +128,7 @@ static int lib_run(void *ctx, const struct npu_buf *cmd, const struct npu_job *j
 	return 0;
 }
 
-static int lib_counters(void *ctx, uint64_t *rd, uint64_t *wr)
+static int lib_counters(void *ctx, uint64_t *rd, uint64_t *wr, uint64_t *copied)
 {
 	struct lib_dev *d = ctx;
 	struct drm_ember_perf p;
@@ -138,6 +138,7 @@ static int lib_counters(void *ctx, uint64_t *rd, uint64_t *wr)
 		return ret;
 	*rd = p.bytes_read;
 	*wr = p.bytes_written;
+	*copied = p.bytes_copied;
 	return 0;
 }
 

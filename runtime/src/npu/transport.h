@@ -47,8 +47,10 @@ struct npu_transport_ops {
 	int (*run)(void *ctx, const struct npu_buf *cmd, const struct npu_job *jobs,
 		   uint32_t n, const struct npu_buf *const *bufs, uint32_t n_bufs,
 		   char *msg);
-	/* Bytes the device read and wrote so far (its perf counters). */
-	int (*counters)(void *ctx, uint64_t *rd, uint64_t *wr);
+	/* Bytes the device read and wrote so far, and those it copied
+	 * through bounce buffers instead of accessing them in place (its
+	 * perf counters). */
+	int (*counters)(void *ctx, uint64_t *rd, uint64_t *wr, uint64_t *copied);
 	void (*destroy)(void *ctx);
 };
 
