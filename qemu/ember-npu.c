@@ -155,7 +155,7 @@ static void ember_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "inject-hang-job",
         "the Nth job since start hangs until a reset; 0 = off");
     object_class_property_set_description(klass, "views",
-        "zero-copy views of guest RAM kept cached; 0 = always copy");
+        "zero-copy views of guest RAM kept cached; 0 = no views");
     object_class_property_set_description(klass, "view-maps",
         "host mappings (VMAs) the cached views may hold");
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
