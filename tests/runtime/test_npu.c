@@ -379,12 +379,20 @@ static void failing_device(const struct synth_spec *spec)
 	m = synth_model(spec, label);
 	if (!m || npu_session(m, ~0u, EMBER_TYPE_F16, 64, &s, &f))
 		goto out;
-	f->fail_job = 1;
+	f->fail_job = 0;	/* a decode pass is one job */
 	CHECK(ember_eval(s, &tok, 1, &logits, &err) == -EIO, "eval on a failing device: %d",
 	      err.code);
 	CHECK(strstr(err.msg, "MMU_FAULT") != NULL, "message: %s", err.msg);
 	f->fail_job = -1;
-	CHECK(ember_eval(s, &tok, 1, &logits, &err) == 0, "eval after the failure: %s", err.msg);
+	{
+		unsigned int runs = f->runs, jobs = f->jobs;
+
+		CHECK(ember_eval(s, &tok, 1, &logits, &err) == 0, "eval after the failure: %s",
+		      err.msg);
+		/* a decode pass: one submission of one job */
+		CHECK(f->runs == runs + 1 && f->jobs == jobs + 1, "decode: %u runs, %u jobs",
+		      f->runs - runs, f->jobs - jobs);
+	}
 out:
 	ember_session_free(s);
 	ember_model_free(m);

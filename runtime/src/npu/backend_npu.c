@@ -5,8 +5,8 @@
  * caches in two more, which are also the session's state: every backend
  * then reads and writes the same memory, and a step the device cannot run
  * goes to the CPU with nothing to copy. run() only appends a step's ops to
- * the pass's command buffer (a job per layer); sync() hands the pass to
- * the device and waits once.
+ * the pass's command buffer (one job, or a few for a long prefill);
+ * sync() hands the pass to the device and waits once.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,6 +35,7 @@ struct npu {
 	uint32_t n_jobs, max_jobs;
 	uint32_t used;		/* command bytes of the pass so far */
 	bool job_open;
+	double job_flops;	/* work queued in the open job */
 	struct ember_error err;	/* why the last pass failed */
 };
 
@@ -208,6 +209,31 @@ static bool npu_supports(void *priv, const struct step *s)
 	return true;
 }
 
+/*
+ * How much work one job may hold. Every job costs the guest an interrupt,
+ * a fence and a wake-up, which under TCG is worth more than a decode
+ * step's compute, so a decode pass is one job; a long prefill is split so
+ * that no job comes near the driver's timeout (5 s by default): 20 GFLOP
+ * take well under a second on the device's threads.
+ */
+#define JOB_FLOPS 20e9
+
+/* Multiply-adds of a step's matmuls, times two. */
+static double step_flops(const struct npu *n, const struct step *s)
+{
+	const struct ember_model_info *in = &n->st->m->info;
+	double d = in->n_embd, kvd = (double)in->n_head_kv * in->head_dim, ff = in->n_ff;
+
+	switch (s->kind) {
+	case STEP_ATTN: return 2.0 * s->n_tok * (d * (2 * d + 2 * kvd) +
+						  (double)(s->n_past + s->n_tok) * 2 * d);
+	case STEP_FFN: return 2.0 * s->n_tok * 3 * d * ff;
+	case STEP_OUTPUT: return 2.0 * d * in->n_vocab;
+	case STEP_EMBED: return 0;
+	}
+	return 0;
+}
+
 static void close_job(struct npu *n)
 {
 	if (n->job_open) {
@@ -244,16 +270,18 @@ static int npu_run(void *priv, const struct step *s)
 		if (ret)
 			return ret;
 	}
+	if (n->job_open && n->job_flops + step_flops(n, s) > JOB_FLOPS)
+		close_job(n);
 	if (!n->job_open) {
 		n->jobs[n->n_jobs++] = (struct npu_job){ .cmd_off = n->used };
 		n->job_open = true;
+		n->job_flops = 0;
 	}
+	n->job_flops += step_flops(n, s);
 	ret = npu_program_step(&n->map, s, n->cbuf.cpu, (uint32_t)n->cbuf.size, &n->used);
 	if (ret)
 		return ember_fail(&n->err, ret, "cannot build the NPU commands of a step (%s)",
 				  strerror(-ret));
-	if (s->kind == STEP_FFN || s->kind == STEP_OUTPUT)
-		close_job(n);
 	return 0;
 }
 
@@ -328,7 +356,7 @@ int npu_backend_create(struct fwd_state *st, struct npu_transport *tp,
 	n->tp = *tp;
 	n->ld = calloc(in->n_layer, sizeof(*n->ld));
 	n->lv = calloc(in->n_layer, sizeof(*n->lv));
-	n->max_jobs = in->n_layer + 2;
+	n->max_jobs = 2 * in->n_layer + 2;	/* a job per step at most */
 	n->jobs = calloc(n->max_jobs, sizeof(*n->jobs));
 	if (!n->ld || !n->lv || !n->jobs) {
 		npu_destroy(n);
