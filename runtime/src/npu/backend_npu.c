@@ -259,7 +259,7 @@ static int npu_sync(void *priv)
 	return ret;
 }
 
-/* Appends the step's ops to the open job (a new one after each layer). */
+/* Appends the step's ops to the open job (a new one when it is full). */
 static int npu_run(void *priv, const struct step *s)
 {
 	struct npu *n = priv;
