@@ -246,18 +246,17 @@ int ember_session_run_job(struct ember_session *s,
 	return 0;
 }
 
-/* Runs what backend b has queued (if any). */
-static int sync_backend(struct ember_session *s, int b)
-{
-	const struct backend *be = &s->be[b];
-
-	s->pending = -1;
-	return be->ops->sync ? be->ops->sync(be->priv) : 0;
-}
-
+/* Runs what the pending backend has queued (only queueing backends are
+ * ever pending). */
 static int sync_pending(struct ember_session *s)
 {
-	return s->pending < 0 ? 0 : sync_backend(s, s->pending);
+	const struct backend *be;
+
+	if (s->pending < 0)
+		return 0;
+	be = &s->be[s->pending];
+	s->pending = -1;
+	return be->ops->sync(be->priv);
 }
 
 static int run_step(struct ember_session *s, const struct step *st)
@@ -275,7 +274,8 @@ static int run_step(struct ember_session *s, const struct step *st)
 	return ret;
 }
 
-/* The message of the backend that failed last, or "". */
+/* The message of the backend that failed (backends clear theirs at each
+ * call), or "". */
 static const char *backend_errmsg(const struct ember_session *s)
 {
 	for (int i = 0; i < s->n_be; i++)

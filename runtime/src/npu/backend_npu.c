@@ -244,18 +244,26 @@ static void close_job(struct npu *n)
 	}
 }
 
+/* Forgets the queued pass: it ran, or it is abandoned. */
+static void drop_pass(struct npu *n)
+{
+	n->job_open = false;
+	n->n_jobs = 0;
+	n->used = 0;
+}
+
 static int npu_sync(void *priv)
 {
 	struct npu *n = priv;
 	const struct npu_buf *bufs[] = { &n->wbuf, &n->sbuf, &n->kvbuf };
 	int ret = 0;
 
+	n->err.msg[0] = 0;
 	close_job(n);
 	if (n->n_jobs)
 		ret = n->tp.ops->run(n->tp.ctx, &n->cbuf, n->jobs, n->n_jobs, bufs, 3,
 				     n->err.msg);
-	n->n_jobs = 0;
-	n->used = 0;
+	drop_pass(n);
 	return ret;
 }
 
@@ -265,6 +273,7 @@ static int npu_run(void *priv, const struct step *s)
 	struct npu *n = priv;
 	int ret;
 
+	n->err.msg[0] = 0;
 	if (npu_program_step_size(s) > n->cbuf.size - n->used || n->n_jobs == n->max_jobs) {
 		ret = npu_sync(n);
 		if (ret)
@@ -279,9 +288,12 @@ static int npu_run(void *priv, const struct step *s)
 	}
 	n->job_flops += step_flops(n, s);
 	ret = npu_program_step(&n->map, s, n->cbuf.cpu, (uint32_t)n->cbuf.size, &n->used);
-	if (ret)
+	if (ret) {
+		/* the pass cannot complete: none of it may reach the device */
+		drop_pass(n);
 		return ember_fail(&n->err, ret, "cannot build the NPU commands of a step (%s)",
 				  strerror(-ret));
+	}
 	return 0;
 }
 
@@ -331,9 +343,9 @@ int npu_backend_counters(const struct backend *b, uint64_t *rd, uint64_t *wr,
 static int alloc_buf(struct npu *n, uint64_t size, bool writes, struct npu_buf *b,
 		     struct ember_error *err)
 {
-	int ret = n->tp.ops->alloc(n->tp.ctx, size, b, err ? err->msg : n->err.msg);
+	int ret = n->tp.ops->alloc(n->tp.ctx, size, b, err->msg);
 
-	if (ret && err)
+	if (ret)
 		err->code = ret;
 	b->device_writes = writes;
 	return ret;
