@@ -82,7 +82,7 @@ static void mapping_release(EmberNpuState *s, EmberMapping *m)
     bool wr = m->access & EMBER_ACCESS_WRITE;
 
     if (m->view) {
-        ember_view_put(s, m->view);
+        ember_view_put(s, m->view, m->len);
     } else if (m->direct) {
         pci_dma_unmap(pdev, m->ptr, m->len, dma_dir(m->access),
                       wr ? m->len : 0);
@@ -108,6 +108,31 @@ static void mapping_release(EmberNpuState *s, EmberMapping *m)
     g_free(m);
 }
 
+/*
+ * A range that outgrew its cached view (a KV cache, a row per token): walk
+ * up to twice the old length, or less, as far as the MMU maps it with
+ * @access, so that the next ops hit the view. Returns the length walked
+ * into @runs, or 0 (nothing walked: map just [va, va + n)).
+ */
+static uint64_t view_ahead(EmberNpuState *s, uint32_t as, uint64_t va,
+                           uint64_t n, unsigned int access, uint64_t shorter,
+                           GArray *runs)
+{
+    uint64_t ext = MIN(MAX(2 * shorter, n), EMBER_MAP_MAX);
+    struct ember_mmu_fault probe;
+    int tries;
+
+    for (tries = 0; tries < 3 && ext > n; tries++) {
+        memset(&probe, 0, sizeof(probe));
+        if (ember_mmu_translate(s, as, va, ext, access, runs, &probe)) {
+            return ext;
+        }
+        g_array_set_size(runs, 0);
+        ext = n + (ext - n) / 4;    /* the end of the mapping is nearer */
+    }
+    return 0;
+}
+
 static void *hal_map(void *ctx, uint32_t as, uint64_t va, uint64_t len,
                      unsigned int access, struct ember_mmu_fault *fault)
 {
@@ -116,7 +141,7 @@ static void *hal_map(void *ctx, uint32_t as, uint64_t va, uint64_t len,
     EmberMapping *m;
     EmberView *v;
     GArray *runs;
-    uint64_t off;
+    uint64_t off, shorter, vlen;
     uint32_t gen;
     bool aborting;
     guint i;
@@ -144,7 +169,7 @@ static void *hal_map(void *ctx, uint32_t as, uint64_t va, uint64_t len,
     m = g_new0(EmberMapping, 1);
     m->len = n;
     m->access = access;
-    v = ember_view_get(s, as, va, n, access);
+    v = ember_view_get(s, as, va, n, access, &shorter);
     if (v) {
         m->view = v;
         m->ptr = ember_view_ptr(v);
@@ -153,19 +178,30 @@ static void *hal_map(void *ctx, uint32_t as, uint64_t va, uint64_t len,
 
     gen = ember_view_gen(s, as);
     runs = g_array_new(false, false, sizeof(EmberRun));
-    if (!ember_mmu_translate(s, as, va, n, access, runs, fault)) {
+    vlen = view_ahead(s, as, va, n, access, shorter, runs);
+    if (!vlen && !ember_mmu_translate(s, as, va, n, access, runs, fault)) {
         g_array_free(runs, true);
         g_free(m);
         ember_mmu_report_fault(s, as, fault);
         return NULL;
     }
 
-    v = ember_view_create(s, as, va, n, access, runs, gen);
+    v = ember_view_create(s, as, va, vlen ? vlen : n, access, runs, gen);
     if (v) {
         g_array_free(runs, true);
         m->view = v;
         m->ptr = ember_view_ptr(v);
         return mapping_add(s, m, 0);
+    }
+    if (vlen) {
+        /* The copy paths below take exactly the op's range. */
+        g_array_set_size(runs, 0);
+        if (!ember_mmu_translate(s, as, va, n, access, runs, fault)) {
+            g_array_free(runs, true);
+            g_free(m);
+            ember_mmu_report_fault(s, as, fault);
+            return NULL;
+        }
     }
     if (runs->len == 1) {
         EmberRun *r = &g_array_index(runs, EmberRun, 0);

@@ -166,24 +166,29 @@ uint64_t ember_hal_take_copied(EmberNpuState *s);
 
 /*
  * ember-view.c. A view maps [va, va + len) of slot @as, for @access, at
- * consecutive host addresses without a copy. get() returns a cached view
- * (no page walk) or NULL; create() builds one over the runs the MMU gave
- * (NULL: copy instead), caching it unless the slot's generation moved past
- * @gen, read with ember_view_gen() before the walk. Each view returned
- * holds one use until ember_view_put(), which also marks the RAM behind a
- * writable view as written. ember_view_invalidate() drops the cached views
- * of the slots in the mask @slots (bit n = slot n).
+ * consecutive host addresses without a copy; the cache holds one view per
+ * (slot, va, access). get() returns a cached view that covers @len (no page
+ * walk) or NULL, and then sets *@shorter to the length of a cached view at
+ * @va that is too short (0: none), so that a range that grows, as a KV
+ * cache does token after token, can be mapped ahead. create() builds a view
+ * over the runs the MMU gave (NULL: copy instead), caching it in place of
+ * a shorter one unless the slot's generation moved past @gen, read with
+ * ember_view_gen() before the walk. Each view returned holds one use until
+ * ember_view_put(), which also marks the first @len bytes of a writable
+ * view as written. ember_view_invalidate() drops the cached views of the
+ * slots in the mask @slots (bit n = slot n).
  */
 void ember_view_init(EmberNpuState *s);
 void ember_view_cleanup(EmberNpuState *s);
 EmberView *ember_view_get(EmberNpuState *s, uint32_t as, uint64_t va,
-                          uint64_t len, unsigned int access);
+                          uint64_t len, unsigned int access,
+                          uint64_t *shorter);
 uint32_t ember_view_gen(EmberNpuState *s, uint32_t as);
 EmberView *ember_view_create(EmberNpuState *s, uint32_t as, uint64_t va,
                              uint64_t len, unsigned int access,
                              const GArray *runs, uint32_t gen);
 void *ember_view_ptr(const EmberView *v);
-void ember_view_put(EmberNpuState *s, EmberView *v);
+void ember_view_put(EmberNpuState *s, EmberView *v, uint64_t len);
 void ember_view_invalidate(EmberNpuState *s, uint32_t slots);
 
 /* ember-dma.c: guest-RAM-only DMA, safe without the BQL */

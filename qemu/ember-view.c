@@ -8,8 +8,12 @@
  * host addresses: a view. The firmware then reads and writes guest memory
  * in place, as a device behind an IOMMU does, instead of through a copy.
  *
- * Views are cached like TLB entries, keyed by (slot, va, len, access): a hit
- * maps an operand without walking the page tables. MMU_INVALIDATE of the
+ * Views are cached like TLB entries, keyed by (slot, va, access): a hit, a
+ * view at least as long as asked, maps an operand without walking the page
+ * tables. A miss on a view that is too short builds a longer one in its
+ * place (ember-hal.c maps twice the length ahead when the MMU allows), so a
+ * KV cache that grows by a row per token is remapped a few times per
+ * generation, not at every op. MMU_INVALIDATE of the
  * slot (or ALL), a write to the slot's AS_ROOT, and reset drop them; a view
  * still in use by the running op is unmapped when that use ends. A view
  * built while its slot was invalidated serves its one mapping and is not
@@ -65,16 +69,14 @@ static guint view_hash(gconstpointer p)
 {
     const EmberView *v = p;
 
-    return g_int64_hash(&v->va) ^ g_int64_hash(&v->len) ^
-           (v->as << 2 | v->access);
+    return g_int64_hash(&v->va) ^ (v->as << 2 | v->access);
 }
 
 static gboolean view_equal(gconstpointer a, gconstpointer b)
 {
     const EmberView *x = a, *y = b;
 
-    return x->as == y->as && x->access == y->access && x->va == y->va &&
-           x->len == y->len;
+    return x->as == y->as && x->access == y->access && x->va == y->va;
 }
 
 void ember_view_init(EmberNpuState *s)
@@ -151,16 +153,22 @@ static bool reserve_locked(EmberNpuState *s, uint32_t nmaps, GPtrArray *dead)
 }
 
 EmberView *ember_view_get(EmberNpuState *s, uint32_t as, uint64_t va,
-                          uint64_t len, unsigned int access)
+                          uint64_t len, unsigned int access,
+                          uint64_t *shorter)
 {
-    EmberView key = { .as = as, .access = access, .va = va, .len = len };
+    EmberView key = { .as = as, .access = access, .va = va };
     EmberView *v;
 
+    *shorter = 0;
     if (!s->view_max) {
         return NULL;
     }
     qemu_mutex_lock(&s->view_lock);
     v = g_hash_table_lookup(s->views, &key);
+    if (v && v->len < len) {
+        *shorter = v->len;
+        v = NULL;
+    }
     if (v) {
         v->users++;
         QTAILQ_REMOVE(&s->view_lru, v, lru);
@@ -316,8 +324,9 @@ EmberView *ember_view_create(EmberNpuState *s, uint32_t as, uint64_t va,
                              uint64_t len, unsigned int access,
                              const GArray *runs, uint32_t gen)
 {
+    GPtrArray *dead;
     GArray *pieces;
-    EmberView *v;
+    EmberView *v, *old;
 
     if (!s->view_max || !s->view_ok || !runs->len) {
         return NULL;
@@ -337,14 +346,25 @@ EmberView *ember_view_create(EmberNpuState *s, uint32_t as, uint64_t va,
         v->runs = g_array_copy((GArray *)runs);
     }
 
-    /* Cache it unless the slot was invalidated since its walk began. */
+    /*
+     * Cache it unless the slot was invalidated since its walk began, in
+     * place of a shorter view of the same key (a longer one, made since,
+     * stays).
+     */
+    dead = g_ptr_array_new();
     qemu_mutex_lock(&s->view_lock);
-    if (gen == s->view_gen[as] && !g_hash_table_contains(s->views, v)) {
+    old = g_hash_table_lookup(s->views, v);
+    if (old && old->len < len) {
+        uncache_locked(s, old, dead);
+        old = NULL;
+    }
+    if (gen == s->view_gen[as] && !old) {
         g_hash_table_add(s->views, v);
         QTAILQ_INSERT_TAIL(&s->view_lru, v, lru);
         v->cached = true;
     }
     qemu_mutex_unlock(&s->view_lock);
+    destroy_all(dead);
     return v;
 }
 
@@ -353,16 +373,19 @@ void *ember_view_ptr(const EmberView *v)
     return v->base + (v->va & (EMBER_PAGE_SIZE - 1));
 }
 
-void ember_view_put(EmberNpuState *s, EmberView *v)
+void ember_view_put(EmberNpuState *s, EmberView *v, uint64_t len)
 {
     bool destroy;
     guint i;
 
-    /* What the end of a DMA write does: dirty bits, TCG code. */
-    for (i = 0; v->runs && i < v->runs->len; i++) {
+    /* What the end of a DMA write does, for what the op could write:
+     * dirty bits, TCG code. */
+    for (i = 0; v->runs && i < v->runs->len && len; i++) {
         EmberRun *r = &g_array_index(v->runs, EmberRun, i);
+        uint64_t n = MIN(r->len, len);
 
-        ember_dma_mark_written(s, r->pa, r->len);
+        ember_dma_mark_written(s, r->pa, n);
+        len -= n;
     }
 
     qemu_mutex_lock(&s->view_lock);

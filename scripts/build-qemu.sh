@@ -151,7 +151,12 @@ done
 	# -Winit-self turns that into -Wuninitialized noise in the kernels.
 	echo "  c_args: ['-DEMBER_FW_BUILD_ID=0x${build_id}ULL',"
 	echo "           '-DEMBER_FW_VERSION_STR=\"1.0.0+${build_id:0:8}\"',"
-	echo "           '-Wno-init-self'],"
+	# The kernels' hot loops: the optimisation a release build of the tree
+	# gives them, not QEMU's -O2 with hardening (zeroed locals, registers
+	# cleared at every return).
+	echo "           '-Wno-init-self', '-O3',"
+	echo "           '-ftrivial-auto-var-init=uninitialized',"
+	echo "           '-fzero-call-used-regs=skip'],"
 	echo "  dependencies: [threads, libm],"
 	echo "  build_by_default: false)"
 	echo "ember_fw_dep = declare_dependency(link_whole: ember_fw_lib,"

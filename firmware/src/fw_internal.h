@@ -17,6 +17,20 @@
 
 /* Limits of one op. They keep every size product far from 64-bit overflow
  * and bound a single op's work; larger models split their ops. */
+/*
+ * For work arrays on the stack, written before they are read: QEMU builds
+ * the firmware with -ftrivial-auto-var-init=zero, which would clear each
+ * op's 256 KiB of work memory every time it runs.
+ */
+#if defined(__has_attribute)
+#if __has_attribute(uninitialized)
+#define FW_NOINIT __attribute__((uninitialized))
+#endif
+#endif
+#ifndef FW_NOINIT
+#define FW_NOINIT
+#endif
+
 #define FW_MAX_DIM		(1u << 20)	/* matmul m, n, k; attention n_tok */
 #define FW_MAX_CTX		(1u << 24)	/* attention n_ctx */
 #define FW_MAX_HEADS		4096u
@@ -104,6 +118,22 @@ uint32_t fw_check_copy(const struct ember_op_copy *op, uint32_t caps_dtypes,
 
 /* Run a checked op. Returns EMBER_JOB_OK or a status (MMU faults fill
  * res->fault_va); adds the bytes it moved to @res. */
+/*
+ * MATMULs in a row that read the same A (Q/K/V, gate/up) run as one group
+ * of at most FW_MM_GROUP. joins() says whether @next may join the @n
+ * plans of @g: same A, shape and weight type, work memory that fits, and
+ * no op writing what another reads or writes, so that the group computes
+ * bitwise what the ops give one by one. run_group() maps and runs them;
+ * when a mapping faults, the ops before it still run: *@done says how many
+ * did.
+ */
+#define FW_MM_GROUP	4u
+bool fw_matmul_joins(const struct fw_matmul_plan *const *g, uint32_t n,
+		     const struct fw_matmul_plan *next, int nthreads);
+uint32_t fw_run_matmul_group(const struct ember_hal *hal, uint32_t as,
+			     const struct fw_matmul_plan *const *g,
+			     uint32_t n, struct ember_job_result *res,
+			     uint32_t *done);
 uint32_t fw_run_matmul(const struct ember_hal *hal, uint32_t as,
 		       const struct fw_matmul_plan *plan,
 		       struct ember_job_result *res);

@@ -107,29 +107,66 @@ static uint32_t run_op(const struct ember_hal *hal, uint32_t as,
 	}
 }
 
+/*
+ * The MATMULs after @first (at @off) that join it in a group (ops[0] is
+ * first); returns how many ops the group has, 1 for none.
+ */
+static uint32_t matmul_group(const struct ember_hal *hal, const uint8_t *cmd,
+			     uint32_t cmd_size, uint32_t off,
+			     uint32_t caps_ops, uint32_t caps_dtypes,
+			     struct fw_op *ops,
+			     const struct fw_matmul_plan **plans)
+{
+	int nthreads = hal->nthreads > 0 ? hal->nthreads : 1;
+	uint32_t n = 1;
+
+	plans[0] = &ops[0].u.mm;
+	off += ops[0].size;
+	while (n < FW_MM_GROUP && off < cmd_size &&
+	       fw_decode_op(cmd + off, cmd_size - off, caps_ops, caps_dtypes,
+			    &ops[n]) == EMBER_JOB_OK &&
+	       ops[n].opcode == EMBER_OP_MATMUL &&
+	       fw_matmul_joins(plans, n, &ops[n].u.mm, nthreads)) {
+		plans[n] = &ops[n].u.mm;
+		off += ops[n].size;
+		n++;
+	}
+	return n;
+}
+
 /* Run every op of a validated stream. */
 static void run_ops(const struct ember_hal *hal, uint32_t as,
 		    const uint8_t *cmd, uint32_t cmd_size, uint32_t caps_ops,
 		    uint32_t caps_dtypes, struct ember_job_result *res)
 {
+	const struct fw_matmul_plan *plans[FW_MM_GROUP];
+	struct fw_op ops[FW_MM_GROUP];
 	uint32_t off = 0, index = 0;
-	struct fw_op op;
 
 	while (off < cmd_size) {
 		/* Checked again: the stream is shared with the host. */
 		uint32_t st = fw_decode_op(cmd + off, cmd_size - off, caps_ops,
-					   caps_dtypes, &op);
+					   caps_dtypes, &ops[0]);
+		uint32_t n = 1, done = 0;
 
-		if (st == EMBER_JOB_OK)
-			st = run_op(hal, as, &op, res);
+		if (st == EMBER_JOB_OK && ops[0].opcode == EMBER_OP_MATMUL)
+			n = matmul_group(hal, cmd, cmd_size, off, caps_ops,
+					 caps_dtypes, ops, plans);
+		if (st == EMBER_JOB_OK && n > 1) {
+			st = fw_run_matmul_group(hal, as, plans, n, res, &done);
+		} else if (st == EMBER_JOB_OK) {
+			st = run_op(hal, as, &ops[0], res);
+			done = st == EMBER_JOB_OK;
+		}
+		for (uint32_t i = 0; i < done; i++)
+			off += ops[i].size;
+		res->ops += done;
+		index += done;
 		if (st != EMBER_JOB_OK) {
 			res->status = st;
 			res->fault_op = index;
 			return;
 		}
-		res->ops++;
-		off += op.size;
-		index++;
 	}
 }
 

@@ -140,7 +140,7 @@ static void append_kv(const struct ember_op_attention *op, uint8_t *k,
 	bool rope = op->hdr.flags & EMBER_ATTN_ROPE;
 	bool neox = op->hdr.flags & EMBER_ATTN_ROPE_NEOX;
 	uint32_t hd = op->head_dim, row = op->n_kv_head * hd;
-	float buf[EK_MAX_HEAD_DIM];
+	float buf[EK_MAX_HEAD_DIM] FW_NOINIT;
 
 	for (uint32_t t = 0; t < op->n_tok; t++) {
 		uint32_t pos = op->n_past + t;	/* < n_ctx <= FW_MAX_CTX */
@@ -249,7 +249,7 @@ uint32_t fw_run_attention(const struct ember_hal *hal, uint32_t as,
 			  const struct fw_attention_plan *plan,
 			  struct ember_job_result *res)
 {
-	_Alignas(64) float qbuf[ATTN_QBUF_FLOATS];
+	_Alignas(64) float qbuf[ATTN_QBUF_FLOATS] FW_NOINIT;
 	const struct ember_op_attention *op = &plan->op;
 	bool append = op->hdr.flags & EMBER_ATTN_APPEND_KV;
 	unsigned int kv_access = append ? EMBER_ACCESS_READ | EMBER_ACCESS_WRITE

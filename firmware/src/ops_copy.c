@@ -83,7 +83,7 @@ uint32_t fw_run_copy(const struct ember_hal *hal, uint32_t as,
 		     struct ember_job_result *res)
 {
 	const struct ember_op_copy *op = &plan->op;
-	_Alignas(64) float buf[COPY_CHUNK];
+	_Alignas(64) float buf[COPY_CHUNK] FW_NOINIT;
 	struct fw_mapping map[2];	/* src, dst */
 	size_t row = ek_row_size(op->src_dtype, op->n);
 	uint32_t st = EMBER_JOB_MMU_FAULT;

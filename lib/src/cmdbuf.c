@@ -320,6 +320,24 @@ static int ember_abi_1_2(const struct ember_device *dev)
 	return dev->info.fw_abi_version >= (1u << 16 | 2u);
 }
 
+/* ABI 1.3: MATMUL weights in the X16 layout. */
+static int ember_abi_1_3(const struct ember_device *dev)
+{
+	return dev->info.fw_abi_version >= (1u << 16 | 3u);
+}
+
+/*
+ * Bytes of @n rows of @k Q8_0 / Q4_0 weights in the X16 layout
+ * (uapi EMBER_MATMUL_W_X16): groups of sixteen rows, per 32-block a
+ * 512-byte (Q8_0) or 256-byte (Q4_0) entry of quants and 16 f16 scales.
+ */
+static uint64_t x16_bytes(uint32_t dtype, uint32_t n, uint32_t k)
+{
+	uint64_t qb = dtype == EMBER_DTYPE_Q8_0 ? 512 : 256;
+
+	return ((uint64_t)n + 15) / 16 * (k / 32) * (qb + 32);
+}
+
 /* Rope parameters with their defaults (0: head_dim, 0: 10000). */
 static int rope_params(struct ember_cmdbuf *cb, const char *op,
 		       uint32_t head_dim, uint32_t rope_dim, float base,
@@ -378,6 +396,7 @@ int ember_cmdbuf_matmul(struct ember_cmdbuf *cb,
 	__u64 a4;
 	int bias = !!(d->flags & EMBER_MATMUL_BIAS);
 	int acc = !!(d->flags & EMBER_MATMUL_ACCUMULATE);
+	int x16 = !!(d->flags & EMBER_MATMUL_W_X16);
 	int ret;
 
 	memset(&mm, 0, sizeof(mm));
@@ -389,23 +408,44 @@ int ember_cmdbuf_matmul(struct ember_cmdbuf *cb,
 		return ember_dev_fail(cb->dev, -EINVAL,
 			"MATMUL: m, n, k must be at most %u (got %u, %u, %u): split the op",
 			EMBER_MAX_DIM, d->m, d->n, d->k);
-	if (d->flags & ~(EMBER_MATMUL_ACCUMULATE | EMBER_MATMUL_BIAS))
+	if (d->flags & ~(EMBER_MATMUL_ACCUMULATE | EMBER_MATMUL_BIAS |
+			 EMBER_MATMUL_W_X16))
 		return ember_dev_fail(cb->dev, -EINVAL,
-			"MATMUL: unknown flags 0x%x (known: ACCUMULATE, BIAS)",
+			"MATMUL: unknown flags 0x%x (known: ACCUMULATE, BIAS, W_X16)",
 			d->flags);
 	wrow = row_bytes(d->w_dtype, d->k, &walign);
 	if (!wrow)
 		return ember_dev_fail(cb->dev, -EINVAL,
 			"MATMUL: w_dtype %s (%u) with k = %u is invalid (known dtypes F32/F16/BF16/Q8_0/Q4_0; block types need k %% 32 == 0)",
 			dtype_name(d->w_dtype), d->w_dtype, d->k);
+	if (x16) {
+		if (d->w_dtype != EMBER_DTYPE_Q8_0 && d->w_dtype != EMBER_DTYPE_Q4_0)
+			return ember_dev_fail(cb->dev, -EINVAL,
+				"MATMUL: W_X16 weights are Q8_0 or Q4_0, not %s",
+				dtype_name(d->w_dtype));
+		if (d->w_stride)
+			return ember_dev_fail(cb->dev, -EINVAL,
+				"MATMUL: W_X16 weights are one packed block: w_stride must be 0, not %llu",
+				(unsigned long long)d->w_stride);
+		if (!ember_abi_1_3(cb->dev))
+			return ember_dev_fail(cb->dev, -EOPNOTSUPP,
+				"MATMUL: W_X16 needs firmware ABI 1.3, the device runs %u.%u: update the firmware or pass W as rows",
+				cb->dev->info.fw_abi_version >> 16,
+				cb->dev->info.fw_abi_version & 0xffff);
+		wrow = x16_bytes(d->w_dtype, d->n, d->k);
+		walign = 64;
+	}
 	ret = check_caps(cb, op, EMBER_OP_MATMUL, d->w_dtype);
 	if (ret)
 		return ret;
 	ret = check_operand(cb, op, "A", &d->a, d->m, (uint64_t)d->k * 4, 4,
 			    d->a_stride, &mm.a_va, &mm.a_stride, &sa);
 	if (!ret)
-		ret = check_operand(cb, op, "W", &d->w, d->n, wrow, walign,
-				    d->w_stride, &mm.w_va, &mm.w_stride, &sw);
+		ret = check_operand(cb, op, "W", &d->w, x16 ? 1 : d->n, wrow,
+				    walign, d->w_stride, &mm.w_va, &mm.w_stride,
+				    &sw);
+	if (x16)
+		mm.w_stride = 0;
 	if (!ret)
 		ret = check_operand(cb, op, "C", &d->c, d->m, (uint64_t)d->n * 4,
 				    4, d->c_stride, &mm.c_va, &mm.c_stride, &sc);

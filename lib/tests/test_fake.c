@@ -295,6 +295,11 @@ static void test_matmul(struct ember_device *dev)
 	} while (0)
 	BAD(-EINVAL, "non-zero", .m = 0);
 	BAD(-EINVAL, "unknown flags", .flags = 1u << 5);
+	BAD(-EINVAL, "Q8_0 or Q4_0", .flags = EMBER_MATMUL_W_X16);
+	BAD(-EINVAL, "w_stride must be 0", .flags = EMBER_MATMUL_W_X16,
+	    .w_dtype = EMBER_DTYPE_Q8_0, .w_stride = 34);
+	BAD(-EOPNOTSUPP, "ABI 1.3", .flags = EMBER_MATMUL_W_X16,
+	    .w_dtype = EMBER_DTYPE_Q8_0);
 	BAD(-EINVAL, "k % 32", .w_dtype = EMBER_DTYPE_Q4_0, .k = 40);
 	BAD(-EINVAL, "unknown", .w_dtype = 77);
 	BAD(-EOPNOTSUPP, "BF16", .w_dtype = EMBER_DTYPE_BF16);
@@ -840,6 +845,47 @@ static void test_queue(struct ember_device *dev)
 	ember_cmdbuf_free(cb);
 }
 
+/* ABI 1.3: X16 weights are one 64-aligned span of their packed size. */
+static void test_x16(struct ember_device *dev)
+{
+	struct ember_cmdbuf *cb;
+	struct ember_op_matmul op;
+	struct ember_job job;
+	struct mmbufs m;
+	uint8_t *cmd;
+	int ret;
+
+	mk(dev, &m);
+	CHECK(!ember_cmdbuf_create(dev, 4096, &cb), "%s", ember_errmsg(dev));
+	CHECK(!ember_bo_map(ember_cmdbuf_bo(cb), (void **)&cmd), "map");
+	{
+		/* 17 rows of 64: 2 groups x 2 blocks x (256 + 32) bytes */
+		struct ember_matmul_desc d = {
+			.m = 1, .n = 17, .k = 64, .w_dtype = EMBER_DTYPE_Q4_0,
+			.flags = EMBER_MATMUL_W_X16,
+			.a = { m.a, 0 }, .w = { m.w, 65536 - 4 * 288 }, .c = { m.c, 0 },
+		};
+
+		ember_cmdbuf_begin(cb);
+		CHECK(ember_cmdbuf_matmul(cb, &d) == 0, "%s", ember_errmsg(dev));
+		CHECK(ember_cmdbuf_end(cb, &job) == 0, "end");
+		memcpy(&op, cmd + job.cmd_offset, sizeof(op));
+		CHECK(op.hdr.flags == EMBER_MATMUL_W_X16 && op.w_stride == 0 &&
+		      op.w_va == ember_bo_va(m.w) + 65536 - 4 * 288, "X16 op");
+		ember_cmdbuf_begin(cb);
+		d.w.offset += 64;	/* one block past the buffer's end */
+		ret = ember_cmdbuf_matmul(cb, &d);
+		CHECK(ret == -ERANGE && strstr(ember_errmsg(dev), "does not fit"),
+		      "%d %s", ret, ember_errmsg(dev));
+		d.w.offset -= 32;
+		ret = ember_cmdbuf_matmul(cb, &d);
+		CHECK(ret == -EINVAL && strstr(ember_errmsg(dev), "aligned"),
+		      "%d %s", ret, ember_errmsg(dev));
+	}
+	ember_cmdbuf_free(cb);
+	rm(&m);
+}
+
 int main(void)
 {
 	struct ember_device *dev;
@@ -888,6 +934,13 @@ int main(void)
 	if (!dev)
 		return 1;
 	test_q8_kv(dev, 0);
+	ember_device_close(dev);
+	fk.fw_abi = 1 << 16 | 3;
+	fk.caps_dtypes |= 1u << EMBER_DTYPE_Q8_0;
+	dev = open_fake();
+	if (!dev)
+		return 1;
+	test_x16(dev);
 	ember_device_close(dev);
 	close(fk.memfd);
 	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);

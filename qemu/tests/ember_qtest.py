@@ -652,6 +652,26 @@ def test_views(qemu, bid):
         st, c, copied = run_matmul(q, 7, m, n, k, a_va, w_va, c_va, cmd_va)
         check("mapped again: correct, nothing copied", st == 0 and close(c, w) and copied == 0,
               "status %d copied %d" % (st, copied))
+
+        # A grows by a row per job, as a KV cache does per token: past two
+        # rows its view is mapped twice as long, so the next job hits it
+        def grow(rows, seqno):
+            st, c, copied = run_matmul(q, seqno, rows, n, k, a_va, w_va, c_va, cmd_va)
+            return st == 0 and copied == 0, c
+
+        # (rows 1..3 are A; a 4th row reads the zeroes after it; C's
+        # first 3 rows are compared)
+        q.set(hw.EMBER_REG_MMU_INVALIDATE, SLOT)
+        ok = all(grow(r, 7 + r)[0] for r in (1, 2, 3))  # 3: 4 rows mapped
+        set_pte(q, 1, DATA + 0x200000, 3)       # A's second page: zeroes, no invalidation
+        ok4, c = grow(4, 11)
+        check("a growing operand's view is mapped ahead: the next, longer op hits it "
+              "(old page read, as a TLB would), nothing copied",
+              ok and ok4 and close(c, w), "ok %s %s c %s" % (ok, ok4, c[:3]))
+        q.set(hw.EMBER_REG_MMU_INVALIDATE, SLOT)
+        ok5, c = grow(4, 12)
+        check("... and MMU_INVALIDATE drops it: the new (zero) page is read",
+              ok5 and not close(c, w), "ok %s c %s" % (ok5, c[:3]))
     finally:
         check("qemu exits cleanly (memfd RAM)", q.close() == 0)
 

@@ -8,6 +8,9 @@
  * + 1e-5 (float accumulation). Q8_0/Q4_0: the kernels quantize activations
  * to 8-bit blocks, so add sum over k of |w| * blockmax|a| / 127 (twice the
  * rounding bound). Bytes between rows of C must stay untouched.
+ * Q8_0/Q4_0 also run with EMBER_MATMUL_W_X16, the weights packed by
+ * ek_x16_pack: same tolerance, and UNSUPPORTED where a row's work memory
+ * does not fit (X16 has no path without it).
  */
 #include <stdlib.h>
 
@@ -28,6 +31,7 @@ struct mm_case {
 	int dtype;
 	uint32_t flags;
 	uint32_t a_pad, w_pad, c_pad;	/* extra bytes per row */
+	bool x16;			/* W packed, EMBER_MATMUL_W_X16 */
 };
 
 static size_t w_row_bytes(int dtype, uint32_t k)
@@ -133,15 +137,19 @@ static void run_case(const struct mm_case *tc, bool threaded, uint64_t seed)
 	uint64_t a_len = (tc->m - 1) * a_stride + tc->k * 4ull;
 	uint64_t w_len = (tc->n - 1) * w_stride + w_row;
 	uint64_t c_len = (tc->m - 1) * c_stride + tc->n * 4ull;
-	uint64_t a_va, w_va, c_va, b_va = 0, cmd_va;
+	uint64_t a_va, w_va, c_va, b_va = 0, cmd_va, x16_va = 0;
+	size_t x16_len = tc->x16 ? ek_x16_size(tc->dtype, tc->n, tc->k) : 0;
+	bool fits = true;
+	uint32_t want = EMBER_JOB_OK;
 	double *a, *w, *bias, *c0;
 	uint8_t *cmem;
 	char what[160];
 	int bad = 0;
 
-	snprintf(what, sizeof(what), "matmul %s m=%u n=%u k=%u flags=%u pads=%u/%u/%u %s",
-		 dtype_name(tc->dtype), tc->m, tc->n, tc->k, tc->flags,
-		 tc->a_pad, tc->w_pad, tc->c_pad, threaded ? "threaded" : "serial");
+	snprintf(what, sizeof(what), "matmul %s%s m=%u n=%u k=%u flags=%u pads=%u/%u/%u %s",
+		 dtype_name(tc->dtype), tc->x16 ? " X16" : "", tc->m, tc->n, tc->k,
+		 tc->flags, tc->a_pad, tc->w_pad, tc->c_pad,
+		 threaded ? "threaded" : "serial");
 	if (!fake_dev_init(&dev, 2048, threaded, 4)) {
 		CHECK(0, "out of memory");
 		return;
@@ -166,6 +174,11 @@ static void run_case(const struct mm_case *tc, bool threaded, uint64_t seed)
 		make_w_row(&r, tc->dtype, tc->k,
 			   fake_dev_ptr(&dev, w_va + i * w_stride),
 			   w + (size_t)i * tc->k);
+	if (tc->x16) {
+		x16_va = fake_alloc(&heap, x16_len, 64);
+		CHECK(ek_x16_pack(tc->dtype, fake_dev_ptr(&dev, w_va), w_stride, tc->n,
+				  tc->k, fake_dev_ptr(&dev, x16_va)), "%s: pack", what);
+	}
 	cmem = fake_dev_ptr(&dev, c_va);
 	memset(cmem, SENTINEL, c_len);
 	for (uint32_t i = 0; i < tc->m; i++)
@@ -188,7 +201,7 @@ static void run_case(const struct mm_case *tc, bool threaded, uint64_t seed)
 
 	memset(&op, 0, sizeof(op));
 	op_hdr_init(&op.hdr, EMBER_OP_MATMUL, sizeof(op));
-	op.hdr.flags = tc->flags;
+	op.hdr.flags = tc->flags | (tc->x16 ? EMBER_MATMUL_W_X16 : 0);
 	op.m = tc->m;
 	op.n = tc->n;
 	op.k = tc->k;
@@ -200,6 +213,11 @@ static void run_case(const struct mm_case *tc, bool threaded, uint64_t seed)
 	op.a_stride = a_stride;
 	op.w_stride = w_stride;
 	op.c_stride = c_stride;
+	if (tc->x16) {
+		op.w_va = x16_va;
+		op.w_stride = 0;
+		w_len = x16_len;
+	}
 	stream_nop(&s);
 	stream_add(&s, &op, sizeof(op));
 	cmd_va = stream_upload(&heap, &s);
@@ -210,20 +228,23 @@ static void run_case(const struct mm_case *tc, bool threaded, uint64_t seed)
 		p.a = p.c = (float *)a;	/* only checked for non-NULL */
 		p.w = w;
 		p.w_dtype = tc->dtype;
+		p.w_layout = tc->x16 ? EK_LAYOUT_X16 : EK_LAYOUT_ROWS;
 		if (ek_matmul_scratch_size(&p, dev.nthreads) <= FW_SCRATCH) {
 			paths_seen[0]++;
 		} else {
 			p.m = 1;
-			paths_seen[ek_matmul_scratch_size(&p, dev.nthreads) <=
-				   FW_SCRATCH ? 1 : 2]++;
+			fits = ek_matmul_scratch_size(&p, dev.nthreads) <= FW_SCRATCH;
+			paths_seen[fits ? 1 : 2]++;
 		}
+		if (tc->x16 && !fits)
+			want = EMBER_JOB_UNSUPPORTED;
 	}
 	hal = fake_dev_hal(&dev, ALL_OPS, ALL_DTYPES);
 	ember_fw_run_job(&hal, 0, cmd_va, s.size, &res);
 
-	CHECK(res.status == EMBER_JOB_OK, "%s: status %u (fault_op %u, fault_va 0x%llx)",
-	      what, res.status, res.fault_op, (unsigned long long)res.fault_va);
-	CHECK_EQ_U64(res.ops, 2, what);
+	CHECK(res.status == want, "%s: status %u, want %u (fault_op %u, fault_va 0x%llx)",
+	      what, res.status, want, res.fault_op, (unsigned long long)res.fault_va);
+	CHECK_EQ_U64(res.ops, want == EMBER_JOB_OK ? 2 : 1, what);
 	CHECK_EQ_U64(res.bytes_read, s.size + a_len + w_len +
 		     ((tc->flags & EMBER_MATMUL_BIAS) ? tc->n * 4ull : 0) +
 		     ((tc->flags & EMBER_MATMUL_ACCUMULATE) ? c_len : 0), what);
@@ -278,28 +299,34 @@ int main(void)
 		EMBER_DTYPE_Q8_0, EMBER_DTYPE_Q4_0,
 	};
 	static const struct mm_case shapes[] = {
-		{ 1, 1, 32, 0, 0, 0, 0, 0 },
-		{ 1, 67, 128, 0, 0, 0, 4, 0 },
-		{ 3, 5, 64, 0, 0, 12, 2, 8 },
-		{ 17, 33, 96, 0, 0, 4, 6, 20 },
-		{ 40, 24, 256, 0, 0, 0, 0, 4 },
-		{ 130, 48, 512, 0, 0, 0, 0, 0 },	/* more rows than one scratch block holds */
-		{ 60, 8, 4096, 0, 0, 4, 0, 0 },
-		{ 520, 16, 256, 0, 0, 0, 0, 12 },
-		{ 2, 2, 262144, 0, 0, 0, 0, 0 },	/* one row needs more scratch than the firmware has */
+		{ 1, 1, 32, 0, 0, 0, 0, 0, false },
+		{ 1, 67, 128, 0, 0, 0, 4, 0, false },
+		{ 3, 5, 64, 0, 0, 12, 2, 8, false },
+		{ 17, 33, 96, 0, 0, 4, 6, 20, false },
+		{ 40, 24, 256, 0, 0, 0, 0, 4, false },
+		{ 130, 48, 512, 0, 0, 0, 0, 0, false },	/* more rows than one scratch block holds */
+		{ 60, 8, 4096, 0, 0, 4, 0, 0, false },
+		{ 520, 16, 256, 0, 0, 0, 0, 12, false },
+		{ 2, 2, 262144, 0, 0, 0, 0, 0, false },	/* one row needs more scratch than the firmware has */
 	};
 	static const uint32_t flag_sets[] = {
 		0, EMBER_MATMUL_BIAS, EMBER_MATMUL_ACCUMULATE,
 		EMBER_MATMUL_BIAS | EMBER_MATMUL_ACCUMULATE,
 	};
 	uint64_t seed = 1;
+	unsigned int x16_cases = 0;
 
-	for (size_t d = 0; d < sizeof(dtypes) / sizeof(dtypes[0]); d++)
+	for (size_t d = 0; d < 2 * sizeof(dtypes) / sizeof(dtypes[0]); d++)
 		for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++)
 			for (size_t f = 0; f < 4; f++) {
 				struct mm_case tc = shapes[s];
 
-				tc.dtype = dtypes[d];
+				tc.dtype = dtypes[d % 5];
+				tc.x16 = d >= 5;
+				if (tc.x16 && tc.dtype != EMBER_DTYPE_Q8_0 &&
+				    tc.dtype != EMBER_DTYPE_Q4_0)
+					continue;
+				x16_cases += tc.x16;
 				tc.flags = flag_sets[f];
 				/* 16-bit and block types need only 2-byte alignment */
 				if (tc.dtype != EMBER_DTYPE_F32 && tc.w_pad % 2)
@@ -313,5 +340,7 @@ int main(void)
 	       paths_seen[0], paths_seen[1], paths_seen[2]);
 	CHECK(paths_seen[0] && paths_seen[1] && paths_seen[2],
 	      "the cases no longer cover every scratch path of the firmware");
+	CHECK(x16_cases == 2 * 4 * sizeof(shapes) / sizeof(shapes[0]),
+	      "%u X16 cases", x16_cases);
 	return test_finish("test_matmul");
 }

@@ -356,7 +356,29 @@ static void test_headers(void)
 
 static void test_matmul_fields(void)
 {
-	MM_CASE("unknown matmul flag", op.hdr.flags = 1u << 2, EMBER_JOB_BAD_DESC);
+	MM_CASE("unknown matmul flag", op.hdr.flags = 1u << 3, EMBER_JOB_BAD_DESC);
+	/* X16 Q8_0 W of 8 rows of 64: one group of 2 entries of 512 + 32 B. */
+	MM_CASE("X16 Q8_0",
+		(op.hdr.flags = EMBER_MATMUL_W_X16, op.w_dtype = EMBER_DTYPE_Q8_0,
+		 op.w_stride = 0), EMBER_JOB_OK);
+	MM_CASE("X16 Q4_0",
+		(op.hdr.flags = EMBER_MATMUL_W_X16, op.w_dtype = EMBER_DTYPE_Q4_0,
+		 op.w_stride = 0), EMBER_JOB_OK);
+	MM_CASE("X16 F16 (not a block type)",
+		(op.hdr.flags = EMBER_MATMUL_W_X16, op.w_dtype = EMBER_DTYPE_F16,
+		 op.w_stride = 0), EMBER_JOB_UNSUPPORTED);
+	MM_CASE("X16 with a w_stride",
+		(op.hdr.flags = EMBER_MATMUL_W_X16, op.w_dtype = EMBER_DTYPE_Q8_0,
+		 op.w_stride = 68), EMBER_JOB_BAD_DESC);
+	MM_CASE("X16 w_va 2-aligned",
+		(op.hdr.flags = EMBER_MATMUL_W_X16, op.w_dtype = EMBER_DTYPE_Q8_0,
+		 op.w_stride = 0, op.w_va += 2), EMBER_JOB_BAD_DESC);
+	MM_CASE("C overlaps X16 W's last byte",
+		(op.hdr.flags = EMBER_MATMUL_W_X16, op.w_dtype = EMBER_DTYPE_Q8_0,
+		 op.w_stride = 0, op.c_va = fx.w_va + 2 * 544 - 4), EMBER_JOB_BAD_DESC);
+	MM_CASE("C just past X16 W",
+		(op.hdr.flags = EMBER_MATMUL_W_X16, op.w_dtype = EMBER_DTYPE_Q8_0,
+		 op.w_stride = 0, op.c_va = fx.w_va + 2 * 544), EMBER_JOB_OK);
 	MM_CASE("matmul pad non-zero", op.pad = 1, EMBER_JOB_BAD_DESC);
 	MM_CASE("bias_va without BIAS flag", op.bias_va = fx.bias_va,
 		EMBER_JOB_BAD_DESC);

@@ -8,7 +8,8 @@
  *    seqno) and through io_uring (ember_queue_*), in batches of 1, 16,
  *    64 and 256 jobs submitted at once and waited for together; the
  *    io_uring row's baseline is the ioctl's (ratio: io_uring / ioctl);
- *  - ops: MATMUL at decode and prefill shapes in F32, F16, Q8_0 and Q4_0
+ *  - ops: MATMUL at decode and prefill shapes in F32, F16, Q8_0 and Q4_0 (and
+ *    those two in the X16 layout, "q8_0-x16")
  *    (GFLOP/s, and weight GB/s), ATTENTION decode over a cache (GB/s of K
  *    and V), RMSNORM, SWIGLU and COPY (GB/s in + out), one op per job, one
  *    job per submit + wait; value: by wall time, baseline: by the device's
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include <ember/ember.h>
+#include <ember/kernels.h>
 
 #include "bench.h"
 #include "device.h"
@@ -559,6 +561,7 @@ struct op_cfg {
 	unsigned int dtype, dtype2;	/* weights / KV / COPY source; COPY dest */
 	uint32_t m, n, k;		/* MATMUL; rows x n for the row ops */
 	uint32_t ctx, n_head, n_kv, hd;	/* ATTENTION decode at position ctx - 1 */
+	bool x16;			/* MATMUL: W in the X16 layout (ABI 1.3) */
 };
 
 static const char *kind_name(enum op_kind k)
@@ -573,7 +576,7 @@ static void cfg_label(const struct op_cfg *c, char *dtype, size_t dn, char *shap
 	if (c->kind == K_COPY)
 		snprintf(dtype, dn, "%.7s>%.7s", dtype_name(c->dtype), dtype_name(c->dtype2));
 	else
-		snprintf(dtype, dn, "%s", dtype_name(c->dtype));
+		snprintf(dtype, dn, "%s%s", dtype_name(c->dtype), c->x16 ? "-x16" : "");
 	switch (c->kind) {
 	case K_MATMUL:
 		snprintf(shape, sn, "%ux%ux%u", c->m, c->n, c->k);
@@ -612,10 +615,16 @@ static int bench_op(struct dctx *d, const struct op_cfg *c)
 			label);
 		return 0;
 	}
+	if (c->x16 && ember_device_info(d->dev)->fw_abi_version < (1u << 16 | 3u)) {
+		fprintf(stderr, "ember-bench: %s: skipped, X16 weights need firmware ABI 1.3\n",
+			label);
+		return 0;
+	}
 	switch (c->kind) {
 	case K_MATMUL:
 		size[0] = (uint64_t)c->m * c->k * 4;
-		size[1] = row_bytes(c->dtype, c->k) * c->n;
+		size[1] = c->x16 ? ek_x16_size((int)c->dtype, c->n, c->k)
+				 : row_bytes(c->dtype, c->k) * c->n;
 		size[2] = (uint64_t)c->m * c->n * 4;
 		work = 2.0 * c->m * c->n * c->k;
 		wbytes = (double)size[1];
@@ -650,7 +659,20 @@ static int bench_op(struct dctx *d, const struct op_cfg *c)
 	switch (c->kind) {
 	case K_MATMUL:
 		fill(&d->seed, ob.b[0].p, EMBER_DTYPE_F32, c->m, c->k);
-		fill(&d->seed, ob.b[1].p, c->dtype, c->n, c->k);
+		if (c->x16) {
+			void *rows_w = malloc(row_bytes(c->dtype, c->k) * c->n);
+
+			if (!rows_w) {
+				ret = fail(d, -ENOMEM, "out of memory for the weights");
+				goto out;
+			}
+			fill(&d->seed, rows_w, c->dtype, c->n, c->k);
+			ek_x16_pack((int)c->dtype, rows_w, row_bytes(c->dtype, c->k), c->n,
+				    c->k, ob.b[1].p);
+			free(rows_w);
+		} else {
+			fill(&d->seed, ob.b[1].p, c->dtype, c->n, c->k);
+		}
 		break;
 	case K_ATTN:
 		fill(&d->seed, ob.b[0].p, EMBER_DTYPE_F32, 1, (size_t)c->n_head * c->hd);
@@ -678,6 +700,7 @@ static int bench_op(struct dctx *d, const struct op_cfg *c)
 	case K_MATMUL: {
 		struct ember_matmul_desc md = {
 			.m = c->m, .n = c->n, .k = c->k, .w_dtype = c->dtype,
+			.flags = c->x16 ? EMBER_MATMUL_W_X16 : 0,
 			.a = { ob.b[0].bo, 0 }, .w = { ob.b[1].bo, 0 }, .c = { ob.b[2].bo, 0 },
 		};
 		ret = ember_cmdbuf_matmul(cb, &md);
@@ -744,8 +767,10 @@ static int bench_ops(struct dctx *d)
 		{ 1, 2048, 2048 },	/* TinyLlama's Q projection, one token */
 		{ 64, 1536, 576 },	/* SmolLM2's FFN up over 64 tokens */
 	};
+	/* the last two again with W in the X16 layout, as the runtime uploads them */
 	static const unsigned int wt[] = {
 		EMBER_DTYPE_F32, EMBER_DTYPE_F16, EMBER_DTYPE_Q8_0, EMBER_DTYPE_Q4_0,
+		EMBER_DTYPE_Q8_0, EMBER_DTYPE_Q4_0,
 	};
 	static const struct op_cfg other[] = {
 		{ .kind = K_ATTN, .dtype = EMBER_DTYPE_F16, .ctx = 1024, .n_head = 9, .n_kv = 3, .hd = 64 },
@@ -763,7 +788,8 @@ static int bench_ops(struct dctx *d)
 	for (size_t s = 0; s < sizeof(mm) / sizeof(mm[0]); s++)
 		for (size_t t = 0; t < sizeof(wt) / sizeof(wt[0]); t++) {
 			struct op_cfg c = { .kind = K_MATMUL, .dtype = wt[t],
-					    .m = mm[s][0], .n = mm[s][1], .k = mm[s][2] };
+					    .m = mm[s][0], .n = mm[s][1], .k = mm[s][2],
+					    .x16 = t >= 4 };
 
 			if ((ret = bench_op(d, &c)))
 				return ret;

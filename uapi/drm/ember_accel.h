@@ -319,6 +319,15 @@ struct ember_op_hdr {
  */
 #define EMBER_MATMUL_ACCUMULATE	(1u << 0)	/* add into C */
 #define EMBER_MATMUL_BIAS	(1u << 1)	/* add bias[n] */
+/*
+ * ABI 1.3: W is Q8_0 or Q4_0 in the X16 layout, n rows interleaved sixteen
+ * at a time (firmware/include/ember/kernels.h, ek_x16_pack: one 64-byte
+ * load feeds sixteen rows; the layout the CPU backend multiplies in on
+ * AVX-512 VNNI hosts). w_va is 64-aligned, w_stride is 0 and W spans
+ * ek_x16_size(w_dtype, n, k) bytes: ceil(n / 16) * (k / 32) * (512 + 32)
+ * for Q8_0, (256 + 32) for Q4_0 [BAD_DESC]; another w_dtype is UNSUPPORTED.
+ */
+#define EMBER_MATMUL_W_X16	(1u << 2)
 
 struct ember_op_matmul {
 	struct ember_op_hdr hdr;

@@ -161,7 +161,9 @@ struct ember_ref {
  * MATMUL: C[m][n] = sum_k A[m][k] * W[n][k] (+ bias[n]) (+ C[m][n]).
  * A, C, bias are f32; W is @w_dtype (enum ember_dtype). A stride of 0 means
  * packed rows. @flags: EMBER_MATMUL_ACCUMULATE, EMBER_MATMUL_BIAS (then
- * @bias is used, else ignored).
+ * @bias is used, else ignored), EMBER_MATMUL_W_X16 (firmware ABI 1.3, else
+ * -EOPNOTSUPP: Q8_0 / Q4_0 W packed as the uapi header describes, one
+ * 64-aligned block; @w_stride 0).
  */
 struct ember_matmul_desc {
 	uint32_t m, n, k;

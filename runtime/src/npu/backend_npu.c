@@ -23,6 +23,7 @@
 #define MiB(x) ((unsigned long long)((x) >> 20))
 /* ATTENTION takes a Q8_0 cache from firmware ABI 1.2 on. */
 #define ABI_Q8_0_KV 0x10002u
+#define ABI_X16 0x10003u		/* EMBER_MATMUL_W_X16 */
 
 struct npu {
 	struct fwd_state *st;
@@ -50,6 +51,7 @@ static uint64_t align_up(uint64_t x)
 struct packer {
 	uint8_t *dst;
 	uint64_t base_va, off;
+	bool x16;		/* Q8_0 / Q4_0 matrices in the X16 layout */
 };
 
 static uint64_t put(struct packer *p, const void *src, uint64_t bytes)
@@ -62,12 +64,26 @@ static uint64_t put(struct packer *p, const void *src, uint64_t bytes)
 	return va;
 }
 
+/* A matrix as GGUF rows (what COPY gathers from) or, for a MATMUL that
+ * allows it, in the X16 layout the device multiplies fastest. */
 static uint64_t put_weight(struct packer *p, const struct weight *w,
-			   struct npu_weight_desc *d)
+			   struct npu_weight_desc *d, bool matmul)
 {
+	uint64_t va = p->base_va + p->off, bytes;
+
 	d->dtype = w->dtype;
 	d->stride = w->stride;
-	return put(p, w->rows, (uint64_t)w->stride * w->n_out);
+	d->x16 = false;
+	bytes = matmul && p->x16 ? ek_x16_size(w->dtype, w->n_out, w->n_in) : 0;
+	if (!bytes)
+		return put(p, w->rows, (uint64_t)w->stride * w->n_out);
+	d->x16 = true;
+	d->stride = 0;
+	if (p->dst)
+		ek_x16_pack(w->dtype, w->rows, w->stride, w->n_out, w->n_in,
+			    p->dst + p->off);
+	p->off = align_up(p->off + bytes);
+	return va;
 }
 
 static uint64_t put_vec(struct packer *p, const float *v, uint32_t n)
@@ -79,14 +95,19 @@ static void pack_weights(struct npu *n, struct packer *p)
 {
 	const struct ember_model *m = n->st->m;
 	const struct ember_model_info *in = &m->info;
+	const struct weight *head = in->tied_embeddings ? &m->tok_embd : &m->output;
 	uint32_t d = in->n_embd, kvd = in->n_head_kv * in->head_dim;
 
-	n->map.embd_va = put_weight(p, &m->tok_embd, &n->map.embd);
-	if (in->tied_embeddings) {
+	n->map.embd_va = put_weight(p, &m->tok_embd, &n->map.embd, false);
+	if (in->tied_embeddings &&
+	    !(p->x16 && ek_x16_size(head->dtype, head->n_out, head->n_in))) {
 		n->map.output = n->map.embd;
 		n->map.output_va = n->map.embd_va;
 	} else {
-		n->map.output_va = put_weight(p, &m->output, &n->map.output);
+		/* Tied embeddings get a second copy, as X16, for the LM head:
+		 * the gather needs rows, the head is a fifth of a small
+		 * model's bytes per token. */
+		n->map.output_va = put_weight(p, head, &n->map.output, true);
 	}
 	n->map.output_norm_va = put_vec(p, m->output_norm, d);
 	for (uint32_t i = 0; i < in->n_layer; i++) {
@@ -99,13 +120,13 @@ static void pack_weights(struct npu *n, struct packer *p)
 		lv->bq = put_vec(p, l->bq, d);
 		lv->bk = put_vec(p, l->bk, kvd);
 		lv->bv = put_vec(p, l->bv, kvd);
-		lv->wq = put_weight(p, &l->wq, &ld->wq);
-		lv->wk = put_weight(p, &l->wk, &ld->wk);
-		lv->wv = put_weight(p, &l->wv, &ld->wv);
-		lv->wo = put_weight(p, &l->wo, &ld->wo);
-		lv->gate = put_weight(p, &l->gate, &ld->gate);
-		lv->up = put_weight(p, &l->up, &ld->up);
-		lv->down = put_weight(p, &l->down, &ld->down);
+		lv->wq = put_weight(p, &l->wq, &ld->wq, true);
+		lv->wk = put_weight(p, &l->wk, &ld->wk, true);
+		lv->wv = put_weight(p, &l->wv, &ld->wv, true);
+		lv->wo = put_weight(p, &l->wo, &ld->wo, true);
+		lv->gate = put_weight(p, &l->gate, &ld->gate, true);
+		lv->up = put_weight(p, &l->up, &ld->up, true);
+		lv->down = put_weight(p, &l->down, &ld->down, true);
 	}
 }
 
@@ -384,6 +405,7 @@ int npu_backend_create(struct fwd_state *st, struct npu_transport *tp,
 	n->map.kv_dtype = st->kv_dtype;
 	n->map.kv_row = st->kv_row;
 
+	p.x16 = tp->caps.fw_abi >= ABI_X16;
 	pack_weights(n, &p);
 	wbytes = p.off;
 	sbytes = place_state(n, 0, NULL);
@@ -413,7 +435,7 @@ int npu_backend_create(struct fwd_state *st, struct npu_transport *tp,
 		npu_destroy(n);
 		return ret;
 	}
-	p = (struct packer){ .dst = n->wbuf.cpu, .base_va = n->wbuf.va };
+	p = (struct packer){ .dst = n->wbuf.cpu, .base_va = n->wbuf.va, .x16 = p.x16 };
 	pack_weights(n, &p);
 	place_state(n, n->sbuf.va, n->sbuf.cpu);
 	place_kv(n, n->kvbuf.va, n->kvbuf.cpu);

@@ -53,7 +53,8 @@ struct npu_layer_va {
 
 struct npu_weight_desc {
 	int dtype;
-	uint64_t stride;	/* bytes per row */
+	uint64_t stride;	/* bytes per row; 0 in the X16 layout */
+	bool x16;		/* EMBER_MATMUL_W_X16 */
 };
 
 struct npu_layer_desc {

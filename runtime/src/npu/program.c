@@ -67,7 +67,8 @@ static int matmul(struct writer *w, uint32_t m, uint32_t n, uint32_t k,
 		  uint64_t bias, uint64_t c, bool accumulate)
 {
 	uint32_t flags = (accumulate ? EMBER_MATMUL_ACCUMULATE : 0) |
-			 (bias ? EMBER_MATMUL_BIAS : 0);
+			 (bias ? EMBER_MATMUL_BIAS : 0) |
+			 (wd->x16 ? EMBER_MATMUL_W_X16 : 0);
 	struct ember_op_matmul *op = OP(w, ember_op_matmul, EMBER_OP_MATMUL, flags);
 
 	if (!op)
