@@ -93,12 +93,9 @@ static int ember_open(struct drm_device *drm, struct drm_file *file)
 	ret = ember_mmu_init(edev, &efile->mmu);
 	if (ret)
 		goto err_recs;
-	ret = ember_mmu_bind_slot(efile);
-	if (ret)
-		goto err_mmu;
 	ret = ember_job_file_init(efile);
 	if (ret)
-		goto err_slot;
+		goto err_mmu;
 
 	/* BOs and jobs may keep the context past close: keep the device too */
 	drm_dev_get(drm);
@@ -106,8 +103,6 @@ static int ember_open(struct drm_device *drm, struct drm_file *file)
 	drm_dev_exit(idx);
 	return 0;
 
-err_slot:
-	ember_mmu_unbind_slot(efile);
 err_mmu:
 	ember_mmu_fini(edev, &efile->mmu);
 err_recs:

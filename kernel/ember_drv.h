@@ -97,9 +97,14 @@ struct ember_device {
 	bool stopping;			/* removal: run no new job (ring_lock) */
 	bool force_reset;		/* error IRQ: next timeout handler resets */
 
-	/* Address-space slots, each bound to one open file. */
+	/*
+	 * Address-space slots, shared by any number of files: a file is bound
+	 * to one when its job is about to run (ember_mmu.c). as_lock guards
+	 * them; as_owner[] is also read by the error IRQ under ring_lock.
+	 */
 	struct mutex as_lock;
 	struct ember_file *as_owner[EMBER_NUM_AS];
+	u64 as_clock;			/* bind count: the LRU's clock */
 
 	/* Recovery bookkeeping (protected by ring_lock). */
 	struct ember_perf_base perf_base;
@@ -153,7 +158,9 @@ struct ember_file {
 	atomic_t active;		/* the open fd + queued jobs: keep the slot */
 	struct ember_device *edev;
 	struct ember_mmu mmu;
-	int as_slot;
+	int as_slot;			/* bound slot or -1 (as_lock; read locklessly) */
+	u64 as_used;			/* as_clock when last bound or used (as_lock) */
+	u32 ring_jobs;			/* its jobs in the hardware ring (ring_lock) */
 	atomic_t bad;			/* an MMU fault killed this context */
 
 	struct drm_sched_entity entity;
@@ -276,6 +283,7 @@ void ember_mmu_fini(struct ember_device *edev, struct ember_mmu *mmu);
 int ember_mmu_map_bo(struct ember_file *efile, struct ember_bo *bo);
 void ember_mmu_unmap_bo(struct ember_file *efile, struct ember_bo *bo);
 int ember_mmu_bind_slot(struct ember_file *efile);
+struct dma_fence *ember_mmu_slot_wait(struct ember_file *efile);
 void ember_mmu_unbind_slot(struct ember_file *efile);
 void ember_mmu_restore_slots(struct ember_device *edev);
 
@@ -319,6 +327,7 @@ void ember_job_file_fini(struct ember_file *efile);
 struct dma_fence *ember_run_job(struct drm_sched_job *sched_job);
 void ember_ring_retire(struct ember_device *edev);
 void ember_ring_abort(struct ember_device *edev, struct ember_job *bad);
+struct dma_fence *ember_ring_oldest_fence(struct ember_device *edev);
 irqreturn_t ember_irq_job(int irq, void *arg);
 irqreturn_t ember_irq_error(int irq, void *arg);
 

@@ -5,9 +5,13 @@
  * to. A file can only name VAs of its own tables, so no process reaches
  * another one's memory through the device.
  *
- * Slots are bound when a file is opened and released when its context dies;
- * with all EMBER_NUM_AS slots taken, open() fails with -EBUSY rather than
- * stealing a slot from a file that may have jobs queued.
+ * Any number of files share the EMBER_NUM_AS slots, as panfrost shares its
+ * address-space slots: a file is bound to a slot when one of its jobs is
+ * about to run (run_job), to a free slot or else to the least recently used
+ * one whose file has no job in the hardware ring; it keeps the slot until
+ * another file takes it that way or its context dies. A job that finds
+ * every slot's file with jobs in the ring waits (prepare_job) for the
+ * oldest job in the ring to finish.
  */
 
 #include <linux/dma-mapping.h>
@@ -123,11 +127,15 @@ static void ember_mmu_flush(struct ember_file *efile)
 	struct ember_device *edev = efile->edev;
 	int idx;
 
+	int slot;
+
 	/* page-table writes must reach memory before the device re-walks */
 	wmb();
-	if (efile->as_slot < 0 || !drm_dev_enter(&edev->drm, &idx))
+	/* unbound: binding writes the root, which drops the device's cache */
+	slot = READ_ONCE(efile->as_slot);
+	if (slot < 0 || !drm_dev_enter(&edev->drm, &idx))
 		return;
-	ember_hw_tlb_invalidate(edev, efile->as_slot);
+	ember_hw_tlb_invalidate(edev, slot);
 	drm_dev_exit(idx);
 }
 
@@ -208,25 +216,60 @@ void ember_mmu_unmap_bo(struct ember_file *efile, struct ember_bo *bo)
 	ember_mmu_flush(efile);
 }
 
+/*
+ * A slot @efile may take now: a free one, else the least recently used one
+ * whose file has no job in the ring; -1 if none. Called under as_lock.
+ */
+static int ember_mmu_pick_slot(struct ember_device *edev)
+{
+	int slot, lru = -1;
+
+	for (slot = 0; slot < edev->num_as; slot++)
+		if (!edev->as_owner[slot])
+			return slot;
+	spin_lock_irq(&edev->ring_lock);
+	for (slot = 0; slot < edev->num_as; slot++) {
+		struct ember_file *owner = edev->as_owner[slot];
+
+		if (!owner->ring_jobs &&
+		    (lru < 0 || owner->as_used < edev->as_owner[lru]->as_used))
+			lru = slot;
+	}
+	spin_unlock_irq(&edev->ring_lock);
+	return lru;
+}
+
+/*
+ * Binds @efile to a slot for a job about to run (the scheduler's run_job,
+ * after prepare_job found one): its own, a free one or an idle file's.
+ * -EBUSY if every slot's file has jobs in the ring.
+ */
 int ember_mmu_bind_slot(struct ember_file *efile)
 {
 	struct ember_device *edev = efile->edev;
+	struct ember_file *old;
 	int slot, idx;
 
 	mutex_lock(&edev->as_lock);
-	for (slot = 0; slot < edev->num_as; slot++)
-		if (!edev->as_owner[slot])
-			break;
-	if (slot == edev->num_as) {
+	efile->as_used = ++edev->as_clock;
+	if (efile->as_slot >= 0) {
 		mutex_unlock(&edev->as_lock);
-		drm_dbg_driver(&edev->drm, "all %u address-space slots in use\n", edev->num_as);
+		return 0;
+	}
+	slot = ember_mmu_pick_slot(edev);
+	if (slot < 0) {
+		mutex_unlock(&edev->as_lock);
 		return -EBUSY;
 	}
 	/* the error IRQ reads as_owner under ring_lock */
 	spin_lock_irq(&edev->ring_lock);
+	old = edev->as_owner[slot];
 	edev->as_owner[slot] = efile;
 	spin_unlock_irq(&edev->ring_lock);
-	efile->as_slot = slot;
+	if (old)
+		WRITE_ONCE(old->as_slot, -1);
+	WRITE_ONCE(efile->as_slot, slot);
+	/* a new root also drops what the device cached of the old one */
 	if (drm_dev_enter(&edev->drm, &idx)) {
 		ember_hw_set_as_root(edev, slot, efile->mmu.root->dma);
 		drm_dev_exit(idx);
@@ -235,14 +278,33 @@ int ember_mmu_bind_slot(struct ember_file *efile)
 	return 0;
 }
 
+/*
+ * The scheduler's prepare_job: NULL when @efile can be bound now, else a
+ * reference to the fence of the oldest job in the ring, whose end frees
+ * its file's claim on a slot (the scheduler asks again then).
+ */
+struct dma_fence *ember_mmu_slot_wait(struct ember_file *efile)
+{
+	struct ember_device *edev = efile->edev;
+	struct dma_fence *fence = NULL;
+
+	mutex_lock(&edev->as_lock);
+	if (efile->as_slot < 0 && ember_mmu_pick_slot(edev) < 0)
+		fence = ember_ring_oldest_fence(edev);
+	mutex_unlock(&edev->as_lock);
+	return fence;
+}
+
 void ember_mmu_unbind_slot(struct ember_file *efile)
 {
 	struct ember_device *edev = efile->edev;
 	int idx;
 
-	if (efile->as_slot < 0)
-		return;
 	mutex_lock(&edev->as_lock);
+	if (efile->as_slot < 0) {
+		mutex_unlock(&edev->as_lock);
+		return;
+	}
 	spin_lock_irq(&edev->ring_lock);
 	edev->as_owner[efile->as_slot] = NULL;
 	spin_unlock_irq(&edev->ring_lock);
@@ -250,7 +312,7 @@ void ember_mmu_unbind_slot(struct ember_file *efile)
 		ember_hw_set_as_root(edev, efile->as_slot, 0);
 		drm_dev_exit(idx);
 	}
-	efile->as_slot = -1;
+	WRITE_ONCE(efile->as_slot, -1);
 	mutex_unlock(&edev->as_lock);
 }
 

@@ -51,6 +51,11 @@ struct dma_fence *ember_run_job(struct drm_sched_job *sched_job)
 		ember_rec_done(job->file, job->seqno, EMBER_JOB_ABORTED);
 		return NULL;
 	}
+	/* prepare_job made sure a slot can be had: only run_job binds */
+	if (unlikely(ember_mmu_bind_slot(job->file))) {
+		ember_rec_done(job->file, job->seqno, EMBER_JOB_ABORTED);
+		return ERR_PTR(-EBUSY);
+	}
 
 	spin_lock_irqsave(&edev->ring_lock, flags);
 	if (unlikely(edev->stopping || edev->hw_dead ||
@@ -70,6 +75,7 @@ struct dma_fence *ember_run_job(struct drm_sched_job *sched_job)
 	entry->cmd_va = job->cmd_va;
 	entry->cmd_size = job->cmd_size;
 	entry->as_slot = job->file->as_slot;
+	job->file->ring_jobs++;		/* its slot stays while this is queued */
 	entry->flags = 0;
 	entry->reserved = 0;
 	entry->status = 0;
@@ -93,6 +99,7 @@ struct dma_fence *ember_run_job(struct drm_sched_job *sched_job)
 /* Records @status and signals the hardware fence. Called under ring_lock. */
 static void ember_job_complete(struct ember_device *edev, struct ember_job *job, u32 status)
 {
+	job->file->ring_jobs--;
 	job->status = status;
 	if (status == EMBER_JOB_MMU_FAULT)
 		atomic_set(&job->file->bad, 1);
@@ -127,6 +134,25 @@ void ember_ring_retire(struct ember_device *edev)
 	}
 	if (edev->ring_head == edev->ring_tail)
 		wake_up_all(&edev->idle_wq);
+}
+
+/*
+ * A reference to the hardware fence of the oldest job in the ring, or NULL
+ * when the ring is empty (ember_mmu_slot_wait).
+ */
+struct dma_fence *ember_ring_oldest_fence(struct ember_device *edev)
+{
+	struct dma_fence *fence = NULL;
+	struct ember_job *job;
+
+	spin_lock_irq(&edev->ring_lock);
+	if (edev->ring_head != edev->ring_tail) {
+		job = edev->ring_jobs[edev->ring_head & EMBER_RING_MASK];
+		if (job && job->hw_fence)
+			fence = dma_fence_get(job->hw_fence);
+	}
+	spin_unlock_irq(&edev->ring_lock);
+	return fence;
 }
 
 /* Ends every job still in the ring: @bad gets TIMEOUT, the rest ABORTED. */

@@ -118,7 +118,15 @@ static enum drm_gpu_sched_stat ember_timedout_job(struct drm_sched_job *sched_jo
 	return DRM_GPU_SCHED_STAT_NOMINAL;
 }
 
+/* Waits for an address-space slot when every slot's file has jobs queued. */
+static struct dma_fence *ember_prepare_job(struct drm_sched_job *sched_job,
+					   struct drm_sched_entity *entity)
+{
+	return ember_mmu_slot_wait(to_ember_job(sched_job)->file);
+}
+
 static const struct drm_sched_backend_ops ember_sched_ops = {
+	.prepare_job = ember_prepare_job,
 	.run_job = ember_run_job,
 	.timedout_job = ember_timedout_job,
 	.free_job = ember_free_job,

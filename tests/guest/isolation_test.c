@@ -7,6 +7,7 @@
  * must fail as the uapi says: an MMU_FAULT job status (then EBADFD for
  * that file), EACCES from mmap, ENOENT or EINVAL from the ioctls. A's
  * buffers are then the same byte for byte and A's jobs still run right.
+ * And 64 processes at once share the device's 16 address-space slots.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -241,6 +242,79 @@ TEST_F_TIMEOUT(iso, another_process_cannot_reach_a_buffer, 300)
 			}
 	ASSERT_EQ(0, tg_good_job(self->a, why, sizeof(why))) TH_LOG("A after B: %s", why);
 	EXPECT_EQ(0, memcmp(self->secret_map, self->want, SECRET_SIZE));
+}
+
+#define MANY 64
+
+/* One of MANY processes: open, wait for all to be open, run checked jobs. */
+static int one_of_many(int ready, int go, int seed)
+{
+	struct ember_device *dev;
+	struct tg_mm p;
+	char msg[EMBER_ERRMSG_SIZE], c = 1;
+	double worst, max_abs;
+	int bad = 0;
+
+	if (tg_open(&dev, msg, sizeof(msg))) {
+		fprintf(stderr, "# process %d: %s\n", seed, msg);
+		return 1;
+	}
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) != 0)
+		return 1;
+	for (int round = 0; round < 3 && !bad; round++) {
+		if (tg_mm_init(dev, &p, 2, 24, 64, EMBER_DTYPE_Q8_0, EMBER_MATMUL_BIAS, 0, 0,
+			       (uint64_t)seed * 10 + round) ||
+		    tg_mm_run(dev, &p) ||
+		    tg_mm_check(&p, &worst, &max_abs, msg, sizeof(msg))) {
+			fprintf(stderr, "# process %d round %d: %s %s\n", seed, round, msg,
+				ember_errmsg(dev));
+			bad = 1;
+		}
+		tg_mm_fini(&p);
+	}
+	ember_device_close(dev);
+	return bad;
+}
+
+/*
+ * 64 processes hold the device open at once (four times its 16 address-
+ * space slots) and each runs checked jobs: every open succeeds and every
+ * result is right, the slots going round among the files.
+ */
+TEST_F_TIMEOUT(iso, many_processes_share_the_slots, 600)
+{
+	int ready[2], go[2], ok = 0;
+	char c, why[256] = "";
+
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	for (int i = 0; i < MANY; i++) {
+		pid_t pid = fork();
+
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			close(ready[0]);
+			close(go[1]);
+			_exit(one_of_many(ready[1], go[0], i));
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (int i = 0; i < MANY; i++)
+		if (read(ready[0], &c, 1) != 1)
+			break;
+	/* all open now; one more file (this one's) runs a job too */
+	ASSERT_EQ(0, tg_good_job(self->a, why, sizeof(why))) TH_LOG("%s", why);
+	close(go[1]);	/* go */
+	for (int i = 0; i < MANY; i++) {
+		int status;
+
+		if (wait(&status) > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			ok++;
+	}
+	close(ready[0]);
+	EXPECT_EQ(MANY, ok) TH_LOG("%d of %d processes opened the device and got right results",
+				   ok, MANY);
 }
 
 TEST_HARNESS_MAIN
