@@ -33,6 +33,8 @@ static const char *ember_fw_err_str(u32 code)
 		return "ABI major not the device's";
 	case EMBER_FW_ERR_BUILD_ID:
 		return "not the firmware build the device runs";
+	case EMBER_FW_ERR_CRASH:
+		return "crashed while running";
 	default:
 		return "unknown error";
 	}

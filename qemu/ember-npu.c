@@ -124,6 +124,13 @@ static const Property ember_properties[] = {
                        UINT32_MAX),
     DEFINE_PROP_BOOL("inject-hang", EmberNpuState, inject_hang, false),
     DEFINE_PROP_UINT32("inject-hang-job", EmberNpuState, inject_hang_job, 0),
+    DEFINE_PROP_UINT32("inject-fault-job", EmberNpuState, inject_fault_job, 0),
+    DEFINE_PROP_UINT32("inject-bad-completion-job", EmberNpuState,
+                       inject_bad_completion_job, 0),
+    DEFINE_PROP_UINT32("inject-fw-crash-job", EmberNpuState,
+                       inject_fw_crash_job, 0),
+    DEFINE_PROP_UINT32("inject-slow-job", EmberNpuState, inject_slow_job, 0),
+    DEFINE_PROP_UINT32("inject-slow-ms", EmberNpuState, inject_slow_ms, 8000),
     DEFINE_PROP_UINT32("views", EmberNpuState, view_max, 4096),
     DEFINE_PROP_UINT32("view-maps", EmberNpuState, view_max_maps, 32768),
 };
@@ -154,6 +161,18 @@ static void ember_class_init(ObjectClass *klass, void *data)
         "no job ever completes until a reset (fault injection)");
     object_class_property_set_description(klass, "inject-hang-job",
         "the Nth job since start hangs until a reset; 0 = off");
+    object_class_property_set_description(klass, "inject-fault-job",
+        "the Nth job since start faults the MMU at its command stream; 0 = off");
+    object_class_property_set_description(klass, "inject-bad-completion-job",
+        "the Nth job since start completes with a wrong done_seqno; 0 = off");
+    object_class_property_set_description(klass, "inject-fw-crash-job",
+        "the firmware crashes at the Nth job since start (FW_ERROR, the job "
+        "never completes, a reset boots it again); 0 = off");
+    object_class_property_set_description(klass, "inject-slow-job",
+        "the Nth job since start takes inject-slow-ms before it runs; 0 = off");
+    object_class_property_set_description(klass, "inject-slow-ms",
+        "how long inject-slow-job's job is delayed (default 8000, past the "
+        "driver's 5 s job timeout)");
     object_class_property_set_description(klass, "views",
         "zero-copy views of guest RAM kept cached; 0 = no views");
     object_class_property_set_description(klass, "view-maps",

@@ -57,6 +57,12 @@ struct EmberNpuState {
     uint32_t caps_dtypes_mask;
     bool inject_hang;           /* every job hangs */
     uint32_t inject_hang_job;   /* the Nth job since realize hangs (0: off) */
+    /* the Nth job since realize (0: off) ... */
+    uint32_t inject_fault_job;  /* ... faults the MMU at its stream */
+    uint32_t inject_bad_completion_job; /* ... completes with a wrong seqno */
+    uint32_t inject_fw_crash_job;       /* ... crashes the firmware */
+    uint32_t inject_slow_job;   /* ... takes inject_slow_ms first */
+    uint32_t inject_slow_ms;
     uint32_t view_max;          /* "views": views cached at most (0: none) */
     uint32_t view_max_maps;     /* "view-maps": host mappings they may hold */
 

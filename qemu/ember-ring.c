@@ -68,6 +68,38 @@ static bool runnable_locked(EmberNpuState *s)
            s->cq_head != s->cq_tail;
 }
 
+/*
+ * Fault injection before job @n runs (s->lock held): true if the job is
+ * not to run (it hangs until a reset, or the firmware crashed and a reset
+ * boots it again). A slow job just waits first, unless a reset comes.
+ */
+static bool inject_before_locked(EmberNpuState *s, uint32_t n)
+{
+    bool hang = s->inject_hang || n == s->inject_hang_job;
+
+    if (n == s->inject_fw_crash_job) {
+        s->fw_status = EMBER_FW_STATUS_ERROR | EMBER_FW_ERR_CRASH;
+        ember_irq_post_locked(s, EMBER_IRQ_FW_ERROR);
+        hang = true;
+    }
+    if (n == s->inject_slow_job) {
+        int64_t end = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) +
+                      s->inject_slow_ms;
+        int64_t left;
+
+        while (!s->abort && !s->worker_stop &&
+               (left = end - qemu_clock_get_ms(QEMU_CLOCK_REALTIME)) > 0) {
+            qemu_cond_timedwait(&s->cond, &s->lock, left);
+        }
+        return s->abort || s->worker_stop;
+    }
+    /* the job never completes; only a reset ends it */
+    while (hang && !s->abort && !s->worker_stop) {
+        qemu_cond_wait(&s->cond, &s->lock);
+    }
+    return hang;
+}
+
 static bool write_result(EmberNpuState *s, uint64_t entry,
                          const struct ember_job_result *res, uint64_t busy_ns,
                          uint64_t seqno)
@@ -95,8 +127,8 @@ static void run_entry(EmberNpuState *s, uint64_t entry)
     struct ember_hw_job j;
     uint32_t as, n;
     int64_t t0, busy_ns;
-    uint64_t copied;
-    bool hang;
+    uint64_t copied, done_seqno;
+    bool skip;
 
     if (!ember_dma_read(s, entry, &j, sizeof(j)) || le16_to_cpu(j.flags) ||
         le16_to_cpu(j.as_slot) >= EMBER_NUM_AS) {
@@ -111,23 +143,33 @@ static void run_entry(EmberNpuState *s, uint64_t entry)
 
     qemu_mutex_lock(&s->lock);
     n = ++s->jobs_started;
-    hang = s->inject_hang || n == s->inject_hang_job;
-    /* Fault injection: the job never completes; only a reset ends it. */
-    while (hang && !s->abort && !s->worker_stop) {
-        qemu_cond_wait(&s->cond, &s->lock);
-    }
+    skip = inject_before_locked(s, n);
     qemu_mutex_unlock(&s->lock);
-    if (hang) {
+    if (skip) {
         return;
     }
 
     t0 = get_clock();
     ember_hal_take_copied(s);   /* a job dropped by a reset left some */
-    ember_fw_run_job(&s->hal, as, le64_to_cpu(j.cmd_va),
-                     le32_to_cpu(j.cmd_size), &res);
+    if (n == s->inject_fault_job) {
+        /* as if the command stream were not mapped */
+        struct ember_mmu_fault f = {
+            .va = le64_to_cpu(j.cmd_va),
+            .reason = EMBER_MMU_REASON_NOT_PRESENT,
+            .access = EMBER_ACCESS_READ,
+        };
+
+        ember_mmu_report_fault(s, as, &f);
+        res.status = EMBER_JOB_MMU_FAULT;
+        res.fault_va = f.va;
+    } else {
+        ember_fw_run_job(&s->hal, as, le64_to_cpu(j.cmd_va),
+                         le32_to_cpu(j.cmd_size), &res);
+    }
     ember_hal_end_job(s);
     copied = ember_hal_take_copied(s);
     busy_ns = get_clock() - t0;
+    done_seqno = le64_to_cpu(j.seqno) + (n == s->inject_bad_completion_job);
 
     qemu_mutex_lock(&s->lock);
     if (s->abort || s->worker_stop) {
@@ -136,7 +178,7 @@ static void run_entry(EmberNpuState *s, uint64_t entry)
     }
     /* Guest RAM only (ember-dma.c), so holding s->lock here is safe; it
      * orders the result against a concurrent reset. */
-    if (!write_result(s, entry, &res, busy_ns, le64_to_cpu(j.seqno))) {
+    if (!write_result(s, entry, &res, busy_ns, done_seqno)) {
         queue_error_locked(s);
     } else {
         s->cq_head++;

@@ -209,11 +209,12 @@ else
 fi
 
 # ---- 4. devices configured differently -------------------------------------------------------
-# guest_variant NAME QEMU_GLOBAL TEST [ENV]: boot once more with
-# "-global QEMU_GLOBAL" and run one guest test binary; at least one of its
+# guest_variant NAME 'QEMU_GLOBAL...' TEST [ENV]: boot once more with
+# "-global QEMU_GLOBAL" (each of the space-separated ones) and run one
+# guest test binary; at least one of its
 # cases must pass (all skipped would mean the setting never took effect).
 guest_variant() {
-	local name=$1 global=$2 t=$3 env=${4:-} out run
+	local name=$1 global=$2 t=$3 env=${4:-} out run g globals
 	[ -f "$stage/$t" ] || { record "$name" 0 1 0 "$t was not built"; return; }
 	case "$t" in *.sh) run="sh /opt/ember/tests/$t" ;; *) run="/opt/ember/tests/$t" ;; esac
 	section "guest tests on a device with $global"
@@ -223,9 +224,10 @@ guest_variant() {
 		echo "$env timeout ${EMBER_GUEST_TEST_TIMEOUT:-900} $run; rc=\$?"
 		echo "echo; echo \"@@EMBER-TEST-END $t rc=\$rc\""
 	} > "$stage/run-$name.sh"
+	globals=()
+	for g in $global; do globals+=(--qemu-arg -global --qemu-arg "$g"); done
 	bash scripts/run-guest.sh --timeout "${EMBER_GUEST_TIMEOUT:-2700}" \
-		--log "$logs/$name-console.log" "${share_args[@]}" \
-		--qemu-arg -global --qemu-arg "$global" \
+		--log "$logs/$name-console.log" "${share_args[@]}" "${globals[@]}" \
 		--add "$stage:/opt/ember/tests" -- "sh /opt/ember/tests/run-$name.sh"
 	echo "guest exit status: $?"
 	out=$(python3 scripts/lib/summarize.py guest "$logs/$name-console.log" "$name")
@@ -242,6 +244,8 @@ if want guest && [ $guest_ok = 1 ]; then
 	# The first job hangs: the driver must time it out and recover the device.
 	guest_variant guest-hang ember-npu.inject-hang-job=1 ember-recovery-test \
 		EMBER_EXPECT_HANG=1
+	guest_variant guest-inject "ember-npu.inject-fault-job=1 ember-npu.inject-bad-completion-job=3 ember-npu.inject-fw-crash-job=5 ember-npu.inject-slow-job=7" \
+		ember-inject-test EMBER_EXPECT_INJECT=1
 fi
 
 # ---- 5. device model tests (qtest: the test plays the driver, no guest kernel) --------------

@@ -60,6 +60,7 @@
 #define EMBER_FW_ERR_CHECKSUM		0x4
 #define EMBER_FW_ERR_ABI		0x5	/* ABI major not the device's */
 #define EMBER_FW_ERR_BUILD_ID		0x6	/* not the firmware it runs */
+#define EMBER_FW_ERR_CRASH		0x7	/* stopped while running: reset */
 
 /* Job ring: EMBER_REG_CQ_SIZE entries of struct ember_hw_job at CQ_BASE (DMA
  * address, 64-byte aligned). The host fills entry TAIL % SIZE and then writes
