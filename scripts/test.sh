@@ -244,7 +244,7 @@ if want guest && [ $guest_ok = 1 ]; then
 	# The first job hangs: the driver must time it out and recover the device.
 	guest_variant guest-hang ember-npu.inject-hang-job=1 ember-recovery-test \
 		EMBER_EXPECT_HANG=1
-	guest_variant guest-inject "ember-npu.inject-fault-job=1 ember-npu.inject-bad-completion-job=3 ember-npu.inject-fw-crash-job=5 ember-npu.inject-slow-job=7" \
+	guest_variant guest-inject "ember-npu.inject-fault-job=1 ember-npu.inject-bad-completion-job=3 ember-npu.inject-fw-crash-job=5 ember-npu.inject-slow-job=7 ember-npu.inject-hang-job=9" \
 		ember-inject-test EMBER_EXPECT_INJECT=1
 fi
 

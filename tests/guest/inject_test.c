@@ -4,6 +4,7 @@
  * Needs QEMU started with
  *   -global ember-npu.inject-fault-job=1 -global ember-npu.inject-bad-completion-job=3
  *   -global ember-npu.inject-fw-crash-job=5 -global ember-npu.inject-slow-job=7
+ *   -global ember-npu.inject-hang-job=9
  * and this program as the first to submit, with EMBER_EXPECT_INJECT=1 in the
  * environment (what scripts/test.sh does in a boot of its own). Elsewhere
  * the test skips. Device jobs are numbered from 1 in the order they start:
@@ -12,10 +13,13 @@
  *   5 the firmware crashes (FW_ERROR interrupt, the job never ends): the
  *     driver resets the device at once, the job ends TIMEOUT;
  *   7 slower than the job timeout: TIMEOUT after it, then a reset;
- * and every even job, a checked MATMUL, runs right after each failure.
+ *   9 hangs (inject-hang-job=9) while another file has jobs queued
+ *     behind it: those end exactly once each, OK or ABORTED;
+ * and a checked MATMUL runs right after each failure.
  */
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "tg.h"
@@ -115,11 +119,75 @@ TEST_F_TIMEOUT(inj, each_injected_failure, 300)
 	EXPECT_GE(30.0, secs);
 	GOOD_JOB(dev);					/* job 8 */
 
+	/* job 9 hangs while another file has jobs queued behind it: each of
+	 * those ends exactly once, OK or ABORTED, and that file's next job
+	 * runs right */
+	{
+		struct ember_device *b;
+		struct ember_cmdbuf *cb, *hcb;
+		struct ember_queue *q;
+		struct ember_completion c[8];
+		struct ember_job job, hung;
+		struct tg_mm p;
+		uint64_t hung_seqno;
+		int seen[4] = { 0 }, n = 0, aborted = 0;
+		double worst, max_abs;
+
+		ASSERT_EQ(0, ember_cmdbuf_create(dev, 4096, &hcb));
+		ember_cmdbuf_begin(hcb);
+		ASSERT_EQ(0, ember_cmdbuf_nop(hcb));
+		ASSERT_EQ(0, ember_cmdbuf_end(hcb, &hung));
+		ASSERT_EQ(0, ember_submit(dev, &hung, 1, &hung_seqno));
+		usleep(500 * 1000);	/* job 9 is on the device, hanging */
+
+		ASSERT_EQ(0, tg_open(&b, msg, sizeof(msg))) TH_LOG("%s", msg);
+		ASSERT_EQ(0, tg_mm_init(b, &p, 2, 16, 64, EMBER_DTYPE_F32, 0, 0, 0, 77));
+		ASSERT_EQ(0, ember_cmdbuf_create(b, 4096, &cb));
+		ember_cmdbuf_begin(cb);
+		ASSERT_EQ(0, tg_mm_add(cb, &p));
+		ASSERT_EQ(0, ember_cmdbuf_end(cb, &job));
+		ASSERT_EQ(0, ember_queue_create(b, 8, &q));
+		for (int i = 0; i < 4; i++)
+			ASSERT_EQ(0, ember_queue_push(q, &job, (uint64_t)i));
+		ASSERT_EQ(4, ember_queue_submit(q));
+		while (n < 4) {
+			int got = ember_queue_wait(q, c, 8, 1, 60 * SEC);
+
+			ASSERT_LT(0, got) TH_LOG("%s", ember_errmsg(b));
+			for (int i = 0; i < got; i++) {
+				ASSERT_GT(4, c[i].user_data);
+				seen[c[i].user_data]++;
+				EXPECT_TRUE(c[i].status == EMBER_JOB_OK ||
+					    c[i].status == EMBER_JOB_ABORTED)
+					TH_LOG("job %d behind the hang: %d", (int)c[i].user_data,
+					       c[i].status);
+				aborted += c[i].status == EMBER_JOB_ABORTED;
+			}
+			n += got;
+		}
+		for (int i = 0; i < 4; i++) {
+			EXPECT_EQ(1, seen[i]) TH_LOG("job %d completed %d times", i, seen[i]);
+		}
+		EXPECT_EQ(0, ember_queue_reap(q, c, 8));	/* nothing more */
+		TH_LOG("behind the hang: %d of 4 jobs ABORTED, the rest OK", aborted);
+		EXPECT_EQ(EMBER_JOB_TIMEOUT, ember_wait(dev, hung_seqno, 60 * SEC));
+
+		tg_mm_reset_output(&p);
+		ASSERT_EQ(0, tg_mm_run(b, &p)) TH_LOG("%s", ember_errmsg(b));
+		EXPECT_EQ(0, tg_mm_check(&p, &worst, &max_abs, msg, sizeof(msg))) TH_LOG("%s", msg);
+		ember_queue_destroy(q);
+		ember_cmdbuf_free(cb);
+		ember_cmdbuf_free(hcb);
+		tg_mm_fini(&p);
+		ember_device_close(b);
+	}
+	GOOD_JOB(dev);
+
 	ASSERT_EQ(0, ember_query_perf(dev, &p1));
 	EXPECT_EQ(p0.mmu_faults + 1, p1.mmu_faults);
-	EXPECT_EQ(p0.resets + 2, p1.resets);
+	EXPECT_EQ(p0.resets + 3, p1.resets);
 	/* the driver ends the crashed job as it ends a timed-out one */
-	EXPECT_EQ(p0.timeouts + 2, p1.timeouts);
+	EXPECT_EQ(p0.timeouts + 3, p1.timeouts);
 	TH_LOG("faults %llu, resets %llu, timeouts %llu",
 	       (unsigned long long)(p1.mmu_faults - p0.mmu_faults),
 	       (unsigned long long)(p1.resets - p0.resets),
