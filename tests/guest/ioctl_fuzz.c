@@ -219,9 +219,13 @@ static int do_bo_create(struct fz *f)
 
 	if (!below(f, 6)) {
 		mutate(f, &a, sizeof(a));
-		/* keep the device's memory in reach: a huge size is refused,
-		 * one that is merely large is tried now and then */
-		if (a.size > (64u << 20) && a.size <= (4ull << 30) && below(f, 4))
+		/*
+		 * A BO's pages are pinned while it lives: sizes the driver
+		 * would accept stay small, so that 4 processes x MAX_BOS
+		 * buffers fit the guest (its OOM killer would end the run);
+		 * above 4 GiB (E2BIG) and 0 (EINVAL) are still tried.
+		 */
+		if (a.size > BO_MAX_SIZE && a.size <= (4ull << 30))
 			a.size &= BO_MAX_SIZE - 1;
 	}
 	ret = xioctl(f->fd, DRM_IOCTL_EMBER_BO_CREATE, &a);
