@@ -133,6 +133,20 @@ static uint64_t view_ahead(EmberNpuState *s, uint32_t as, uint64_t va,
     return 0;
 }
 
+/* Keeps the first @n bytes of @runs (they follow the VA range in order). */
+static void runs_truncate(GArray *runs, uint64_t n)
+{
+    guint i;
+
+    for (i = 0; i < runs->len && n; i++) {
+        EmberRun *r = &g_array_index(runs, EmberRun, i);
+
+        r->len = MIN(r->len, n);
+        n -= r->len;
+    }
+    g_array_set_size(runs, i);
+}
+
 static void *hal_map(void *ctx, uint32_t as, uint64_t va, uint64_t len,
                      unsigned int access, struct ember_mmu_fault *fault)
 {
@@ -194,14 +208,7 @@ static void *hal_map(void *ctx, uint32_t as, uint64_t va, uint64_t len,
         return mapping_add(s, m, 0);
     }
     if (vlen) {
-        /* The copy paths below take exactly the op's range. */
-        g_array_set_size(runs, 0);
-        if (!ember_mmu_translate(s, as, va, n, access, runs, fault)) {
-            g_array_free(runs, true);
-            g_free(m);
-            ember_mmu_report_fault(s, as, fault);
-            return NULL;
-        }
+        runs_truncate(runs, n);     /* the copy paths take the op's range */
     }
     if (runs->len == 1) {
         EmberRun *r = &g_array_index(runs, EmberRun, 0);
