@@ -18,6 +18,7 @@ void ember_fw_boot(EmberNpuState *s)
     uint32_t err = 0, vectors = 0, size;
     uint64_t addr;
     void *img = NULL;
+    bool dead;
 
     qemu_mutex_lock(&s->lock);
     if (s->fw_status == EMBER_FW_STATUS_READY) {
@@ -27,10 +28,13 @@ void ember_fw_boot(EmberNpuState *s)
     }
     addr = s->fw_addr;
     size = s->fw_size;
+    dead = s->dead;
     s->fw_status = EMBER_FW_STATUS_BOOTING;
     qemu_mutex_unlock(&s->lock);
 
-    if (size < sizeof(hdr) || size > EMBER_FW_MAX_SIZE) {
+    if (dead) {
+        err = EMBER_FW_ERR_CRASH;       /* inject-dead-job */
+    } else if (size < sizeof(hdr) || size > EMBER_FW_MAX_SIZE) {
         err = EMBER_FW_ERR_SIZE;
     } else {
         img = g_malloc(size);

@@ -129,6 +129,7 @@ static const Property ember_properties[] = {
                        inject_bad_completion_job, 0),
     DEFINE_PROP_UINT32("inject-fw-crash-job", EmberNpuState,
                        inject_fw_crash_job, 0),
+    DEFINE_PROP_UINT32("inject-dead-job", EmberNpuState, inject_dead_job, 0),
     DEFINE_PROP_UINT32("inject-slow-job", EmberNpuState, inject_slow_job, 0),
     DEFINE_PROP_UINT32("inject-slow-ms", EmberNpuState, inject_slow_ms, 8000),
     DEFINE_PROP_UINT32("views", EmberNpuState, view_max, 4096),
@@ -168,6 +169,9 @@ static void ember_class_init(ObjectClass *klass, void *data)
     object_class_property_set_description(klass, "inject-fw-crash-job",
         "the firmware crashes at the Nth job since start (FW_ERROR, the job "
         "never completes, a reset boots it again); 0 = off");
+    object_class_property_set_description(klass, "inject-dead-job",
+        "the Nth job since start hangs and every firmware boot after it "
+        "fails: the device is gone until QEMU restarts; 0 = off");
     object_class_property_set_description(klass, "inject-slow-job",
         "the Nth job since start takes inject-slow-ms before it runs; 0 = off");
     object_class_property_set_description(klass, "inject-slow-ms",

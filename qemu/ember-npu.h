@@ -61,6 +61,7 @@ struct EmberNpuState {
     uint32_t inject_fault_job;  /* ... faults the MMU at its stream */
     uint32_t inject_bad_completion_job; /* ... completes with a wrong seqno */
     uint32_t inject_fw_crash_job;       /* ... crashes the firmware */
+    uint32_t inject_dead_job;   /* ... hangs, and no firmware boots again */
     uint32_t inject_slow_job;   /* ... takes inject_slow_ms first */
     uint32_t inject_slow_ms;
     uint32_t view_max;          /* "views": views cached at most (0: none) */
@@ -104,6 +105,7 @@ struct EmberNpuState {
     bool abort;                 /* reset: drop the current job quickly */
     bool busy;                  /* the worker owns a ring entry */
     uint32_t jobs_started;
+    bool dead;                  /* inject-dead-job ran: boots fail */
     uint32_t irq_pending;       /* raised by the worker, sent by irq_bh */
     QEMUBH *irq_bh;
 

@@ -75,8 +75,12 @@ static bool runnable_locked(EmberNpuState *s)
  */
 static bool inject_before_locked(EmberNpuState *s, uint32_t n)
 {
-    bool hang = s->inject_hang || n == s->inject_hang_job;
+    bool hang = s->inject_hang || n == s->inject_hang_job ||
+                n == s->inject_dead_job;
 
+    if (n == s->inject_dead_job) {
+        s->dead = true;
+    }
     if (n == s->inject_fw_crash_job) {
         s->fw_status = EMBER_FW_STATUS_ERROR | EMBER_FW_ERR_CRASH;
         ember_irq_post_locked(s, EMBER_IRQ_FW_ERROR);
