@@ -68,6 +68,11 @@ static int ember_open(struct drm_device *drm, struct drm_file *file)
 
 	if (!drm_dev_enter(drm, &idx))
 		return -ENODEV;
+	/* a device whose recovery failed takes no jobs: say so at once */
+	if (READ_ONCE(edev->hw_dead)) {
+		ret = -ENODEV;
+		goto out;
+	}
 
 	efile = kzalloc(sizeof(*efile), GFP_KERNEL);
 	if (!efile) {

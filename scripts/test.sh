@@ -246,6 +246,10 @@ if want guest && [ $guest_ok = 1 ]; then
 		EMBER_EXPECT_HANG=1
 	guest_variant guest-inject "ember-npu.inject-fault-job=1 ember-npu.inject-bad-completion-job=3 ember-npu.inject-fw-crash-job=5 ember-npu.inject-slow-job=7 ember-npu.inject-hang-job=9" \
 		ember-inject-test EMBER_EXPECT_INJECT=1
+	# A greedy generation meets each of those failures, then the device
+	# dies: the text and token ids equal an undisturbed run's.
+	guest_variant guest-recover "ember-npu.inject-fault-job=5 ember-npu.inject-bad-completion-job=12 ember-npu.inject-fw-crash-job=20 ember-npu.inject-slow-job=28 ember-npu.inject-hang-job=37 ember-npu.inject-dead-job=80" \
+		ember-recover-test.sh EMBER_EXPECT_RECOVER=1
 fi
 
 # ---- 5. device model tests (qtest: the test plays the driver, no guest kernel) --------------

@@ -66,6 +66,10 @@ static int open_node(const char *path, struct open_err *oe, char *other,
 			return open_fail(oe, -ENODEV,
 				"no Ember device: %s does not exist; is ember.ko loaded?",
 				path);
+		if (err == ENODEV)
+			return open_fail(oe, -ENODEV,
+				"%s is down: its firmware stopped and the driver could not recover it (see dmesg); reload the driver (rmmod ember; modprobe ember)",
+				path);
 		return open_fail(oe, -err, "cannot open %s: %s", path,
 				 strerror(err));
 	}
@@ -113,7 +117,7 @@ static int cmp_str(const void *a, const void *b)
 static int find_accel(char *path, size_t len, struct open_err *oe)
 {
 	char names[16][32], others[128] = "", other[32], *sorted[16];
-	int n = 0, i, fd, denied = 0, first_err = -ENODEV;
+	int n = 0, i, fd, denied = 0, down = 0, first_err = -ENODEV;
 	struct open_err tmp;
 	struct dirent *de;
 	DIR *d;
@@ -150,6 +154,9 @@ static int find_accel(char *path, size_t len, struct open_err *oe)
 			denied = 1;
 			first_err = fd;
 			*oe = tmp;
+		} else if (fd == -ENODEV && !other[0] && !denied && !down) {
+			down = 1;	/* an Ember node whose device is down */
+			*oe = tmp;
 		}
 		if (other[0] && strlen(others) + strlen(other) + 3 < sizeof(others)) {
 			if (others[0])
@@ -157,7 +164,7 @@ static int find_accel(char *path, size_t len, struct open_err *oe)
 			strcat(others, other);
 		}
 	}
-	if (denied)
+	if (denied || down)
 		return first_err;
 	return open_fail(oe, -ENODEV,
 		"no Ember device: %s has no node whose driver is '%s' (found: %s); is ember.ko loaded?",

@@ -63,6 +63,13 @@ void placement_free(struct placement *p)
 	p->of = NULL;
 }
 
+void placement_move(struct placement *p, int from, int to)
+{
+	for (uint32_t i = 0; i < n_steps(p->n_layer); i++)
+		if (p->of[i] == from)
+			p->of[i] = (int8_t)to;
+}
+
 int placement_of(const struct placement *p, const struct step *st)
 {
 	return p->of[step_index(st, p->n_layer)];

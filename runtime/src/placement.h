@@ -22,6 +22,8 @@ struct placement {
 int placement_init(struct placement *p, const struct backend *be, int n_be,
 		   uint32_t n_layer);
 void placement_free(struct placement *p);
+/* Every step of backend @from goes to backend @to (a device that is gone). */
+void placement_move(struct placement *p, int from, int to);
 /* The backend index of a step. */
 int placement_of(const struct placement *p, const struct step *st);
 /* "npu: 5/5 layers + embed + output; cpu: sampling", with sampling on

@@ -2,6 +2,7 @@
 /* Sessions: the KV cache and activation buffers, and the forward pass that
  * walks the steps and hands each to the first backend that supports it. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,12 @@
 #include "placement.h"
 
 #define MAX_BACKENDS 2
+/* Times a pass runs again on the NPU after the device failed it, before
+ * the session gives up on the device and runs on the CPU. */
+#define MAX_NPU_RETRIES 3
+#define LOG_SIZE 4096
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
 struct ember_session {
 	struct ember_model *m;
@@ -25,6 +32,10 @@ struct ember_session {
 	bool dev_state;		/* st's buffers belong to the NPU backend */
 	char device_note[600];	/* why AUTO chose the CPU, or the NPU's name */
 	uint32_t n_past;
+	bool npu_down;		/* the NPU failed for good: every step on the CPU */
+	int n_recoveries;
+	char log[LOG_SIZE];	/* what each recovery did, a line each */
+	size_t log_len;
 };
 
 void ember_session_opts_default(struct ember_session_opts *o)
@@ -284,6 +295,94 @@ static const char *backend_errmsg(const struct ember_session *s)
 	return "";
 }
 
+/* One pass over nt tokens at n_past: embed, the layers, the output when
+ * @last. */
+static int run_pass(struct ember_session *s, const int32_t *tokens, uint32_t nt, bool last)
+{
+	const struct ember_model_info *in = &s->m->info;
+	struct step st = { .kind = STEP_EMBED, .n_tok = nt, .n_past = s->n_past,
+			   .tokens = tokens };
+	int ret = run_step(s, &st);
+
+	for (uint32_t l = 0; !ret && l < in->n_layer; l++) {
+		st.layer = l;
+		st.kind = STEP_ATTN;
+		ret = run_step(s, &st);
+		if (!ret) {
+			st.kind = STEP_FFN;
+			ret = run_step(s, &st);
+		}
+	}
+	if (!ret && last) {
+		st.kind = STEP_OUTPUT;
+		ret = run_step(s, &st);
+	}
+	if (!ret)
+		ret = sync_pending(s);
+	s->pending = -1;
+	return ret;
+}
+
+static void log_line(struct ember_session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void log_line(struct ember_session *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (s->log_len + 2 >= sizeof(s->log))
+		return;		/* full: the count still says how many */
+	va_start(ap, fmt);
+	n = vsnprintf(s->log + s->log_len, sizeof(s->log) - s->log_len - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	s->log_len += (size_t)n < sizeof(s->log) - s->log_len - 1 ?
+		      (size_t)n : sizeof(s->log) - s->log_len - 2;
+	s->log[s->log_len++] = '\n';
+	s->log[s->log_len] = 0;
+}
+
+/*
+ * A pass the device failed runs again, whole. Its input is the token ids
+ * and the KV cache below n_past, which no step of the pass writes (EMBED
+ * rewrites the residual stream, each ATTN rewrites the cache rows of the
+ * pass's own positions before it reads them), so whatever a half-run job
+ * left behind is overwritten: the pass is its own checkpoint. The NPU
+ * backend decides whether the device can take it again (after a reset, or
+ * on a new context when the driver killed the old one); if not, or after
+ * MAX_NPU_RETRIES failures in a row, every step goes to the CPU, which
+ * runs on the same state.
+ */
+static int run_pass_recovering(struct ember_session *s, const int32_t *tokens, uint32_t nt,
+			       bool last, struct ember_error *err)
+{
+	for (int tries = 0;; tries++) {
+		char note[800];
+		int ret = run_pass(s, tokens, nt, last), rec;
+
+		if (!ret)
+			return 0;
+		if (s->npu < 0 || s->npu_down)
+			return ember_fail(err, ret, "forward pass failed (%u tokens at position %u): %s",
+					  nt, s->n_past, backend_errmsg(s));
+		rec = npu_backend_recover(&s->be[s->npu], tries + 1 < MAX_NPU_RETRIES, note,
+					  sizeof(note));
+		s->n_recoveries++;
+		if (!rec) {
+			log_line(s, "pass at position %u (%u token%s): %s; pass re-run on the NPU",
+				 s->n_past, nt, nt == 1 ? "" : "s", note);
+			continue;
+		}
+		log_line(s, "pass at position %u (%u token%s): %s%s; this pass and the rest run on the CPU",
+			 s->n_past, nt, nt == 1 ? "" : "s", note, tries + 1 < MAX_NPU_RETRIES ? "" :
+			 "; the NPU failed this pass " XSTR(MAX_NPU_RETRIES) " times");
+		placement_move(&s->place, s->npu, s->cpu);
+		s->npu_down = true;
+	}
+}
+
 int ember_eval(struct ember_session *s, const int32_t *tokens, int n,
 	       const float **logits, struct ember_error *err)
 {
@@ -302,36 +401,23 @@ int ember_eval(struct ember_session *s, const int32_t *tokens, int n,
 					  tokens[i], in->n_vocab - 1);
 	for (int done = 0; done < n;) {
 		uint32_t nt = (uint32_t)(n - done) < s->st.n_batch ? (uint32_t)(n - done) : s->st.n_batch;
-		struct step st = { .kind = STEP_EMBED, .n_tok = nt, .n_past = s->n_past,
-				   .tokens = tokens + done };
 
-		ret = run_step(s, &st);
-		for (uint32_t l = 0; !ret && l < in->n_layer; l++) {
-			st.layer = l;
-			st.kind = STEP_ATTN;
-			ret = run_step(s, &st);
-			if (!ret) {
-				st.kind = STEP_FFN;
-				ret = run_step(s, &st);
-			}
-		}
-		if (!ret && done + (int)nt == n) {
-			st.kind = STEP_OUTPUT;
-			ret = run_step(s, &st);
-		}
-		if (!ret)
-			ret = sync_pending(s);
-		if (ret) {
-			s->pending = -1;
-			return ember_fail(err, ret, "forward pass failed (%u tokens at position %u): %s",
-					  nt, s->n_past, backend_errmsg(s));
-		}
+		ret = run_pass_recovering(s, tokens + done, nt, done + (int)nt == n, err);
+		if (ret)
+			return ret;
 		s->n_past += nt;
 		done += (int)nt;
 	}
 	if (logits)
 		*logits = s->st.logits;
 	return 0;
+}
+
+int ember_session_recoveries(const struct ember_session *s, const char **log)
+{
+	if (log)
+		*log = s->log;
+	return s->n_recoveries;
 }
 
 int ember_session_create(struct ember_model *m, const struct ember_session_opts *o,

@@ -5,7 +5,7 @@
  * against the CPU backend, step by step, on generated llama and qwen2
  * models in every weight type and KV type; stories260K's reference
  * outputs; a device without SWIGLU (the FFN steps fall back to the CPU in
- * the same pass); and a failing device (a clear error, nothing leaked).
+ * the same pass). A device that fails: test_npu_recover.c.
  */
 #include <errno.h>
 #include <math.h>
@@ -20,7 +20,7 @@
 
 #include "backend.h"
 #include "check.h"
-#include "fake_hal.h"
+#include "fake_npu.h"
 #include "greedy_text.h"
 #include "json.h"
 #include "npu/npu.h"
@@ -28,104 +28,8 @@
 
 int check_failures, check_count;
 
-/* ---- a transport on the fake device ------------------------------------------ */
-
-struct fake_tp {
-	struct fake_dev dev;
-	struct fake_heap heap;
-	struct ember_hal hal;
-	int fail_job;		/* >= 0: that job of every pass fails */
-	unsigned int runs, jobs;
-};
-
-static int ft_alloc(void *ctx, uint64_t size, struct npu_buf *out, char *msg)
-{
-	struct fake_tp *f = ctx;
-
-	(void)msg;
-	memset(out, 0, sizeof(*out));
-	out->va = fake_alloc(&f->heap, size, 4096);
-	out->cpu = fake_dev_ptr(&f->dev, out->va);
-	out->size = size;
-	return 0;
-}
-
-static void ft_free(void *ctx, struct npu_buf *b)
-{
-	(void)ctx;
-	memset(b, 0, sizeof(*b));
-}
-
-static int ft_run(void *ctx, const struct npu_buf *cmd, const struct npu_job *jobs,
-		  uint32_t n, const struct npu_buf *const *bufs, uint32_t n_bufs, char *msg)
-{
-	struct fake_tp *f = ctx;
-
-	(void)bufs;
-	(void)n_bufs;
-	f->runs++;
-	for (uint32_t i = 0; i < n; i++) {
-		struct ember_job_result res;
-
-		f->jobs++;
-		if ((int)i == f->fail_job) {
-			snprintf(msg, NPU_MSG_SIZE, "NPU job %u of %u ended with status MMU_FAULT", i, n);
-			return -EIO;
-		}
-		memset(&res, 0, sizeof(res));
-		ember_fw_run_job(&f->hal, 0, cmd->va + jobs[i].cmd_off, jobs[i].cmd_size, &res);
-		if (res.status != EMBER_JOB_OK) {
-			snprintf(msg, NPU_MSG_SIZE, "NPU job %u of %u ended with status %u (op %u)",
-				 i, n, res.status, res.fault_op);
-			return -EIO;
-		}
-	}
-	return 0;
-}
-
-static int ft_counters(void *ctx, uint64_t *rd, uint64_t *wr, uint64_t *copied)
-{
-	(void)ctx;
-	*rd = *wr = *copied = 0;
-	return 0;
-}
-
-static void ft_destroy(void *ctx)
-{
-	struct fake_tp *f = ctx;
-
-	fake_dev_free(&f->dev);
-	free(f);
-}
-
-static const struct npu_transport_ops ft_ops = {
-	.alloc = ft_alloc, .free = ft_free, .run = ft_run,
-	.counters = ft_counters, .destroy = ft_destroy,
-};
-
-/* A fake NPU of @mib MiB; the session takes it over. */
-static struct npu_transport fake_npu(uint32_t caps_ops, size_t mib, struct fake_tp **out)
-{
-	struct fake_tp *f = calloc(1, sizeof(*f));
-	struct npu_transport tp = { &ft_ops, f, { 0 } };
-
-	if (!f || !fake_dev_init(&f->dev, mib << 8, true, 2))
-		abort();
-	fake_heap_init(&f->heap, &f->dev);
-	f->hal = fake_dev_hal(&f->dev, caps_ops, ember_fw_caps_dtypes());
-	f->fail_job = -1;
-	tp.caps.ops = caps_ops;
-	tp.caps.dtypes = ember_fw_caps_dtypes();
-	tp.caps.fw_abi = EMBER_FW_ABI_MAJOR << 16 | EMBER_FW_ABI_MINOR;
-	tp.caps.max_jobs = 256;
-	snprintf(tp.caps.name, sizeof(tp.caps.name), "fake NPU");
-	if (out)
-		*out = f;
-	return tp;
-}
-
 static int npu_session(struct ember_model *m, uint32_t caps_ops, int kv, uint32_t n_ctx,
-		       struct ember_session **s, struct fake_tp **f)
+		       struct ember_session **s, struct fake_plan *plan)
 {
 	struct ember_model_info in;
 	struct ember_session_opts so;
@@ -133,7 +37,7 @@ static int npu_session(struct ember_model *m, uint32_t caps_ops, int kv, uint32_
 
 	ember_model_get_info(m, &in);
 	/* tied embeddings get a second, X16 copy for the LM head */
-	tp = fake_npu(caps_ops, (in.file_bytes >> 20) * 3 / 2 + 64, f);
+	tp = fake_npu(caps_ops, (in.file_bytes >> 20) * 3 / 2 + 64, plan);
 	struct ember_error err;
 	int ret;
 
@@ -352,14 +256,15 @@ static void masked_fallback(const struct synth_spec *spec)
 	const char *label = "masked device";
 	struct ember_model *m = NULL;
 	struct ember_session *sc = NULL, *sn = NULL;
-	struct fake_tp *f;
+	struct fake_plan plan, *f = &plan;
 	static struct greedy_text oc, on;
 	char where[200];
 
+	fake_plan_init(&plan);
 	m = synth_model(spec, label);
 	if (!m || cpu_session(m, EMBER_TYPE_F16, 128, &sc) ||
 	    npu_session(m, ember_fw_caps_ops() & ~(1u << EMBER_OP_SWIGLU), EMBER_TYPE_F16, 128,
-			&sn, &f))
+			&sn, f))
 		goto out;
 	ember_session_placement(sn, where, sizeof(where));
 	CHECK(!strcmp(where, "npu: 2/2 attention + embed + output; cpu: 2/2 ffn + sampling"),
@@ -383,39 +288,6 @@ static void masked_fallback(const struct synth_spec *spec)
 out:
 	ember_session_free(sn);
 	ember_session_free(sc);
-	ember_model_free(m);
-}
-
-/* A device that fails a job: ember_eval says so, the session can be freed. */
-static void failing_device(const struct synth_spec *spec)
-{
-	const char *label = "failing device";
-	struct ember_model *m = NULL;
-	struct ember_session *s = NULL;
-	struct ember_error err;
-	struct fake_tp *f;
-	int32_t tok = 1;
-	const float *logits;
-
-	m = synth_model(spec, label);
-	if (!m || npu_session(m, ~0u, EMBER_TYPE_F16, 64, &s, &f))
-		goto out;
-	f->fail_job = 0;	/* a decode pass is one job */
-	CHECK(ember_eval(s, &tok, 1, &logits, &err) == -EIO, "eval on a failing device: %d",
-	      err.code);
-	CHECK(strstr(err.msg, "MMU_FAULT") != NULL, "message: %s", err.msg);
-	f->fail_job = -1;
-	{
-		unsigned int runs = f->runs, jobs = f->jobs;
-
-		CHECK(ember_eval(s, &tok, 1, &logits, &err) == 0, "eval after the failure: %s",
-		      err.msg);
-		/* a decode pass: one submission of one job */
-		CHECK(f->runs == runs + 1 && f->jobs == jobs + 1, "decode: %u runs, %u jobs",
-		      f->runs - runs, f->jobs - jobs);
-	}
-out:
-	ember_session_free(s);
 	ember_model_free(m);
 }
 
@@ -530,7 +402,6 @@ int main(int argc, char **argv)
 	steps_vs_cpu("llama f16, kv q8_0 (head 32)", &wide, EMBER_TYPE_Q8_0, 1e-4);
 	llama.dtype = llama.embd_dtype = EK_Q8_0;
 	masked_fallback(&llama);
-	failing_device(&llama);
 	if (!access(dir, R_OK))
 		stories_reference(dir);
 	else

@@ -40,6 +40,7 @@ static void usage(FILE *f)
 		"      --kv-type T         KV cache type: f16 (default), f32 or q8_0 (half of f16's\n"
 		"                          bytes; needs a head size that is a multiple of 32)\n"
 		"      --ignore-eos        keep generating after end-of-text\n"
+		"      --ids               also print the generated token ids (a line 'ids: ...' on stderr)\n"
 		"      --bench             measure prefill/decode speed instead of generating text\n"
 		"      --prefill N         bench: prompt tokens (default 128); -n sets decode tokens (64)\n"
 		"      --reps N            bench: timed rounds (default 3), the fastest reported; its\n"
@@ -48,10 +49,18 @@ static void usage(FILE *f)
 		"  -h, --help\n");
 }
 
+/* The generated token ids, for --ids. */
+struct ids {
+	int32_t *v;
+	int n, cap;
+};
+
 static int on_token(void *user, int32_t tok, const char *text, size_t len)
 {
-	(void)user;
-	(void)tok;
+	struct ids *ids = user;
+
+	if (ids && tok >= 0 && ids->n < ids->cap)
+		ids->v[ids->n++] = tok;
 	fwrite(text, 1, len, stdout);
 	fflush(stdout);
 	return 0;
@@ -106,7 +115,7 @@ static int parse_kv_type(const char *s)
 }
 
 enum { O_CTX = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_SEED, O_THREADS,
-	O_DEVICE, O_KVTYPE, O_IGNORE_EOS, O_BENCH, O_PREFILL, O_REPS, O_JSON };
+	O_DEVICE, O_KVTYPE, O_IGNORE_EOS, O_BENCH, O_PREFILL, O_REPS, O_JSON, O_IDS };
 
 int main(int argc, char **argv)
 {
@@ -130,6 +139,7 @@ int main(int argc, char **argv)
 		{ "prefill", required_argument, 0, O_PREFILL },
 		{ "reps", required_argument, 0, O_REPS },
 		{ "json", no_argument, 0, O_JSON },
+		{ "ids", no_argument, 0, O_IDS },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -144,7 +154,8 @@ int main(int argc, char **argv)
 	struct ember_stats st;
 	int32_t *toks = NULL;
 	long v, n_ctx = 0;
-	bool seed_set = false, bench = false, n_set = false;
+	bool seed_set = false, bench = false, n_set = false, want_ids = false;
+	struct ids ids = { 0 };
 	struct bench_opts bo = { .n_prefill = 128, .n_decode = 64, .reps = 3 };
 	double t0, t_load;
 	int c, n, ret = 1;
@@ -244,6 +255,7 @@ int main(int argc, char **argv)
 			bo.reps = (int)v;
 			break;
 		case O_JSON: bo.json = true; break;
+		case O_IDS: want_ids = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -318,7 +330,15 @@ int main(int argc, char **argv)
 	}
 	fputs(prompt, stdout);
 	fflush(stdout);
-	if (ember_generate(s, toks, n, &go, on_token, NULL, &st, &err) < 0) {
+	if (want_ids) {
+		ids.cap = go.n_predict;
+		ids.v = malloc(((size_t)ids.cap + 1) * sizeof(*ids.v));
+		if (!ids.v) {
+			fprintf(stderr, "ember-run: out of memory for --ids\n");
+			goto out;
+		}
+	}
+	if (ember_generate(s, toks, n, &go, on_token, want_ids ? &ids : NULL, &st, &err) < 0) {
 		fprintf(stderr, "\nember-run: %s\n", err.msg);
 		goto out;
 	}
@@ -337,6 +357,20 @@ int main(int argc, char **argv)
 			ember_session_device_note(s)[0] ? ")" : "");
 		fprintf(stderr, "placement: %s\n", where);
 	}
+	{
+		const char *log;
+		int nrec = ember_session_recoveries(s, &log);
+
+		if (nrec)
+			fprintf(stderr, "recovered: %d failed device pass%s\n%s", nrec,
+				nrec == 1 ? "" : "es", log);
+	}
+	if (want_ids) {
+		fprintf(stderr, "ids:");
+		for (int i = 0; i < ids.n; i++)
+			fprintf(stderr, " %d", ids.v[i]);
+		fprintf(stderr, "\n");
+	}
 	fprintf(stderr, "load:    %8.1f ms\n", t_load * 1e3);
 	fprintf(stderr, "prefill: %8.1f ms for %4d tokens = %8.1f tok/s\n", st.prefill_s * 1e3,
 		st.n_prompt, st.prefill_s > 0 ? st.n_prompt / st.prefill_s : 0);
@@ -350,6 +384,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "peak memory (RSS): %.1f MiB\n", (double)st.peak_rss_bytes / (1 << 20));
 	ret = 0;
 out:
+	free(ids.v);
 	free(toks);
 	ember_session_free(s);
 	ember_model_free(m);

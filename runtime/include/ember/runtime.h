@@ -132,6 +132,12 @@ const char *ember_session_device_note(const struct ember_session *s);
  * cpu: sampling". Writes at most size bytes (NUL-terminated), returns the
  * full length. */
 int ember_session_placement(const struct ember_session *s, char *buf, size_t size);
+/* How often the session recovered from a failed device job, and in *log
+ * (when not NULL) a line on each ("pass at position 36 (1 token): NPU
+ * job 37 (1 in the pass) timed out (TIMEOUT); the driver reset the device;
+ * pass re-run on the NPU"); "" when none. A device that fails for good
+ * moves every step to the CPU, which the placement then shows. */
+int ember_session_recoveries(const struct ember_session *s, const char **log);
 /* Forgets the KV cache (next eval starts at position 0). */
 void ember_session_reset(struct ember_session *s);
 uint32_t ember_session_n_past(const struct ember_session *s);

@@ -32,12 +32,15 @@ struct npu {
 	struct npu_layer_desc *ld;
 	struct npu_layer_va *lv;
 	struct npu_map map;
+	uint64_t wbytes, sbytes, kvbytes, cbytes;	/* the buffers' sizes */
 	struct npu_job *jobs;
 	uint32_t n_jobs, max_jobs;
 	uint32_t used;		/* command bytes of the pass so far */
 	bool job_open;
 	double job_flops;	/* work queued in the open job */
 	struct ember_error err;	/* why the last pass failed */
+	struct npu_failure fail;	/* ... and how */
+	uint32_t reopens;	/* contexts replaced after the driver killed one */
 };
 
 static uint64_t align_up(uint64_t x)
@@ -280,10 +283,11 @@ static int npu_sync(void *priv)
 	int ret = 0;
 
 	n->err.msg[0] = 0;
+	n->fail = (struct npu_failure){ .job = -1, .status = -1 };
 	close_job(n);
 	if (n->n_jobs)
 		ret = n->tp.ops->run(n->tp.ctx, &n->cbuf, n->jobs, n->n_jobs, bufs, 3,
-				     n->err.msg);
+				     n->err.msg, &n->fail);
 	drop_pass(n);
 	return ret;
 }
@@ -312,6 +316,7 @@ static int npu_run(void *priv, const struct step *s)
 	if (ret) {
 		/* the pass cannot complete: none of it may reach the device */
 		drop_pass(n);
+		n->fail = (struct npu_failure){ .job = -1, .status = -1, .err = ret };
 		return ember_fail(&n->err, ret, "cannot build the NPU commands of a step (%s)",
 				  strerror(-ret));
 	}
@@ -323,16 +328,29 @@ static const char *npu_errmsg(void *priv)
 	return ((struct npu *)priv)->err.msg;
 }
 
+/* The four device buffers, in the order they are allocated. */
+struct npu_bufs {
+	struct npu_buf w, s, kv, c;
+};
+
+static void free_bufs(const struct npu_transport *tp, struct npu_bufs *b)
+{
+	struct npu_buf *all[] = { &b->c, &b->kv, &b->s, &b->w };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (all[i]->cpu)
+			tp->ops->free(tp->ctx, all[i]);
+}
+
 static void npu_destroy(void *priv)
 {
 	struct npu *n = priv;
-	struct npu_buf *bufs[] = { &n->cbuf, &n->kvbuf, &n->sbuf, &n->wbuf };
+	struct npu_bufs b = { n->wbuf, n->sbuf, n->kvbuf, n->cbuf };
 
-	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
-		if (bufs[i]->cpu)
-			n->tp.ops->free(n->tp.ctx, bufs[i]);
-	if (n->tp.ops)
+	if (n->tp.ops) {
+		free_bufs(&n->tp, &b);
 		n->tp.ops->destroy(n->tp.ctx);
+	}
 	free(n->jobs);
 	free(n->ld);
 	free(n->lv);
@@ -361,15 +379,151 @@ int npu_backend_counters(const struct backend *b, uint64_t *rd, uint64_t *wr,
 	return n->tp.ops->counters(n->tp.ctx, rd, wr, copied);
 }
 
-static int alloc_buf(struct npu *n, uint64_t size, bool writes, struct npu_buf *b,
-		     struct ember_error *err)
+static int alloc_buf(const struct npu_transport *tp, uint64_t size, bool writes,
+		     struct npu_buf *b, struct ember_error *err)
 {
-	int ret = n->tp.ops->alloc(n->tp.ctx, size, b, err->msg);
+	int ret = tp->ops->alloc(tp->ctx, size, b, err->msg);
 
 	if (ret)
 		err->code = ret;
 	b->device_writes = writes;
 	return ret;
+}
+
+static int alloc_bufs(const struct npu *n, const struct npu_transport *tp,
+		      struct npu_bufs *b, struct ember_error *err)
+{
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	if ((ret = alloc_buf(tp, n->wbytes, false, &b->w, err)) ||
+	    (ret = alloc_buf(tp, n->sbytes, true, &b->s, err)) ||
+	    (ret = alloc_buf(tp, n->kvbytes, true, &b->kv, err)) ||
+	    (ret = alloc_buf(tp, n->cbytes, false, &b->c, err)))
+		free_bufs(tp, b);
+	return ret;
+}
+
+/* Uploads the weights into @b and makes it the backend's: st's pointers
+ * and the map's addresses move there. */
+static void use_bufs(struct npu *n, const struct npu_bufs *b, bool x16)
+{
+	struct packer p = { .dst = b->w.cpu, .base_va = b->w.va, .x16 = x16 };
+
+	n->wbuf = b->w;
+	n->sbuf = b->s;
+	n->kvbuf = b->kv;
+	n->cbuf = b->c;
+	pack_weights(n, &p);
+	place_state(n, n->sbuf.va, n->sbuf.cpu);
+	place_kv(n, n->kvbuf.va, n->kvbuf.cpu);
+}
+
+/*
+ * A context the driver killed (an MMU fault: its file takes no more jobs)
+ * is replaced by a new one on the same device: new buffers, the weights
+ * uploaded again, and the state copied over, KV caches included, from the
+ * old buffers, which stay mapped for the CPU until then. On failure the
+ * old buffers stay the session's state, so the CPU can go on with them.
+ */
+static int npu_reopen(struct npu *n, struct ember_error *err)
+{
+	struct npu_transport tp;
+	struct npu_bufs old = { n->wbuf, n->sbuf, n->kvbuf, n->cbuf }, b;
+	int ret;
+
+	if (!n->tp.ops->reopen)
+		return ember_fail(err, -ENODEV, "this device cannot be reopened");
+	ret = n->tp.ops->reopen(n->tp.ctx, &tp, err->msg);
+	if (ret) {
+		err->code = ret;
+		return ret;
+	}
+	ret = alloc_bufs(n, &tp, &b, err);
+	if (ret) {
+		tp.ops->destroy(tp.ctx);
+		return ret;
+	}
+	memcpy(b.s.cpu, old.s.cpu, n->sbytes);
+	memcpy(b.kv.cpu, old.kv.cpu, n->kvbytes);
+	use_bufs(n, &b, n->tp.caps.fw_abi >= ABI_X16);
+	free_bufs(&n->tp, &old);
+	n->tp.ops->destroy(n->tp.ctx);
+	n->tp.ops = tp.ops;
+	n->tp.ctx = tp.ctx;	/* the caps are the device's: unchanged */
+	n->reopens++;
+	return 0;
+}
+
+/* What a job's status says happened, for the session's recovery log. */
+static const char *status_word(int status)
+{
+	switch (status) {
+	case EMBER_JOB_TIMEOUT: return "timed out (TIMEOUT)";
+	case EMBER_JOB_ABORTED: return "was aborted by a device reset (ABORTED)";
+	case EMBER_JOB_FW_ERROR: return "hit a firmware error (FW_ERROR)";
+	case EMBER_JOB_MMU_FAULT: return "faulted the device MMU (MMU_FAULT)";
+	case EMBER_JOB_BAD_OP: return "was refused (BAD_OP)";
+	case EMBER_JOB_BAD_DESC: return "was refused (BAD_DESC)";
+	case EMBER_JOB_UNSUPPORTED: return "needed an op the device lacks (UNSUPPORTED)";
+	}
+	return "failed";
+}
+
+int npu_backend_recover(struct backend *b, bool retry, char *note, size_t size)
+{
+	struct npu *n = b->priv;
+	const struct npu_failure *f = &n->fail;
+	struct ember_error e = { 0 };
+	char what[160];
+	int ret;
+
+	if (f->status >= 0)
+		snprintf(what, sizeof(what), "NPU job %llu (%d in the pass) %s",
+			 (unsigned long long)f->seqno, f->job + 1, status_word(f->status));
+	else if (f->job >= 0)
+		snprintf(what, sizeof(what), "waiting for NPU job %llu failed (%s)",
+			 (unsigned long long)f->seqno, strerror(-f->err));
+	else
+		snprintf(what, sizeof(what), "the NPU took no jobs (%s)", strerror(-f->err));
+	if (!retry) {
+		snprintf(note, size, "%s", what);
+		return -ENODEV;
+	}
+	switch (f->status) {
+	case EMBER_JOB_TIMEOUT:
+	case EMBER_JOB_ABORTED:
+	case EMBER_JOB_FW_ERROR:
+		/* the driver reset the device; the file goes on */
+		snprintf(note, size, "%s; the driver reset the device", what);
+		return 0;
+	case EMBER_JOB_MMU_FAULT:
+		break;
+	case -1:
+		if (f->err == -EBADFD)
+			break;
+		if (f->err == -EINTR || f->err == -EAGAIN) {
+			snprintf(note, size, "%s; retried", what);
+			return 0;
+		}
+		/* ENODEV, a wait past PASS_TIMEOUT, anything else: no device */
+		snprintf(note, size, "%s; the NPU is down", what);
+		return -ENODEV;
+	default:
+		/* a command the device refused is refused again */
+		snprintf(note, size, "%s; the NPU is not used again", what);
+		return -ENODEV;
+	}
+	/* the driver killed the context */
+	ret = npu_reopen(n, &e);
+	if (ret) {
+		snprintf(note, size, "%s; the context is dead and reopening the device failed (%s); the NPU is down",
+			 what, e.msg);
+		return -ENODEV;
+	}
+	snprintf(note, size, "%s; the context is dead: device reopened, weights uploaded again",
+		 what);
+	return 0;
 }
 
 int npu_backend_create(struct fwd_state *st, struct npu_transport *tp,
@@ -378,6 +532,7 @@ int npu_backend_create(struct fwd_state *st, struct npu_transport *tp,
 	const struct ember_model_info *in = &st->m->info;
 	struct npu *n = calloc(1, sizeof(*n));
 	struct packer p = { 0 };
+	struct npu_bufs bufs;
 	uint64_t wbytes, sbytes, kvbytes, cbytes, total, avail;
 	int ret;
 
@@ -428,17 +583,16 @@ int npu_backend_create(struct fwd_state *st, struct npu_transport *tp,
 		npu_destroy(n);
 		return ret;
 	}
-	if ((ret = alloc_buf(n, wbytes, false, &n->wbuf, err)) ||
-	    (ret = alloc_buf(n, sbytes, true, &n->sbuf, err)) ||
-	    (ret = alloc_buf(n, kvbytes, true, &n->kvbuf, err)) ||
-	    (ret = alloc_buf(n, cbytes, false, &n->cbuf, err))) {
+	n->wbytes = wbytes;
+	n->sbytes = sbytes;
+	n->kvbytes = kvbytes;
+	n->cbytes = cbytes;
+	ret = alloc_bufs(n, &n->tp, &bufs, err);
+	if (ret) {
 		npu_destroy(n);
 		return ret;
 	}
-	p = (struct packer){ .dst = n->wbuf.cpu, .base_va = n->wbuf.va, .x16 = p.x16 };
-	pack_weights(n, &p);
-	place_state(n, n->sbuf.va, n->sbuf.cpu);
-	place_kv(n, n->kvbuf.va, n->kvbuf.cpu);
+	use_bufs(n, &bufs, p.x16);
 	out->ops = &npu_ops;
 	out->priv = n;
 	return 0;

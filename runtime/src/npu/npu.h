@@ -16,6 +16,7 @@
 #define EMBER_RT_NPU_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../backend.h"
@@ -28,6 +29,14 @@
  * reads. st's sizes (n_ctx, n_batch, kv_dtype, kv_row) must be set. */
 int npu_backend_create(struct fwd_state *st, struct npu_transport *tp,
 		       struct backend *out, struct ember_error *err);
+
+/* After a failed pass (run or sync returned an error): writes one line on
+ * what happened to @note and, if @retry, makes the device usable again
+ * where it can. 0: the pass may run on the NPU again (the driver reset the
+ * device, or the context it killed was replaced by a new one, weights
+ * uploaded again and the state carried over). -ENODEV: the NPU is gone, or
+ * refuses the pass, or !retry; the state is still in place for the CPU. */
+int npu_backend_recover(struct backend *b, bool retry, char *note, size_t size);
 
 /* Device counters and the transport's name, for reports. */
 const struct npu_caps *npu_backend_caps(const struct backend *b);

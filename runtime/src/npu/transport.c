@@ -36,6 +36,7 @@ static int fail(char *msg, int code, const char *fmt, ...)
 
 struct lib_dev {
 	struct ember_device *dev;
+	char path[64];		/* the node it opened, for reopen */
 	struct ember_job *jobs;
 	uint32_t n_jobs;
 };
@@ -75,13 +76,14 @@ static void lib_free(void *ctx, struct npu_buf *b)
 
 static int lib_run(void *ctx, const struct npu_buf *cmd, const struct npu_job *jobs,
 		   uint32_t n, const struct npu_buf *const *bufs, uint32_t n_bufs,
-		   char *msg)
+		   char *msg, struct npu_failure *f)
 {
 	struct lib_dev *d = ctx;
 	uint32_t max = ember_device_info(d->dev)->max_submit_jobs;
 	uint64_t first = 0, seq;
 	int ret;
 
+	*f = (struct npu_failure){ .job = -1, .status = -1 };
 	if (n > d->n_jobs) {
 		struct ember_job *j = realloc(d->jobs, n * sizeof(*j));
 
@@ -106,25 +108,39 @@ static int lib_run(void *ctx, const struct npu_buf *cmd, const struct npu_job *j
 		uint32_t c = max && n - i > max ? max : n - i;
 
 		ret = ember_submit(d->dev, d->jobs + i, c, &seq);
-		if (ret)
+		if (ret) {
+			/* jobs queued by an earlier chunk end before the retry's */
+			if (i)
+				ember_wait(d->dev, first + i - 1, PASS_TIMEOUT_NS);
+			f->err = ret;
 			return fail(msg, ret, "submitting %u NPU jobs failed: %s", c,
 					  ember_errmsg(d->dev));
+		}
 		if (!i)
 			first = seq;
 	}
 	ret = ember_wait(d->dev, first + n - 1, PASS_TIMEOUT_NS);
-	if (ret < 0)
+	if (ret < 0) {
+		*f = (struct npu_failure){ .job = (int)n - 1, .seqno = first + n - 1,
+					   .status = -1, .err = ret };
 		return fail(msg, ret, "waiting for the NPU failed: %s", ember_errmsg(d->dev));
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		ret = i == n - 1 ? ret : ember_wait(d->dev, first + i, 0);
+		*f = (struct npu_failure){ .job = (int)i, .seqno = first + i, .status = -1,
+					   .err = ret < 0 ? ret : -EIO };
 		if (ret < 0)
 			return fail(msg, ret, "reading the status of NPU job %u failed: %s",
 					  i, ember_errmsg(d->dev));
-		if (ret != EMBER_JOB_OK)
+		if (ret != EMBER_JOB_OK) {
+			f->status = ret;
 			return fail(msg, -EIO,
-					  "NPU job %u of %u ended with status %s; see the kernel log (dmesg)",
-					  i, n, ember_status_name(ret));
+					  "NPU job %llu (%u of %u in the pass) ended with status %s; see the kernel log (dmesg)",
+					  (unsigned long long)f->seqno, i + 1, n,
+					  ember_status_name(ret));
+		}
 	}
+	*f = (struct npu_failure){ .job = -1, .status = -1 };
 	return 0;
 }
 
@@ -151,10 +167,16 @@ static void lib_destroy(void *ctx)
 	free(d);
 }
 
+static int lib_reopen(void *ctx, struct npu_transport *out, char *msg)
+{
+	return npu_transport_open(((struct lib_dev *)ctx)->path, out, msg);
+}
+
 static const struct npu_transport_ops lib_ops = {
 	.alloc = lib_alloc,
 	.free = lib_free,
 	.run = lib_run,
+	.reopen = lib_reopen,
 	.counters = lib_counters,
 	.destroy = lib_destroy,
 };
@@ -175,6 +197,7 @@ int npu_transport_open(const char *path, struct npu_transport *out,
 		return fail(msg, ret, "%s", lib_msg);
 	}
 	di = ember_device_info(d->dev);
+	snprintf(d->path, sizeof(d->path), "%s", ember_device_path(d->dev));
 	memset(out, 0, sizeof(*out));
 	out->ops = &lib_ops;
 	out->ctx = d;

@@ -37,16 +37,33 @@ struct npu_caps {
 	char name[96];		/* for messages: "/dev/accel/accel0 (fw ...)" */
 };
 
+/* How a run failed: which job (its index in the run and its seqno on the
+ * file, or -1 and 0 when the submission itself failed), the status the
+ * device gave it (enum ember_job_status, or -1 for none) and the errno. */
+struct npu_failure {
+	int job;
+	uint64_t seqno;
+	int status;
+	int err;
+};
+
+struct npu_transport;
+
 struct npu_transport_ops {
 	int (*alloc)(void *ctx, uint64_t size, struct npu_buf *out,
 		     char *msg);
 	void (*free)(void *ctx, struct npu_buf *b);
 	/* Runs jobs[0..n) in order, the buffers of bufs[0..n_bufs) visible to
 	 * each, commands in @cmd; returns when all are done (0) or the first
-	 * failed (-EIO, with the job index and device status in err). */
+	 * failed (-EIO for a job that ended badly, else the submission's or
+	 * the wait's -errno), saying which and how in *fail and msg. */
 	int (*run)(void *ctx, const struct npu_buf *cmd, const struct npu_job *jobs,
 		   uint32_t n, const struct npu_buf *const *bufs, uint32_t n_bufs,
-		   char *msg);
+		   char *msg, struct npu_failure *fail);
+	/* A new context on the same device (a fresh file: what a context the
+	 * driver killed needs); this one stays usable until destroyed. NULL
+	 * when the device cannot be reopened. */
+	int (*reopen)(void *ctx, struct npu_transport *out, char *msg);
 	/* Bytes the device read and wrote so far, and those it copied
 	 * through bounce buffers instead of accessing them in place (its
 	 * perf counters). */
