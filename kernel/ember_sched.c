@@ -13,6 +13,7 @@
 
 #include <linux/dma-fence.h>
 #include <linux/module.h>
+#include <linux/sched.h>
 
 #include <drm/drm_managed.h>
 #include <drm/drm_print.h>
@@ -202,5 +203,17 @@ int ember_job_file_init(struct ember_file *efile)
 
 void ember_job_file_fini(struct ember_file *efile)
 {
-	drm_sched_entity_destroy(&efile->entity);
+	/*
+	 * drm_sched_entity_destroy() waits, without a bound, until every job
+	 * queued here has entered the ring, unless the closing task is
+	 * exiting (then at most 1 s, and it drops the rest). A file released
+	 * from a kernel thread (io_uring teardown or a delayed fput after its
+	 * process died) has no process left to wait for, and a shared
+	 * kworker must not sit out the device's queue: drop the jobs that
+	 * have not reached the ring, as for a killed process.
+	 */
+	if (current->flags & PF_KTHREAD)
+		drm_sched_entity_fini(&efile->entity);
+	else
+		drm_sched_entity_destroy(&efile->entity);
 }
