@@ -46,6 +46,8 @@ static int ember_debugfs_status(struct seq_file *m, void *data)
 	seq_printf(m, "ring: head %u tail %u in_flight %u of %u\n", head, tail, tail - head,
 		   EMBER_RING_ENTRIES);
 	seq_printf(m, "jobs_alive: %d\n", atomic_read(&edev->jobs_alive));
+	seq_printf(m, "files_alive: %d\n", atomic_read(&edev->files_alive));
+	seq_printf(m, "bos_alive: %d\n", atomic_read(&edev->bos_alive));
 	seq_printf(m, "as_slots: %u of %u bound\n", slots, edev->num_as);
 	seq_printf(m, "timeouts: %llu\nresets: %llu\nmmu_faults: %llu\n", timeouts, resets,
 		   faults);

@@ -33,6 +33,7 @@ static void ember_file_release(struct kref *ref)
 		dma_fence_put(efile->recs[i].done);
 	kvfree(efile->recs);
 	mutex_destroy(&efile->submit_lock);
+	atomic_dec(&efile->edev->files_alive);
 	drm_dev_put(&efile->edev->drm);
 	kfree(efile);
 }
@@ -104,6 +105,7 @@ static int ember_open(struct drm_device *drm, struct drm_file *file)
 
 	/* BOs and jobs may keep the context past close: keep the device too */
 	drm_dev_get(drm);
+	atomic_inc(&edev->files_alive);
 	file->driver_priv = efile;
 	drm_dev_exit(idx);
 	return 0;

@@ -113,6 +113,8 @@ struct ember_device {
 	u64 mmu_faults_seen;
 	wait_queue_head_t idle_wq;	/* woken when the ring drains */
 	atomic_t jobs_alive;		/* created and not yet freed */
+	atomic_t files_alive;		/* file contexts not yet freed (debugfs) */
+	atomic_t bos_alive;		/* BOs created and not yet freed (debugfs) */
 	/*
 	 * Finished jobs are released from a system workqueue, not from the
 	 * scheduler's: the last job may drop the last device reference, and
@@ -138,6 +140,7 @@ struct ember_mmu {
 	struct mutex lock;		/* page tables and @mm */
 	struct drm_mm mm;
 	struct ember_pt *root;		/* L0 */
+	u64 va_size;			/* of the range at EMBER_VA_START */
 };
 
 struct ember_status_rec {

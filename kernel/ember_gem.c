@@ -13,12 +13,14 @@
 
 static void ember_bo_free(struct drm_gem_object *obj)
 {
+	struct ember_device *edev = to_ember_device(obj->dev);
 	struct ember_bo *bo = to_ember_bo(obj);
 	struct ember_file *owner = bo->owner;
 
 	if (owner)
 		ember_mmu_unmap_bo(owner, bo);
 	drm_gem_shmem_free(&bo->base);
+	atomic_dec(&edev->bos_alive);
 	/* last: the context may hold the last device reference */
 	if (owner)
 		ember_file_put(owner);
@@ -61,6 +63,8 @@ int ember_bo_create(struct drm_file *file, u64 size, u32 *handle, u64 *dev_va,
 	if (IS_ERR(shmem))
 		return PTR_ERR(shmem);
 	bo = container_of(shmem, struct ember_bo, base);
+	/* from here on every path ends in ember_bo_free() */
+	atomic_inc(&to_ember_device(file->minor->dev)->bos_alive);
 
 	ret = ember_mmu_map_bo(efile, bo);
 	if (ret)

@@ -19,6 +19,7 @@
 static int ember_ioctl_get_param(struct drm_device *drm, void *data, struct drm_file *file)
 {
 	struct ember_device *edev = to_ember_device(drm);
+	struct ember_file *efile = file->driver_priv;
 	struct drm_ember_get_param *args = data;
 
 	if (args->pad)
@@ -47,7 +48,7 @@ static int ember_ioctl_get_param(struct drm_device *drm, void *data, struct drm_
 		args->value = EMBER_VA_START;
 		break;
 	case DRM_EMBER_PARAM_VA_SIZE:
-		args->value = EMBER_VA_END - EMBER_VA_START;
+		args->value = efile->mmu.va_size;
 		break;
 	case DRM_EMBER_PARAM_COMPUTE_UNITS:
 		args->value = edev->compute_units;
@@ -64,7 +65,8 @@ static int ember_ioctl_get_param(struct drm_device *drm, void *data, struct drm_
 	return 0;
 }
 
-static void ember_fill_device_info(struct ember_device *edev, struct drm_ember_device_info *info)
+static void ember_fill_device_info(struct ember_device *edev, struct ember_file *efile,
+				   struct drm_ember_device_info *info)
 {
 	info->pci_vendor = edev->pdev->vendor;
 	info->pci_device = edev->pdev->device;
@@ -74,7 +76,7 @@ static void ember_fill_device_info(struct ember_device *edev, struct drm_ember_d
 	info->caps_ops = edev->caps_ops;
 	info->caps_dtypes = edev->caps_dtypes;
 	info->va_start = EMBER_VA_START;
-	info->va_size = EMBER_VA_END - EMBER_VA_START;
+	info->va_size = efile->mmu.va_size;
 	info->compute_units = edev->compute_units;
 	info->queue_depth = EMBER_RING_ENTRIES;
 	info->max_submit_jobs = EMBER_MAX_SUBMIT_JOBS;
@@ -97,7 +99,7 @@ static int ember_ioctl_query(struct drm_device *drm, void *data, struct drm_file
 	case DRM_EMBER_QUERY_DEVICE_INFO:
 		size = sizeof(u.info);
 		if (args->size)
-			ember_fill_device_info(edev, &u.info);
+			ember_fill_device_info(edev, file->driver_priv, &u.info);
 		break;
 	case DRM_EMBER_QUERY_PERF:
 		size = sizeof(u.perf);

@@ -15,6 +15,7 @@
  */
 
 #include <linux/dma-mapping.h>
+#include <linux/moduleparam.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
@@ -25,6 +26,11 @@
 
 /* Unmapped VA left after every BO so an overrun faults instead of landing in a neighbour. */
 #define EMBER_BO_GUARD	EMBER_PAGE_SIZE
+
+/* Filling 511 GiB of VA takes 255 GiB of pinned pages: a smaller range lets tests reach ENOSPC. */
+static unsigned int ember_va_size_mb;
+module_param_named(va_size_mb, ember_va_size_mb, uint, 0644);
+MODULE_PARM_DESC(va_size_mb, "Per-file device VA range in MiB for files opened later (default 0: all 511 GiB)");
 
 static struct ember_pt *ember_pt_alloc(struct ember_device *edev, bool leaf)
 {
@@ -66,13 +72,18 @@ static void ember_pt_free(struct ember_device *edev, struct ember_pt *pt)
 
 int ember_mmu_init(struct ember_device *edev, struct ember_mmu *mmu)
 {
+	u64 want = (u64)READ_ONCE(ember_va_size_mb) << 20;
+
+	mmu->va_size = EMBER_VA_END - EMBER_VA_START;
+	if (want && want < mmu->va_size)
+		mmu->va_size = want;
 	mutex_init(&mmu->lock);
 	mmu->root = ember_pt_alloc(edev, false);
 	if (!mmu->root) {
 		mutex_destroy(&mmu->lock);
 		return -ENOMEM;
 	}
-	drm_mm_init(&mmu->mm, EMBER_VA_START, EMBER_VA_END - EMBER_VA_START);
+	drm_mm_init(&mmu->mm, EMBER_VA_START, mmu->va_size);
 	return 0;
 }
 
