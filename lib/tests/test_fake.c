@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,9 +89,23 @@ static int fake_query(struct drm_ember_query *q)
 	return 0;
 }
 
+static pthread_mutex_t fk_lock = PTHREAD_MUTEX_INITIALIZER;
+static int fake_ioctl(unsigned long req, void *arg);
+
+/* One ioctl at a time, as the fake's state is plain globals. */
 int drmIoctl(int fd, unsigned long req, void *arg)
 {
+	int ret;
+
 	(void)fd;
+	pthread_mutex_lock(&fk_lock);
+	ret = fake_ioctl(req, arg);
+	pthread_mutex_unlock(&fk_lock);
+	return ret;
+}
+
+static int fake_ioctl(unsigned long req, void *arg)
+{
 	if (req == DRM_IOCTL_EMBER_QUERY)
 		return fake_query(arg);
 	if (req == DRM_IOCTL_EMBER_BO_CREATE) {
@@ -886,6 +901,96 @@ static void test_x16(struct ember_device *dev)
 	rm(&m);
 }
 
+/*
+ * Threads sharing one device, as ember.h allows: buffers created, mapped,
+ * written and freed, commands built in each thread's own command buffer,
+ * submitted and waited for, errors provoked and read with
+ * ember_errmsg_copy(). Under TSan (meson test -C build-tsan) any race in
+ * libember fails the test; here the counts and contents are checked.
+ */
+#define T_THREADS 4
+#define T_ROUNDS 50
+
+struct t_arg {
+	struct ember_device *dev;
+	int id, bad;
+	uint64_t seqnos[T_ROUNDS];
+};
+
+static void *t_main(void *p)
+{
+	struct t_arg *a = p;
+	struct ember_cmdbuf *cb;
+	char msg[EMBER_ERRMSG_SIZE];
+
+	if (ember_cmdbuf_create(a->dev, 4096, &cb)) {
+		a->bad++;
+		return NULL;
+	}
+	for (int r = 0; r < T_ROUNDS; r++) {
+		struct ember_bo *bo;
+		struct ember_job job;
+		uint32_t *m;
+
+		if (ember_bo_create(a->dev, 4096 * (1 + r % 3), &bo) || ember_bo_map(bo, (void **)&m)) {
+			a->bad++;
+			continue;
+		}
+		for (int i = 0; i < 1024; i++)
+			m[i] = (uint32_t)(a->id << 24 | r << 12 | i);
+		ember_cmdbuf_begin(cb);
+		if (ember_cmdbuf_nop(cb) || ember_cmdbuf_end(cb, &job) ||
+		    ember_job_add_bo(&job, ember_bo_handle(bo), DRM_EMBER_BO_WRITE) ||
+		    ember_submit(a->dev, &job, 1, &a->seqnos[r]) ||
+		    ember_wait(a->dev, a->seqnos[r], 1000000000) != EMBER_JOB_OK)
+			a->bad++;
+		if (ember_wait(a->dev, ~0ull >> 1, 1000) != -EINVAL)
+			a->bad++;
+		ember_errmsg_copy(a->dev, msg, sizeof(msg));
+		if (!strstr(msg, "never issued"))
+			a->bad++;
+		for (int i = 0; i < 1024; i++)
+			a->bad += m[i] != (uint32_t)(a->id << 24 | r << 12 | i);
+		ember_bo_free(bo);
+	}
+	ember_cmdbuf_free(cb);
+	return NULL;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+static void test_threads(struct ember_device *dev)
+{
+	static struct t_arg args[T_THREADS];
+	static uint64_t all[T_THREADS * T_ROUNDS];
+	pthread_t th[T_THREADS];
+	uint32_t closes = fk.closes, handles = fk.next_handle;
+	int bad = 0;
+
+	for (int t = 0; t < T_THREADS; t++) {
+		args[t] = (struct t_arg){ .dev = dev, .id = t };
+		CHECK(pthread_create(&th[t], NULL, t_main, &args[t]) == 0, "thread %d", t);
+	}
+	for (int t = 0; t < T_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		bad += args[t].bad;
+		memcpy(all + t * T_ROUNDS, args[t].seqnos, sizeof(args[t].seqnos));
+	}
+	CHECK(bad == 0, "%d wrong results in %d threads", bad, T_THREADS);
+	/* a BO per command buffer and per round, each freed once */
+	CHECK(fk.next_handle - handles == T_THREADS + T_THREADS * T_ROUNDS &&
+	      fk.closes - closes == fk.next_handle - handles,
+	      "%u handles, %u closes", fk.next_handle - handles, fk.closes - closes);
+	qsort(all, T_THREADS * T_ROUNDS, sizeof(all[0]), cmp_u64);
+	for (int i = 1; i < T_THREADS * T_ROUNDS; i++)
+		CHECK(all[i] != all[i - 1], "seqno %llu given twice", (unsigned long long)all[i]);
+}
+
 int main(void)
 {
 	struct ember_device *dev;
@@ -911,6 +1016,7 @@ int main(void)
 	test_attention(dev);
 	test_submit(dev);
 	test_queue(dev);
+	test_threads(dev);
 	test_layer_ops_old_device(dev);
 	ember_device_close(dev);
 	/* an ABI 1.1 device without SWIGLU */

@@ -51,3 +51,4 @@ ember_qemu() {
 ember_abs() { case "$1" in /*) echo "$1" ;; *) echo "$EMBER_ROOT/$1" ;; esac; }
 ember_build_dir() { ember_abs "${EMBER_BUILD:-build}"; }
 ember_build_guest_dir() { ember_abs "${EMBER_BUILD_GUEST:-build-guest}"; }
+ember_build_tsan_dir() { ember_abs "${EMBER_BUILD_TSAN:-build-tsan}"; }
