@@ -13,6 +13,7 @@
 
 #include <linux/dma-fence.h>
 #include <linux/module.h>
+#include <linux/rbtree.h>
 #include <linux/sched.h>
 
 #include <drm/drm_managed.h>
@@ -201,19 +202,46 @@ int ember_job_file_init(struct ember_file *efile)
 				     efile->edev->sched_list, 1, NULL);
 }
 
+/*
+ * 6.12's drm_sched_entity_pop_job() puts the entity back into its run
+ * queue's FIFO tree when the job it pops has another behind it, without
+ * looking at entity->stopped. A pop that races with drm_sched_entity_kill()
+ * (a file closed or its process killed with jobs queued) leaves the killed
+ * entity in the tree, and the scheduler reads it after the file is freed
+ * (KASAN: use-after-free in drm_sched_entity_is_ready). The kill waited for
+ * that pop to finish and emptied the queue, so nothing puts the entity back
+ * after this.
+ */
+static void ember_entity_unlink(struct drm_sched_entity *entity, struct drm_sched_rq *rq)
+{
+	if (!rq)
+		return;
+	spin_lock(&entity->lock);
+	spin_lock(&rq->lock);
+	if (!RB_EMPTY_NODE(&entity->rb_tree_node)) {
+		rb_erase_cached(&entity->rb_tree_node, &rq->rb_tree_root);
+		RB_CLEAR_NODE(&entity->rb_tree_node);
+	}
+	spin_unlock(&rq->lock);
+	spin_unlock(&entity->lock);
+}
+
 void ember_job_file_fini(struct ember_file *efile)
 {
+	struct drm_sched_entity *entity = &efile->entity;
+	struct drm_sched_rq *rq = entity->rq;
+
 	/*
-	 * drm_sched_entity_destroy() waits, without a bound, until every job
-	 * queued here has entered the ring, unless the closing task is
-	 * exiting (then at most 1 s, and it drops the rest). A file released
-	 * from a kernel thread (io_uring teardown or a delayed fput after its
-	 * process died) has no process left to wait for, and a shared
-	 * kworker must not sit out the device's queue: drop the jobs that
-	 * have not reached the ring, as for a killed process.
+	 * The flush waits, without a bound, until every job queued here has
+	 * entered the ring, unless the closing task is exiting (then at most
+	 * 1 s, and the fini drops the rest). A file released from a kernel
+	 * thread (io_uring teardown or a delayed fput after its process died)
+	 * has no process left to wait for, and a shared kworker must not sit
+	 * out the device's queue: drop the jobs that have not reached the
+	 * ring, as for a killed process.
 	 */
-	if (current->flags & PF_KTHREAD)
-		drm_sched_entity_fini(&efile->entity);
-	else
-		drm_sched_entity_destroy(&efile->entity);
+	if (!(current->flags & PF_KTHREAD))
+		drm_sched_entity_flush(entity, MAX_WAIT_SCHED_ENTITY_Q_EMPTY);
+	drm_sched_entity_fini(entity);
+	ember_entity_unlink(entity, rq);
 }
