@@ -14,6 +14,8 @@
  *  EFAULT  a user pointer cannot be read or written;
  *  ENOMEM  the kernel ran out of memory;
  *  ENODEV  the device was unplugged or its firmware is not running.
+ * open() of the node also fails with ENODEV once the device is down (a
+ * reset after a hang did not bring its firmware back): reload the driver.
  */
 #ifndef _UAPI_DRM_EMBER_ACCEL_H_
 #define _UAPI_DRM_EMBER_ACCEL_H_
@@ -226,8 +228,12 @@ struct drm_ember_wait {
  * rules and errnos as SUBMIT). The CQE is posted when the job's fence
  * signals: cqe->res = enum ember_job_status (>= 0), cqe->big_cqe[0] = the
  * job's seqno; or cqe->res = -errno if it could not be queued, or
- * -ECANCELED if the ring was torn down first (a job already queued still
- * runs; one still waiting for its turn is dropped).
+ * -ECANCELED if the ring was torn down, or the submitting task exec()ed or
+ * exited, before the job ended (after an exit the CQE comes when the job
+ * ends). A job already queued still runs, unless its file is released
+ * with the ring after its process is gone: the jobs not yet in the
+ * hardware ring are then dropped. One still waiting for its turn is
+ * dropped.
  * Many SQEs in one io_uring_enter() become many jobs in flight.
  *
  * Order: the driver reads the SQE (payload and BO list) once, at the SQE's
