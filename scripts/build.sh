@@ -3,12 +3,18 @@
 #   host    build/        userspace and host tests (ASan + UBSan)
 #   guest   build-guest/  static, sanitizer-free binaries and the firmware
 #                         image for the QEMU guest
+#   tsan    build-tsan/   userspace and host tests with ThreadSanitizer (the
+#                         'threads' suite runs there)
 #   module  kernel/ember.ko (Kbuild against the Debian 6.12 headers)
 #   qemu    the QEMU 10.0 binary with the ember-npu device (scripts/build-qemu.sh)
+#   debug-kernel  the KASAN/lockdep/kmemleak/UBSAN/fault-injection guest
+#           kernel (cached) and ember.ko against it in build/debug-kernel/
+#           (scripts/build-debug-kernel.sh; not part of the default)
 #
-#   scripts/build.sh [host|guest|module|qemu]...      (default: all four)
+#   scripts/build.sh [host|guest|module|qemu|debug-kernel|tsan]...  (default: the first four)
 #
-# EMBER_BUILD / EMBER_BUILD_GUEST override the two build directories.
+# EMBER_BUILD / EMBER_BUILD_GUEST / EMBER_BUILD_TSAN override the build
+# directories.
 # A missing piece is an error; EMBER_PARTIAL=1 turns it into a warning (for
 # use while the tree is being filled in).
 set -euo pipefail
@@ -16,6 +22,7 @@ set -euo pipefail
 
 build=$(ember_build_dir)
 build_guest=$(ember_build_guest_dir)
+build_tsan=$(ember_build_tsan_dir)
 partial=${EMBER_PARTIAL:-0}
 missing() {
 	if [ "$partial" = 1 ]; then note "warning (EMBER_PARTIAL=1): $*"; return 0; fi
@@ -64,6 +71,10 @@ do_host() {
 	meson_dir "$build" -Db_sanitize=address,undefined
 }
 
+do_tsan() {
+	meson_dir "$build_tsan" -Db_sanitize=thread
+}
+
 do_guest() {
 	meson_dir "$build_guest" -Dguest=true -Db_sanitize=none \
 		-Ddefault_library=static -Dprefer_static=true
@@ -81,6 +92,10 @@ do_module() {
 	[ -f "$EMBER_ROOT/kernel/ember.ko" ] || die "make -C kernel did not produce kernel/ember.ko"
 }
 
+do_debug_kernel() {
+	bash "$EMBER_ROOT/scripts/build-debug-kernel.sh" >/dev/null
+}
+
 do_qemu() {
 	local q
 	q=$(ember_qemu)
@@ -91,12 +106,12 @@ steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(host guest module qemu)
 for s in "${steps[@]}"; do
 	case "$s" in
-	host|guest|module|qemu)
+	host|guest|module|qemu|debug-kernel|tsan)
 		t0=$SECONDS
 		note "== $s"
-		"do_$s"
+		"do_${s//-/_}"
 		note "== $s done ($((SECONDS - t0)) s)"
 		;;
-	*) die "unknown step '$s' (host, guest, module, qemu)" ;;
+	*) die "unknown step '$s' (host, guest, module, qemu, debug-kernel, tsan)" ;;
 	esac
 done

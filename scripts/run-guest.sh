@@ -5,11 +5,15 @@
 #   scripts/run-guest.sh [--module PATH|none] [--firmware PATH|none]
 #       [--add SRC:DST]... [--share DIR] [--mem SIZE] [--qemu-arg ARG]...
 #       [--append KARG]... [--timeout SECS] [--no-load] [--log FILE]
-#       -- 'command run in the guest'
+#       [--debug-kernel] -- 'command run in the guest'
 #
 # --share DIR exports the host directory DIR read-only over virtio-9p; the
 #   guest mounts it at /share (9p2000.L, cache=loose: files can be mmap()ed).
 #   Nothing is copied: use it for models and other large inputs.
+# --debug-kernel boots the KASAN/lockdep/kmemleak/UBSAN/fault-injection
+#   kernel scripts/build-debug-kernel.sh builds (cached; built first if
+#   missing), with drm, its helpers and 9p built in, and by default the
+#   ember.ko built against it ($EMBER_BUILD/debug-kernel/ember.ko).
 # --mem SIZE is the guest RAM, as QEMU's -m takes it: a number with an M or
 #   G suffix (a bare number is MiB). Default 3G. The RAM is a shared memfd
 #   (memory-backend-memfd,share=on), which lets the NPU map scattered guest
@@ -43,6 +47,7 @@ load=1
 log=
 share=
 mem=3G
+debug_kernel=0
 while [ $# -gt 0 ]; do
 	case "$1" in --module|--firmware|--add|--share|--mem|--qemu-arg|--append|--timeout|--log)
 		[ $# -ge 2 ] || die "$1 needs a value" ;;
@@ -58,6 +63,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout_s=$2; shift 2 ;;
 	--no-load) load=0; shift ;;
 	--log) log=$2; shift 2 ;;
+	--debug-kernel) debug_kernel=1; shift ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
 	*) echo "run-guest: unknown option '$1'" >&2; usage ;;
@@ -93,11 +99,25 @@ check_input() { # name path given
 	note "warning: no $1 at $2; the guest will not have it"
 	return 1
 }
+if [ $debug_kernel = 1 ] && [ $module_given = 0 ]; then
+	module=$(ember_build_dir)/debug-kernel/ember.ko
+	[ $load = 0 ] || [ -f "$module" ] ||
+		die "no $module: build ember.ko for the debug kernel (scripts/build.sh debug-kernel)"
+fi
 have_module=0; check_input module "$module" $module_given && have_module=1
 have_fw=0; check_input firmware "$firmware" $firmware_given && have_fw=1
 
-kver=$(ember_kver)
-vmlinuz=/boot/vmlinuz-$kver
+if [ $debug_kernel = 1 ]; then
+	dk=$(bash "$EMBER_ROOT/scripts/build-debug-kernel.sh" --kernel-only | tail -n1) ||
+		die "scripts/build-debug-kernel.sh failed (see above)"
+	kver=$(cat "$dk/release")
+	vmlinuz=$dk/bzImage
+	# reports can come long before the end, when the log is read
+	kargs+=(log_buf_len=8M)
+else
+	kver=$(ember_kver)
+	vmlinuz=/boot/vmlinuz-$kver
+fi
 [ -r "$vmlinuz" ] || die "$vmlinuz not readable"
 busybox=$(command -v busybox || true)
 [ -n "$busybox" ] || die "busybox not found; install busybox-static (scripts/install-deps.sh)"
@@ -115,6 +135,8 @@ deps_order=()
 declare -A seen=()
 visit() { # module name
 	local m=${1//-/_} d
+	# the debug kernel has all of them built in
+	[ $debug_kernel = 0 ] || return 0
 	[ -n "${seen[$m]:-}" ] && return 0
 	seen[$m]=1
 	local path

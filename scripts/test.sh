@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Ember test from any state, including a fresh Debian 12 machine
 # (as root): installs dependencies, builds (cached), then
-#   1. host tests       meson test -C build (ASan + UBSan), all suites
+#   1. host tests       meson test -C build (ASan + UBSan), all suites; the
+#                       'threads' suite again in build-tsan (ThreadSanitizer)
 #   2. kernel checks    checkpatch --strict, a W=1 build, a C=1 (sparse) build,
 #                       each failing on any warning
 #   3. guest tests      one QEMU boot running every kselftest binary from
@@ -10,20 +11,31 @@
 #                       the clone, a generated SmolLM2-135M) and the host CPU's
 #                       outputs for them (scripts/lib/npu-cases.sh) exported
 #                       read-only at /share (run-guest.sh --share)
-#   4. variant devices  boots with SWIGLU switched off (caps-ops-mask) and
-#                       with a hanging job (inject-hang-job: timeout + recovery)
+#   4. variant devices  boots with SWIGLU switched off (caps-ops-mask), with
+#                       injected failures (inject-*-job: the driver's recovery,
+#                       a generation that survives them, a device that dies),
+#                       then one running the host build's guest tests (ASan +
+#                       UBSan) with their libraries staged
 #   5. device model     qemu/tests/ember_qtest.py: registers, MMU, ring, resets
+#   6. debug kernel     section 3's run-all.sh once more on a KASAN, lockdep,
+#                       kmemleak, UBSAN and fault-injection kernel
+#                       (scripts/build-debug-kernel.sh), then the fuzzer with
+#                       ember's allocations failing, kmemleak scans and a
+#                       check of the whole kernel log (scripts/lib/
+#                       debug-guest-checks.sh)
 # It prints per-suite summaries and, as the very last line,
 # "N passed, N failed". Exit status: 0 only if nothing failed and the guest
 # tests ran.
 #
-# `scripts/test.sh host|kernel|guest...` runs only those parts (for
-# development; the README command runs all three).
+# `scripts/test.sh host|kernel|guest|debug...` runs only those parts (for
+# development; the README command runs all four; debug implies guest).
 #
 # Environment: EMBER_BUILD, EMBER_BUILD_GUEST (build dirs), EMBER_SKIP_DEPS=1
 # (do not call install-deps.sh), EMBER_GUEST_TIMEOUT (s, whole guest run),
 # EMBER_GUEST_TEST_TIMEOUT (s, one guest test), EMBER_TEST_TIMEOUT_MULT
-# (meson --timeout-multiplier).
+# (meson --timeout-multiplier); for the debug kernel EMBER_DEBUG_GUEST_TIMEOUT
+# (s, whole run, 5400), EMBER_DEBUG_TEST_TIMEOUT (s, one test, 2700),
+# EMBER_DEBUG_FI_CALLS (fuzzer calls under fault injection, 20000).
 set -uo pipefail
 . "$(dirname "$0")/lib/common.sh"
 cd "$EMBER_ROOT"
@@ -35,10 +47,11 @@ logs=$build/test-logs
 t_start=$SECONDS
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(host kernel guest)
+[ ${#parts[@]} -gt 0 ] || parts=(host kernel guest debug)
 for p in "${parts[@]}"; do
-	case "$p" in host|kernel|guest) ;; *) fatal "unknown part '$p' (host, kernel, guest)" ;; esac
+	case "$p" in host|kernel|guest|debug) ;; *) fatal "unknown part '$p' (host, kernel, guest, debug)" ;; esac
 done
+[[ " ${parts[*]} " != *" debug "* ]] || parts+=(guest)   # it reruns guest's run-all.sh
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 # ---- result bookkeeping -------------------------------------------------------
@@ -66,8 +79,9 @@ fi
 
 built=()
 steps=()
-want host && steps+=(host)
-want guest && steps=(host module qemu guest)
+want host && steps+=(host tsan)
+want guest && steps=(host tsan module qemu guest)
+want debug && steps+=(debug-kernel)
 for step in "${steps[@]}"; do
 	section "build: $step"
 	# Builds are prerequisites, not tests: only a failure is counted.
@@ -93,6 +107,23 @@ elif section "host tests (meson test -C $build, ASan + UBSan)"; is_built host; t
 		"$build/meson-logs/testlog.json" firmware kernels runtime lib)
 else
 	record host 0 1 0 "host build failed: no host tests ran"
+fi
+# The tests whose code runs on several threads (suite 'threads': the CPU
+# backend's team, the kernels' pool, the firmware on the fake device's
+# threads, libember shared by threads) once more under ThreadSanitizer.
+if ! want host; then
+	:
+elif section "host tests on threads (meson test -C $(ember_build_tsan_dir) --suite threads, TSan)"
+	is_built tsan; then
+	tsan_dir=$(ember_build_tsan_dir)
+	rm -f "$tsan_dir/meson-logs/testlog.json"
+	TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
+		meson test -C "$tsan_dir" --print-errorlogs --suite threads \
+		--timeout-multiplier "${EMBER_TEST_TIMEOUT_MULT:-3}"
+	record_lines < <(python3 scripts/lib/summarize.py meson \
+		"$tsan_dir/meson-logs/testlog.json" | sed 's/^/tsan:/')
+else
+	record tsan 0 1 0 "scripts/build.sh tsan failed: the ThreadSanitizer tests did not run"
 fi
 
 # ---- 2. kernel checks -----------------------------------------------------------------
@@ -250,6 +281,24 @@ if want guest && [ $guest_ok = 1 ]; then
 	# dies: the text and token ids equal an undisturbed run's.
 	guest_variant guest-recover "ember-npu.inject-fault-job=5 ember-npu.inject-bad-completion-job=12 ember-npu.inject-fw-crash-job=20 ember-npu.inject-slow-job=28 ember-npu.inject-hang-job=37 ember-npu.inject-dead-job=80" \
 		ember-recover-test.sh EMBER_EXPECT_RECOVER=1
+	# Job 3 hangs and the reset fails: SUBMIT, io_uring and open get ENODEV.
+	guest_variant guest-dead ember-npu.inject-dead-job=3 ember-errno-test \
+		EMBER_EXPECT_DEAD=1
+
+	# libember and the guest tests with ASan + UBSan (the host build's,
+	# dynamically linked, with their libraries staged: static binaries
+	# cannot take sanitizers).
+	section "guest tests built with ASan + UBSan"
+	astage=$build/guest-asan-stage
+	if ! bash scripts/lib/guest-asan-stage.sh "$build" "$astage" "${EMBER_ASAN_FUZZ_CALLS:-20000}"; then
+		record guest-asan 0 1 0 "scripts/lib/guest-asan-stage.sh failed"
+	else
+		bash scripts/run-guest.sh --timeout "${EMBER_GUEST_TIMEOUT:-2700}" \
+			--log "$logs/guest-asan-console.log" "${share_args[@]}" \
+			--add "$astage:/opt/ember/asan" -- 'sh /opt/ember/asan/run-all.sh'
+		echo "guest exit status: $?"
+		record_lines < <(python3 scripts/lib/summarize.py guest "$logs/guest-asan-console.log" guest-asan)
+	fi
 fi
 
 # ---- 5. device model tests (qtest: the test plays the driver, no guest kernel) --------------
@@ -264,6 +313,53 @@ if want guest && is_built qemu; then
 		record device:qtest "$qp" "$qf" 0 "log: $logs/qtest.log"
 	else
 		record device:qtest 0 1 0 "no summary line (exit $qrc; log: $logs/qtest.log)"
+	fi
+fi
+
+# ---- 6. the debug kernel ---------------------------------------------------------------------
+# Section 3's run-all.sh on the debug kernel, then debug-guest-checks.sh:
+# the fuzzer with allocations from ember.ko failing, kmemleak, and no
+# KASAN/UBSAN/lockdep/might_sleep/WARN/BUG report in the whole kernel log.
+if want debug && [ $guest_ok = 1 ]; then
+	section "guest tests on the debug kernel (KASAN, lockdep, kmemleak, UBSAN, fault injection)"
+	dmod=$build/debug-kernel/ember.ko
+	if ! is_built debug-kernel || [ ! -f "$dmod" ]; then
+		record guest-debug 0 1 0 "scripts/build.sh debug-kernel failed: the debug lane did not run"
+	elif [ ! -f "$stage/run-all.sh" ] || [ ! -f "$stage/ember-ioctl-fuzz" ] ||
+		! grep -qE '^timeout [0-9]+ ' "$stage/run-all.sh"; then
+		record guest-debug 0 1 0 "no run-all.sh (with 'timeout N' lines) or ember-ioctl-fuzz in $stage: the debug lane did not run"
+	else
+		dstage=$stage.debug
+		mkdir -p "$dstage"
+		cp scripts/lib/debug-guest-checks.sh "$dstage/"
+		# run-all.sh with a longer per-test timeout: the checkers make the
+		# guest kernel several times slower (ember-ioctl-fuzz: 2.5 -> 8 min).
+		# EMBER_KASAN=1 tells the tests that bound meminfo growth (KASAN's
+		# quarantine keeps freed objects) to leave leaks to kmemleak.
+		sed -E "s/^timeout [0-9]+ /timeout ${EMBER_DEBUG_TEST_TIMEOUT:-2700} /" \
+			"$stage/run-all.sh" > "$dstage/run-all.sh"
+		# ember.ko's executable sections, for the fault-injection address range
+		readelf -SW "$dmod" | sed -n 's/^ *\[ *[0-9]*\] //p' |
+			awk '$7 ~ /X/ && $1 !~ /^\.init/ { print $1, "0x" $5 }' > "$dstage/ember.sections"
+		rm -f "$logs/guest-debug-console.log"   # never count a stale run
+		t_dbg=$SECONDS
+		bash scripts/run-guest.sh --debug-kernel --timeout "${EMBER_DEBUG_GUEST_TIMEOUT:-5400}" \
+			--log "$logs/guest-debug-console.log" "${share_args[@]}" \
+			--add "$stage:/opt/ember/tests" --add "$dstage:/opt/ember/debug" -- \
+			"sh /opt/ember/debug/debug-guest-checks.sh start; EMBER_KASAN=1 sh /opt/ember/debug/run-all.sh; sh /opt/ember/debug/debug-guest-checks.sh /opt/ember/debug/ember.sections /opt/ember/tests/ember-ioctl-fuzz ${EMBER_DEBUG_FI_CALLS:-20000}"
+		grc=$?
+		echo "debug guest exit status: $grc ($((SECONDS - t_dbg)) s)"
+		rm -rf "$dstage"
+		if [ -f "$logs/guest-debug-console.log" ]; then
+			record_lines < <(python3 scripts/lib/summarize.py guest "$logs/guest-debug-console.log" guest-debug)
+		else
+			record guest-debug 0 1 0 "run-guest.sh --debug-kernel failed before booting (exit $grc)"
+		fi
+		case $grc in
+		124|125) record guest-debug 0 1 0 "the debug guest timed out or crashed (exit $grc; log: $logs/guest-debug-console.log)" ;;
+		126) record guest-debug 0 1 0 "loading ember.ko into the debug kernel failed" ;;
+		123) record guest-debug 0 1 0 "mounting --share at /share in the debug guest failed" ;;
+		esac
 	fi
 fi
 

@@ -755,9 +755,14 @@ TEST_F_TIMEOUT(stress, kill9_close_counted, 900)
 	 * close exceeds the MemAvailable bound. Leaked objects of any size
 	 * show in the debugfs counters above.
 	 */
-	EXPECT_GE(2048, slab1 - slab0);
-	EXPECT_GE(1024, shmem1 - shmem0);
-	EXPECT_GE(2048, avail0 - avail1);
+	if (getenv("EMBER_KASAN")) {
+		/* KASAN's quarantine holds freed objects: kmemleak checks there */
+		TH_LOG("EMBER_KASAN: the meminfo bounds are not checked");
+	} else {
+		EXPECT_GE(2048, slab1 - slab0);
+		EXPECT_GE(1024, shmem1 - shmem0);
+		EXPECT_GE(2048, avail0 - avail1);
+	}
 
 	/* the device still computes right */
 	ASSERT_EQ(0, tg_open(&dev, why, sizeof(why))) TH_LOG("%s", why);
