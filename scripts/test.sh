@@ -186,6 +186,9 @@ for f in tests/guest/*.sh; do
 	cp "$f" "$stage/"
 	scripts_+=("${f##*/}")
 done
+# what the scripts source (not tests themselves)
+mkdir -p "$stage/lib"
+cp tests/guest/lib/*.sh "$stage/lib/"
 if ! want guest; then
 	:
 elif [ ${#tests[@]} = 0 ]; then

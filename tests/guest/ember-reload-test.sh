@@ -11,37 +11,8 @@
 rounds=${1:-5}
 dir=$(dirname "$0")
 ko=${EMBER_KO:-/lib/ember/ember.ko}
-n=0
-fails=0
-
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; }
-check() { # description command...
-	d=$1; shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-mem() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
-module_loaded() { grep -q '^ember ' /proc/modules; }
-node_present() { ls /dev/accel/accel* >/dev/null 2>&1; }
-load() {
-	if command -v ember-modules >/dev/null 2>&1; then
-		ember-modules load
-	else
-		insmod "$ko"
-	fi
-}
-# wait up to 10 s for the accel node after insmod (probe is asynchronous)
-wait_node() {
-	i=0
-	while [ $i -lt 100 ]; do
-		node_present && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-good_job() { "$dir/ember-probe-test" -t perf_counts_jobs >/tmp/reload-job.log 2>&1 ||
-	{ cat /tmp/reload-job.log; return 1; }; }
+. "$dir/lib/tap.sh"
+. "$dir/lib/module.sh"
 
 echo "TAP version 13"
 echo "1..$((6 + 3 * rounds))"

@@ -18,15 +18,7 @@ prompt="Once upon a time"
 # (the prompt, then 16 greedy tokens). It is the start of the reference's
 # greedy_output for this prompt, after its "<s> ".
 expected="Once upon a time, there was a little girl named Lily. She loved to play"
-n=0
-fails=0
-
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; }
-check() { # description command...
-	d=$1; shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
+. "$(dirname "$0")/lib/tap.sh"
 # the mount options of /share, as /proc/mounts lists them
 share_opts() { awk -v m="$share" '$2 == m { print $3 " " $4 }' /proc/mounts; }
 # expect_erofs DESCRIPTION COMMAND: the command must fail saying EROFS

@@ -15,41 +15,13 @@
 dir=$(dirname "$0")
 ko=${EMBER_KO:-/lib/ember/ember.ko}
 pidfile=/tmp/ember-hold.pid
-n=0
-fails=0
-
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; }
-check() { # description command...
-	d=$1; shift
-	if "$@"; then ok "$d"; else not_ok "$d"; fi
-}
-mem() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+. "$dir/lib/tap.sh"
+. "$dir/lib/module.sh"
 # MemAvailable plus the free pages parked on per-CPU lists (/proc/zoneinfo
 # "count:"), which MemFree leaves out and whose size churn changes by MiBs
 avail() { awk '$1 == "count:" { s += $2 } END { print s * 4 }' /proc/zoneinfo |
 	{ read -r pcp; echo $(($(mem MemAvailable) + pcp)); }; }
-module_loaded() { grep -q '^ember ' /proc/modules; }
-node_present() { ls /dev/accel/accel* >/dev/null 2>&1; }
 kwarn() { dmesg | grep -cE 'WARNING: CPU:|BUG: |Oops:|general protection fault|kernel BUG at|UBSAN:|KASAN:|blocked for more than|still alive at removal'; }
-load() {
-	if command -v ember-modules >/dev/null 2>&1; then
-		ember-modules load
-	else
-		insmod "$ko"
-	fi
-}
-wait_node() {
-	i=0
-	while [ $i -lt 100 ]; do
-		node_present && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	return 1
-}
-good_job() { "$dir/ember-probe-test" -t perf_counts_jobs >/tmp/unload-job.log 2>&1 ||
-	{ sed 's/^/# /' /tmp/unload-job.log; return 1; }; }
 now_ds() { awk '{ printf "%d", $1 * 10 }' /proc/uptime; }   # tenths of a second
 
 echo "TAP version 13"

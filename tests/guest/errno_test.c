@@ -87,12 +87,6 @@ FIXTURE_TEARDOWN(situ)
 	ember_device_close(self->dev);
 }
 
-#define DEVICE_STILL_WORKS(dev) do { \
-	char _why[256] = ""; \
-	ASSERT_EQ(0, tg_good_job(dev, _why, sizeof(_why))) \
-		TH_LOG("after the error: %s", _why); \
-} while (0)
-
 static struct drm_ember_job uapi_job(const struct ember_job *j)
 {
 	return (struct drm_ember_job){

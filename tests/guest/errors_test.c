@@ -46,13 +46,6 @@ FIXTURE_TEARDOWN(errs)
 	ember_device_close(self->dev);
 }
 
-/* The device still runs a real job right (ends every test). */
-#define DEVICE_STILL_WORKS(dev) do { \
-	char _why[256] = ""; \
-	ASSERT_EQ(0, tg_good_job(dev, _why, sizeof(_why))) \
-		TH_LOG("after the error: %s", _why); \
-} while (0)
-
 /* An ioctl: 0, or the errno when it fails (returns -1). */
 static int ioctl_errno(int fd, unsigned long request, void *arg)
 {

@@ -81,6 +81,13 @@ void tg_attn_fini(struct tg_attn *p);
  * ioctl, wait, and check the result. 0 on success, else -errno / >0 status
  * with a message. Proves the device still works after an error. */
 int tg_good_job(struct ember_device *dev, char *why, size_t len);
+/* In a kselftest: the device still runs a real job right (ends each test
+ * that provoked an error). */
+#define DEVICE_STILL_WORKS(dev) do { \
+	char _why[256] = ""; \
+	ASSERT_EQ(0, tg_good_job(dev, _why, sizeof(_why))) \
+		TH_LOG("after the error: %s", _why); \
+} while (0)
 
 /* CLOCK_MONOTONIC in seconds. */
 double tg_now(void);
