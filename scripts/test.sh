@@ -94,6 +94,13 @@ done
 is_built() { [[ " ${built[*]} " == *" $1 "* ]]; }
 mkdir -p "$logs"
 
+# ran_all SUITE LOG: a guest runner that stopped before its last test (say,
+# OOM-killed) fails, whatever the tests that did run reported.
+ran_all() {
+	grep -q '^@@EMBER-RUN-ALL-DONE' "$2" ||
+		record "$1:runner" 0 1 0 "the guest's run-all.sh stopped before its last test (killed? see $2)"
+}
+
 # ---- 1. host tests ------------------------------------------------------------------
 if ! want host; then
 	:
@@ -208,6 +215,8 @@ else
 			echo "timeout ${EMBER_GUEST_TEST_TIMEOUT:-900} $run; rc=\$?"
 			echo "echo; echo \"@@EMBER-TEST-END $t rc=\$rc kernel_warnings=\$(kw)\""
 		done
+		# the runner itself got to the end (not OOM-killed half-way)
+		echo "echo @@EMBER-RUN-ALL-DONE"
 	} > "$stage/run-all.sh"
 	echo "guest tests: ${tests[*]} ${scripts_[*]}"
 	# The models reach the guest over virtio-9p, read-only, never copied
@@ -230,6 +239,7 @@ else
 	if [ -f "$logs/guest-console.log" ]; then
 		guest_ok=1
 		record_lines < <(python3 scripts/lib/summarize.py guest "$logs/guest-console.log")
+		ran_all guest "$logs/guest-console.log"
 	else
 		record guest 0 1 0 "run-guest.sh failed before booting (exit $grc)"
 	fi
@@ -301,6 +311,7 @@ if want guest && [ $guest_ok = 1 ]; then
 			--add "$astage:/opt/ember/asan" -- 'sh /opt/ember/asan/run-all.sh'
 		echo "guest exit status: $?"
 		record_lines < <(python3 scripts/lib/summarize.py guest "$logs/guest-asan-console.log" guest-asan)
+		ran_all guest-asan "$logs/guest-asan-console.log"
 	fi
 fi
 
@@ -355,6 +366,7 @@ if want debug && [ $guest_ok = 1 ]; then
 		rm -rf "$dstage"
 		if [ -f "$logs/guest-debug-console.log" ]; then
 			record_lines < <(python3 scripts/lib/summarize.py guest "$logs/guest-debug-console.log" guest-debug)
+			ran_all guest-debug "$logs/guest-debug-console.log"
 		else
 			record guest-debug 0 1 0 "run-guest.sh --debug-kernel failed before booting (exit $grc)"
 		fi

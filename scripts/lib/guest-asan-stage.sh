@@ -41,4 +41,5 @@ ldso=$(ldd "${tests[0]}" | awk '/ld-linux/ { print ($3 ? $3 : $1); exit }')
 		echo "timeout ${EMBER_GUEST_TEST_TIMEOUT:-900} \$here/bin/$n $args; rc=\$?"
 		echo "echo; echo \"@@EMBER-TEST-END $n rc=\$rc\""
 	done
+	echo "echo @@EMBER-RUN-ALL-DONE"
 } > "$stage/run-all.sh"

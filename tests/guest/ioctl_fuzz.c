@@ -528,11 +528,25 @@ static int do_unknown(struct fz *f)
 {
 	uint8_t arg[64];
 	unsigned long nr = DRM_COMMAND_BASE + 6 + below(f, 10);
+	unsigned long known = DRM_COMMAND_BASE + below(f, 6);
 	unsigned long req = below(f, 2) ? DRM_IOWR(nr, struct drm_ember_wait)
-					: DRM_IOW(DRM_COMMAND_BASE + below(f, 6), uint8_t[24]);
+					: DRM_IOW(known, uint8_t[24]);
+	uint64_t size;
 
 	memset(arg, 0, sizeof(arg));
 	mutate(f, arg, sizeof(arg));
+	/*
+	 * BO_CREATE with the wrong size and no copy-out: the new BO's handle
+	 * never comes back, so it lives (pinned) until the file closes. Keep
+	 * it as small as do_bo_create's: a few GiB of those made the guest's
+	 * OOM killer end the run.
+	 */
+	memcpy(&size, arg, sizeof(size));
+	if (req == DRM_IOW(DRM_COMMAND_BASE + DRM_EMBER_BO_CREATE, uint8_t[24]) &&
+	    size > BO_MAX_SIZE && size <= (4ull << 30)) {
+		size &= BO_MAX_SIZE - 1;
+		memcpy(arg, &size, sizeof(size));
+	}
 	return xioctl(f->fd, req, arg);
 }
 
