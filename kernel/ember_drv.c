@@ -191,6 +191,9 @@ static int ember_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = drmm_mutex_init(&edev->drm, &edev->as_lock);
 	if (ret)
 		return ret;
+	ret = drmm_mutex_init(&edev->drm, &edev->sched_lock);
+	if (ret)
+		return ret;
 
 	ret = pcim_enable_device(pdev);
 	if (ret)

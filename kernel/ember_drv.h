@@ -94,6 +94,8 @@ struct ember_device {
 
 	struct drm_gpu_scheduler sched;
 	struct drm_gpu_scheduler *sched_list[1];
+	/* held by whoever stops the submit queue: timeouts, entity kills */
+	struct mutex sched_lock;
 	bool stopping;			/* removal: run no new job (ring_lock) */
 	bool force_reset;		/* error IRQ: next timeout handler resets */
 

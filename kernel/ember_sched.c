@@ -13,7 +13,6 @@
 
 #include <linux/dma-fence.h>
 #include <linux/module.h>
-#include <linux/rbtree.h>
 #include <linux/sched.h>
 
 #include <drm/drm_managed.h>
@@ -89,6 +88,7 @@ static enum drm_gpu_sched_stat ember_timedout_job(struct drm_sched_job *sched_jo
 	if (!xchg(&edev->force_reset, false) && ember_job_hw_done(edev, job))
 		return ember_job_keep(sched_job);
 
+	mutex_lock(&edev->sched_lock);
 	drm_sched_stop(&edev->sched, sched_job);
 
 	spin_lock_irqsave(&edev->ring_lock, flags);
@@ -117,6 +117,7 @@ static enum drm_gpu_sched_stat ember_timedout_job(struct drm_sched_job *sched_jo
 	}
 	/* pending jobs end here (their fences were signalled above) */
 	ember_sched_start(&edev->sched);
+	mutex_unlock(&edev->sched_lock);
 	return DRM_GPU_SCHED_STAT_NOMINAL;
 }
 
@@ -202,46 +203,49 @@ int ember_job_file_init(struct ember_file *efile)
 				     efile->edev->sched_list, 1, NULL);
 }
 
-/*
- * 6.12's drm_sched_entity_pop_job() puts the entity back into its run
- * queue's FIFO tree when the job it pops has another behind it, without
- * looking at entity->stopped. A pop that races with drm_sched_entity_kill()
- * (a file closed or its process killed with jobs queued) leaves the killed
- * entity in the tree, and the scheduler reads it after the file is freed
- * (KASAN: use-after-free in drm_sched_entity_is_ready). The kill waited for
- * that pop to finish and emptied the queue, so nothing puts the entity back
- * after this.
- */
-static void ember_entity_unlink(struct drm_sched_entity *entity, struct drm_sched_rq *rq)
+/* The entity's jobs have all been handed to the scheduler (or it was killed). */
+static bool ember_entity_drained(struct drm_sched_entity *entity)
 {
-	if (!rq)
-		return;
-	spin_lock(&entity->lock);
-	spin_lock(&rq->lock);
-	if (!RB_EMPTY_NODE(&entity->rb_tree_node)) {
-		rb_erase_cached(&entity->rb_tree_node, &rq->rb_tree_root);
-		RB_CLEAR_NODE(&entity->rb_tree_node);
-	}
-	spin_unlock(&rq->lock);
-	spin_unlock(&entity->lock);
+	return !spsc_queue_count(&entity->job_queue);
 }
 
 void ember_job_file_fini(struct ember_file *efile)
 {
 	struct drm_sched_entity *entity = &efile->entity;
-	struct drm_sched_rq *rq = entity->rq;
+	struct ember_device *edev = efile->edev;
+	struct drm_gpu_scheduler *sched = &edev->sched;
 
 	/*
-	 * The flush waits, without a bound, until every job queued here has
-	 * entered the ring, unless the closing task is exiting (then at most
-	 * 1 s, and the fini drops the rest). A file released from a kernel
-	 * thread (io_uring teardown or a delayed fput after its process died)
-	 * has no process left to wait for, and a shared kworker must not sit
-	 * out the device's queue: drop the jobs that have not reached the
-	 * ring, as for a killed process.
+	 * Let the jobs queued here enter the ring: without a bound while the
+	 * closing task lives (a fatal signal cuts it short), at most 1 s while
+	 * it exits. A file released from a kernel thread (io_uring teardown or
+	 * a delayed fput after its process died) has no process left to wait
+	 * for, and a shared kworker must not sit out the device's queue. What
+	 * is left is dropped below, as for a killed process.
 	 */
-	if (!(current->flags & PF_KTHREAD))
-		drm_sched_entity_flush(entity, MAX_WAIT_SCHED_ENTITY_Q_EMPTY);
+	if (!(current->flags & PF_KTHREAD)) {
+		if (current->flags & PF_EXITING)
+			wait_event_timeout(sched->job_scheduled, ember_entity_drained(entity),
+					   MAX_WAIT_SCHED_ENTITY_Q_EMPTY);
+		else
+			wait_event_killable(sched->job_scheduled,
+					    ember_entity_drained(entity));
+	}
+
+	/*
+	 * drm_sched_entity_flush() is not used: it kills a SIGKILLed task's
+	 * entity itself, with the submit queue running. 6.12's
+	 * drm_sched_entity_pop_job() puts the entity back into the run queue
+	 * without looking at entity->stopped, so a pop racing the kill makes
+	 * the killed entity selectable again, and the scheduler pops its queue
+	 * while the kill drains it: a job both run and killed (oops in
+	 * drm_sched_fence_finished from the kill's work). Stopping the submit
+	 * queue around the kill rules that out. sched_lock keeps the timeout
+	 * handler's drm_sched_start() from restarting it meanwhile.
+	 */
+	mutex_lock(&edev->sched_lock);
+	drm_sched_wqueue_stop(sched);
 	drm_sched_entity_fini(entity);
-	ember_entity_unlink(entity, rq);
+	drm_sched_wqueue_start(sched);
+	mutex_unlock(&edev->sched_lock);
 }
