@@ -146,6 +146,19 @@ float ek_dot_q8_0_portable(const void *w, const struct ek_q8_row *a,
 			   uint64_t nb);
 float ek_dot_q4_0_portable(const void *w, const struct ek_q8_row *a,
 			   uint64_t nb);
+float ek_dot_q4_1_portable(const void *w, const struct ek_q8_row *a,
+			   uint64_t nb);
+float ek_dot_q5_0_portable(const void *w, const struct ek_q8_row *a,
+			   uint64_t nb);
+float ek_dot_q5_1_portable(const void *w, const struct ek_q8_row *a,
+			   uint64_t nb);
+/* K-quants: nb is still the activations' 32-blocks (8 per super-block). */
+float ek_dot_q4_K_portable(const void *w, const struct ek_q8_row *a,
+			   uint64_t nb);
+float ek_dot_q5_K_portable(const void *w, const struct ek_q8_row *a,
+			   uint64_t nb);
+float ek_dot_q6_K_portable(const void *w, const struct ek_q8_row *a,
+			   uint64_t nb);
 /* Dot product of a float-type weight row with f32 activations. */
 float ek_dot_f_portable(int dtype, const void *w, const float *a, uint64_t k);
 

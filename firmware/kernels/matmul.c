@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ek_matmul: C = A * W^T. Picks a path by weight type, shape and ISA:
- *  - Q8_0 / Q4_0 weights: activations are quantized once to 8-bit blocks
- *    in the scratch, then every output is a sum of integer block dots;
- *    (X16 weights, kernels.h: the same sums, sixteen rows per load);
+ *  - block-quantized weights (Q8_0, Q4_0, Q4_1, Q5_x, K-quants):
+ *    activations are quantized once to 8-bit blocks in the scratch, then
+ *    every output is a sum of integer block dots (X16 weights, Q8_0 /
+ *    Q4_0 only, kernels.h: the same sums, sixteen rows per load);
  *  - F32 / F16 / BF16 weights with enough rows of A: the tiled GEMM
  *    (matmul_gemm*.c), which packs W panels to f32 in the scratch;
  *  - otherwise one dot product per output, streaming W once.
@@ -88,9 +89,10 @@ static bool mm_valid(const struct ek_matmul *p, const void *scratch)
 	       (p->w_layout == EK_LAYOUT_ROWS || scratch);
 }
 
+/* Block types: their dots take activations quantized to 8 bits. */
 static bool mm_quantized(int dtype)
 {
-	return dtype == EK_Q8_0 || dtype == EK_Q4_0;
+	return ek_dtype_block(dtype) > 1;
 }
 
 static inline void mm_store(const struct ek_matmul *p, uint64_t m, uint64_t n,
@@ -264,13 +266,11 @@ static void mm_q8_task(void *arg, int i, int n)
 	const struct mm_job *j = arg;
 	const struct ek_matmul *p = &j->p[0];
 	uint64_t nb = p->k / EK_QK, n0, n1;
-	bool q8 = p->w_dtype == EK_Q8_0;
-	ek_dot_q8_fn dot = q8 ? j->kern->dot_q8_0 : j->kern->dot_q4_0;
-	ek_dot4_q8_fn dot4 = q8 ? j->kern->dot4_q8_0 : j->kern->dot4_q4_0;
-	ek_tile_q8_fn tile = q8 ? j->kern->tile_q8_0 : j->kern->tile_q4_0;
+	struct ek_mm_q8_fns f = ek_mm_q8_fns(j->kern, p->w_dtype);
+	ek_dot_q8_fn dot = f.dot;
+	ek_dot4_q8_fn dot4 = f.dot4;
+	ek_tile_q8_fn tile = f.tile;
 
-	if (!dot4)
-		tile = NULL;
 	ek_split(j->total_n, MM_N_GRAIN, i, n, &n0, &n1);
 	for (uint64_t mb = 0; mb < p->m; mb += MM_M_BLOCK) {
 		uint64_t me = mb + MM_M_BLOCK < p->m ? mb + MM_M_BLOCK : p->m;
@@ -576,8 +576,8 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 	ek_run(ex, mm_dot_task, &j, mm_row_tasks(ex, &j));
 }
 
-/* Can the group run as one job on one A: quantized weights of one type
- * (A quantized once), or all f32 weights for the in-place GEMM (A packed
+/* Can the group run as one job on one A: block-quantized weights of one
+ * type (A quantized once; the job's dots are that type's), or all f32 weights for the in-place GEMM (A packed
  * once)? */
 static bool mm_group_joinable(const struct ek_mm_kernels *kern,
 			      const struct ek_matmul *ps, int count,

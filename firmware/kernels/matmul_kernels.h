@@ -51,6 +51,15 @@ struct ek_mm_kernels {
 	ek_tilex16_fn tilex16_q8_0;	/* NULL: dotx16 per activation row */
 	ek_tilex16_fn tilex16_q4_0;
 	ek_x16_pack_fn x16_pack;	/* NULL: the portable pack */
+	/*
+	 * The other block types (Q4_1, Q5_0, Q5_1 and the K-quants) against
+	 * the same q8 activations (32-blocks: a K-quant super-block meets
+	 * eight of them); NULL: the portable dot. dot4: NULL, dot four times.
+	 */
+	ek_dot_q8_fn dot_q4_1, dot_q5_0, dot_q5_1;
+	ek_dot_q8_fn dot_q4_K, dot_q5_K, dot_q6_K;
+	ek_dot4_q8_fn dot4_q4_1, dot4_q5_0, dot4_q5_1;
+	ek_dot4_q8_fn dot4_q4_K, dot4_q5_K, dot4_q6_K;
 	/* any weight type against f32 activations */
 	float (*dot_f)(int dtype, const void *w, const float *a, uint64_t k);
 	/* four F32 / F16 / BF16 rows at once (decode); NULL: use dot_f */
@@ -72,6 +81,16 @@ struct ek_mm_kernels {
 };
 
 const struct ek_mm_kernels *ek_mm_kernels_for(int isa);
+
+/* The block dots of weight type dtype in k: a portable dot where k has
+ * none; dot4 NULL: the dot per row; tile NULL (always without a dot4):
+ * dot4 per activation row. All NULL for a type without blocks. */
+struct ek_mm_q8_fns {
+	ek_dot_q8_fn dot;
+	ek_dot4_q8_fn dot4;
+	ek_tile_q8_fn tile;
+};
+struct ek_mm_q8_fns ek_mm_q8_fns(const struct ek_mm_kernels *k, int dtype);
 
 static inline size_t ek_gemm_task_bytes(const struct ek_mm_kernels *k,
 					const struct ek_matmul *p)
@@ -127,6 +146,36 @@ size_t ek_gemm_wt_bytes(const struct ek_matmul *p);
 void ek_gemm_wt_pack(const struct ek_matmul *p, void *buf, int i, int n);
 void ek_gemm_wt(const struct ek_matmul *p, const void *buf, uint64_t u0,
 		uint64_t u1);
+
+/* Q4_1, Q5_0, Q5_1 and K-quant dots (matmul_blocks_avx2.c, _avx512.c). */
+#define EK_DECLARE_BLOCK_DOT(T, ISA)                                         \
+	float ek_dot_##T##_##ISA(const void *w, const struct ek_q8_row *a,    \
+				 uint64_t nb)
+#define EK_DECLARE_BLOCK_DOT4(T, ISA)                                        \
+	void ek_dot4_##T##_##ISA(const void *const w[4], size_t pf,          \
+				 const struct ek_q8_row *a, uint64_t nb,      \
+				 float out[4])
+EK_DECLARE_BLOCK_DOT(q4_1, avx2);
+EK_DECLARE_BLOCK_DOT(q5_0, avx2);
+EK_DECLARE_BLOCK_DOT(q5_1, avx2);
+EK_DECLARE_BLOCK_DOT(q4_K, avx2);
+EK_DECLARE_BLOCK_DOT(q5_K, avx2);
+EK_DECLARE_BLOCK_DOT(q6_K, avx2);
+EK_DECLARE_BLOCK_DOT4(q4_K, avx2);
+EK_DECLARE_BLOCK_DOT4(q5_K, avx2);
+EK_DECLARE_BLOCK_DOT4(q6_K, avx2);
+EK_DECLARE_BLOCK_DOT(q4_1, vnni);
+EK_DECLARE_BLOCK_DOT(q5_0, vnni);
+EK_DECLARE_BLOCK_DOT(q5_1, vnni);
+EK_DECLARE_BLOCK_DOT(q4_K, vnni);
+EK_DECLARE_BLOCK_DOT(q5_K, vnni);
+EK_DECLARE_BLOCK_DOT(q6_K, vnni);
+EK_DECLARE_BLOCK_DOT4(q4_1, vnni);
+EK_DECLARE_BLOCK_DOT4(q5_0, vnni);
+EK_DECLARE_BLOCK_DOT4(q5_1, vnni);
+EK_DECLARE_BLOCK_DOT4(q4_K, vnni);
+EK_DECLARE_BLOCK_DOT4(q5_K, vnni);
+EK_DECLARE_BLOCK_DOT4(q6_K, vnni);
 
 extern const struct ek_mm_kernels ek_mm_kernels_avx2;
 extern const struct ek_mm_kernels ek_mm_kernels_avx512;

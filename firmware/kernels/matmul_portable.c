@@ -92,6 +92,26 @@ float ek_dot_q4_0_portable(const void *w, const struct ek_q8_row *a,
 	return sum;
 }
 
+/* The other block types (the no-scratch path): a block at a time to f32. */
+static float dot_f_blocks(int dtype, const void *w, const float *a, uint64_t k)
+{
+	uint32_t be = ek_dtype_block(dtype);
+	size_t bb = ek_row_size(dtype, be);
+	float buf[EK_QK_K], sum = 0.0f;
+
+	if (be < 2 || be > EK_QK_K || !bb || k % be)
+		return 0.0f;
+	for (uint64_t i = 0; i < k; i += be) {
+		float s = 0.0f;
+
+		ek_dequantize_row(dtype, ek_ptr_add(w, i / be * bb), buf, be);
+		for (uint32_t j = 0; j < be; j++)
+			s += buf[j] * a[i + j];
+		sum += s;
+	}
+	return sum;
+}
+
 float ek_dot_f_portable(int dtype, const void *w, const float *a, uint64_t k)
 {
 	float sum = 0.0f;
@@ -147,6 +167,7 @@ float ek_dot_f_portable(int dtype, const void *w, const float *a, uint64_t k)
 		break;
 	}
 	default:
+		sum = dot_f_blocks(dtype, w, a, k);
 		break;
 	}
 	return sum;

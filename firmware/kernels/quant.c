@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Rows of any supported type to/from f32, in the GGUF layouts. */
+/* Rows of any supported type to/from f32, in the GGUF layouts: the float
+ * types, Q8_0 and Q4_0 here, the other block types in quant_blocks.c. */
 #include <math.h>
 
 #include "ek_internal.h"
+#include "quant_blocks.h"
 #include "rowops.h"
 
 static void dequant_q8_0(const struct ek_block_q8_0 *b, float *dst,
@@ -61,7 +63,7 @@ bool ek_dequantize_row(int dtype, const void *src, float *dst, uint64_t n)
 		dequant_q4_0(src, dst, n / EK_QK);
 		return true;
 	default:
-		return false;
+		return ek_dequantize_blocks(dtype, src, dst, n);
 	}
 }
 
@@ -157,6 +159,6 @@ bool ek_quantize_row(int dtype, const float *src, void *dst, uint64_t n)
 		quant_q4_0(src, dst, n / EK_QK);
 		return true;
 	default:
-		return false;
+		return ek_quantize_blocks(dtype, src, dst, n);
 	}
 }

@@ -109,9 +109,24 @@ double kt_weight(int dtype, const void *row, uint64_t i)
 		memcpy(&h, blk, 2);
 		return kt_half_value(h) * (double)(q - 8);
 	}
-	default:
-		abort();
+	default: {
+		double s, o;
+
+		kt_block_parts(dtype, row, i, &s, &o);
+		return s + o;
 	}
+	}
+}
+
+double kt_weight_mag(int dtype, const void *row, uint64_t i)
+{
+	double s, o;
+
+	if (dtype == EK_F32 || dtype == EK_F16 || dtype == EK_BF16 ||
+	    dtype == EK_Q8_0 || dtype == EK_Q4_0)
+		return fabs(kt_weight(dtype, row, i));
+	kt_block_parts(dtype, row, i, &s, &o);
+	return fabs(s) + fabs(o);
 }
 
 void *kt_alloc(size_t bytes)

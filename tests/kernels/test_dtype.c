@@ -44,8 +44,11 @@ static double ref_round(double x, int mant_bits, int emin, double max)
 
 static void test_helpers(struct kt *t)
 {
-	static const int known[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0, EK_Q4_0 };
-	static const int unknown[] = { -1, 3, 6, 7, 10, 29, 31, 1000 };
+	static const int known[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0, EK_Q4_0,
+				     EK_Q4_1, EK_Q5_0, EK_Q5_1, EK_Q4_K,
+				     EK_Q5_K, EK_Q6_K };
+	/* 4, 5: removed from GGML; 9-11, 15: Q8_1, Q2_K, Q3_K, Q8_K */
+	static const int unknown[] = { -1, 4, 5, 9, 10, 11, 15, 29, 31, 1000 };
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		KT_CHECK(t, ek_dtype_known(known[i]), "dtype %d known", known[i]);
@@ -75,6 +78,43 @@ static void test_helpers(struct kt *t)
 	KT_CHECK(t, ek_dtype_align(EK_F16) == 2 && ek_dtype_align(EK_Q8_0) == 2
 		 && ek_dtype_align(EK_Q4_0) == 2 && ek_dtype_align(EK_BF16) == 2,
 		 "16-bit aligned types");
+	{
+		/* GGUF's block sizes and ggml's names */
+		static const struct {
+			int dt;
+			const char *name;
+			uint32_t elems, bytes;
+		} blk[] = {
+			{ EK_F32, "f32", 1, 4 }, { EK_F16, "f16", 1, 2 },
+			{ EK_BF16, "bf16", 1, 2 }, { EK_Q8_0, "q8_0", 32, 34 },
+			{ EK_Q4_0, "q4_0", 32, 18 }, { EK_Q4_1, "q4_1", 32, 20 },
+			{ EK_Q5_0, "q5_0", 32, 22 }, { EK_Q5_1, "q5_1", 32, 24 },
+			{ EK_Q4_K, "q4_K", 256, 144 },
+			{ EK_Q5_K, "q5_K", 256, 176 },
+			{ EK_Q6_K, "q6_K", 256, 210 },
+		};
+
+		for (size_t i = 0; i < sizeof(blk) / sizeof(blk[0]); i++) {
+			int dt = blk[i].dt;
+			uint32_t e = blk[i].elems;
+
+			KT_CHECK(t, !strcmp(ek_dtype_name(dt), blk[i].name) &&
+				    ek_dtype_block(dt) == e &&
+				    ek_row_size(dt, 3 * (uint64_t)e) == 3 * blk[i].bytes &&
+				    (e == 1 || !ek_row_size(dt, 3 * (uint64_t)e - 16)) &&
+				    (e < 256 || !ek_row_size(dt, 128)) &&
+				    ek_dtype_align(dt) == (dt == EK_F32 ? 4u : 2u),
+				 "%s: name %s, %u per block, rows of 3 blocks %zu bytes, align %zu",
+				 blk[i].name, ek_dtype_name(dt), ek_dtype_block(dt),
+				 ek_row_size(dt, 3 * (uint64_t)e), ek_dtype_align(dt));
+		}
+		KT_CHECK(t, sizeof(struct ek_block_q6_K) == 210 &&
+			    sizeof(struct ek_block_q4_K) == 144 &&
+			    sizeof(struct ek_block_q5_K) == 176,
+			 "K-quant block structs have the GGUF sizes");
+		KT_CHECK(t, ek_dtype_block(5) == 0 && ek_dtype_block(-1) == 0,
+			 "no block size for unknown types");
+	}
 }
 
 static void test_f16(struct kt *t, struct kt_rng *rng)

@@ -3,9 +3,11 @@
  * ek_matmul against a double reference over the weights as stored.
  * Tolerance per output, with S = sum_k |a_k w_k| and u = 2^-24:
  *   float weights:  (8 sqrt(K) + 16) u S            (f32 accumulation)
- *   Q8_0 / Q4_0:    the above + sum over blocks b of
+ *   block types:    the above + sum over blocks b of
  *                   0.5005 d_b sum_{k in b} |w_k|   (activations are
- *                   quantized to 8 bits, d_b = max_b |a| / 127)
+ *                   quantized to 8 bits, d_b = max_b |a| / 127),
+ *                   with |a_k w_k| in S as |a_k| (|d q| + |m|) for the
+ *                   types whose values are a sum d q + m
  * plus (8 sqrt(K) + 16) u (|bias| + |C|) (the GEMM starts from C when
  * accumulating, so every partial sum rounds at C's scale). Every executor (serial, pools of 1..4) must give
  * bitwise the same C, and the no-scratch path must meet the same bound.
@@ -82,7 +84,7 @@ static void mm_setup(struct mm_data *d, struct kt_rng *rng,
 	kt_free(wf);
 
 	/* reference and bound */
-	bool quant = dtype == EK_Q8_0 || dtype == EK_Q4_0;
+	bool quant = ek_dtype_block(dtype) > 1;
 	double u = ldexp(1, -24);
 
 	for (uint32_t m = 0; m < mc->m; m++) {
@@ -101,7 +103,8 @@ static void mm_setup(struct mm_data *d, struct kt_rng *rng,
 					double wk = kt_weight(dtype, w, k);
 
 					s += a[k] * wk;
-					sa += fabs(a[k] * wk);
+					sa += fabs(a[k]) *
+					      kt_weight_mag(dtype, w, k);
 					sw += fabs(wk);
 					amax = fmax(amax, fabs(a[k]));
 				}
@@ -350,7 +353,7 @@ static void mm_case_run(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
 		x16 = mm_to_x16(t, &d);
 	first = mm_run(&d, &e->ex[0], true);
 	mm_check(t, &d, first, "serial");
-	if (dtype == EK_Q8_0 || dtype == EK_Q4_0)
+	if (ek_dtype_block(dtype) > 1)
 		mm_check_rows_alone(t, &d, &e->ex[0], first);
 	if (x16) {
 		mm_check_views(t, &d, &e->ex[0], first);
@@ -440,6 +443,20 @@ static void mm_group_case(struct kt *t, struct kt_execs *e,
 	}
 }
 
+void kt_mm_case(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
+		uint32_t m, uint32_t n, uint32_t k, int dtype, int variant)
+{
+	const struct mm_case mc = { m, n, k };
+
+	mm_case_run(t, e, rng, &mc, dtype, variant, EK_LAYOUT_ROWS);
+}
+
+void kt_mm_group_case(struct kt *t, struct kt_execs *e, struct kt_rng *rng,
+		      int dtype, uint32_t m, uint32_t k)
+{
+	mm_group_case(t, e, rng, dtype, m, k, EK_LAYOUT_ROWS);
+}
+
 void kt_test_matmul(struct kt *t, struct kt_execs *e)
 {
 	static const int dtypes[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0,
@@ -495,4 +512,5 @@ void kt_test_matmul(struct kt *t, struct kt_execs *e)
 		KT_CHECK(t, ek_matmul_scratch_size(&p, 2) == 0,
 			 "no scratch for invalid matmul");
 	}
+	kt_test_matmul_blocks(t, e);
 }

@@ -52,7 +52,7 @@ static void test_known_blocks(struct kt *t)
 	/* invalid requests */
 	KT_CHECK(t, !ek_dequantize_row(EK_Q8_0, q8, out, 48), "q8_0 n=48");
 	KT_CHECK(t, !ek_quantize_row(EK_Q4_0, out, q4, 31), "q4_0 n=31");
-	KT_CHECK(t, !ek_dequantize_row(7, q8, out, 32), "unknown dtype");
+	KT_CHECK(t, !ek_dequantize_row(5, q8, out, 32), "unknown dtype");
 	KT_CHECK(t, !ek_quantize_row(EK_F32, out, q8, 0), "n=0");
 }
 
@@ -227,4 +227,6 @@ void kt_test_quant(struct kt *t)
 	test_known_blocks(t);
 	test_round_trip(t, &rng);
 	test_nonfinite(t);
+	kt_test_quant_golden(t);
+	kt_test_quant_blocks(t);
 }

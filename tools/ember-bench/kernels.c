@@ -367,19 +367,32 @@ static void run_rows(struct kctx *k)
 	bench_matmul(k, EK_Q4_0, 512, 2048, 2048, 1, "");
 	bench_matmul(k, EK_Q8_0, 512, 2048, 2048, 1, "x16");
 	bench_matmul(k, EK_Q4_0, 512, 2048, 2048, 1, "x16");
+	bench_matmul(k, EK_Q4_K, 512, 2048, 2048, 1, "");
 
 	/* decode: M = 1, from DRAM, then from L3; Q8_0 / Q4_0 also in the X16
-	 * layout, and on SmolLM2's short rows (K = 576) */
-	static const int dts[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0, EK_Q4_0 };
+	 * layout; the block types (the K-quants of Q4_K_M / Q5_K_M files and
+	 * their 32-block fallbacks) also on SmolLM2's short rows (K = 576)
+	 * where their blocks fit */
+	static const int dts[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0, EK_Q4_0,
+				   EK_Q4_K, EK_Q5_K, EK_Q6_K, EK_Q5_0, EK_Q5_1,
+				   EK_Q4_1 };
+	const size_t ndts = sizeof(dts) / sizeof(dts[0]);
 
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < ndts; i++)
 		bench_matmul(k, dts[i], 1, 4096, 4096, 0, "cold");
-	for (size_t i = 3; i < 5; i++) {
-		bench_matmul(k, dts[i], 1, 4096, 4096, 0, "x16 cold");
+	for (size_t i = 3; i < ndts; i++) {
+		bool x16 = ek_x16_size(dts[i], EK_X16_ROWS, EK_QK) != 0;
+		bool short_rows = 576 % ek_dtype_block(dts[i]) == 0;
+
+		if (x16)
+			bench_matmul(k, dts[i], 1, 4096, 4096, 0, "x16 cold");
 		bench_matmul(k, dts[i], 1, 2048, 2048, 1, "l3");
-		bench_matmul(k, dts[i], 1, 2048, 2048, 1, "x16 l3");
-		bench_matmul(k, dts[i], 1, 1536, 576, 0, "cold");
-		bench_matmul(k, dts[i], 1, 1536, 576, 0, "x16 cold");
+		if (x16)
+			bench_matmul(k, dts[i], 1, 2048, 2048, 1, "x16 l3");
+		if (short_rows)
+			bench_matmul(k, dts[i], 1, 1536, 576, 0, "cold");
+		if (x16 && short_rows)
+			bench_matmul(k, dts[i], 1, 1536, 576, 0, "x16 cold");
 	}
 
 	/* attention decode over a 2048-token cache */

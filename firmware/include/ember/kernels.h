@@ -7,8 +7,9 @@
  * library has no global state and no threads of its own.
  *
  * Shapes follow ggml: a matrix is rows of contiguous elements, a stride is
- * the byte distance between rows. Block-quantized types (Q8_0, Q4_0) use
- * the exact GGUF block layouts.
+ * the byte distance between rows. Block-quantized types (Q8_0, Q4_0,
+ * Q4_1, Q5_0, Q5_1 and the K-quants Q4_K, Q5_K, Q6_K) use the exact GGUF
+ * block layouts, so model weights are used as a file stores them.
  */
 #ifndef EMBER_KERNELS_H
 #define EMBER_KERNELS_H
@@ -22,12 +23,20 @@ enum ek_dtype {
 	EK_F32 = 0,
 	EK_F16 = 1,
 	EK_Q4_0 = 2,
+	EK_Q4_1 = 3,
+	EK_Q5_0 = 6,
+	EK_Q5_1 = 7,
 	EK_Q8_0 = 8,
+	EK_Q4_K = 12,
+	EK_Q5_K = 13,
+	EK_Q6_K = 14,
 	EK_BF16 = 30,
 };
 
-#define EK_QK 32		/* elements per Q8_0 / Q4_0 block */
+#define EK_QK 32		/* elements per Q8_0 / Q4_0 / Q4_1 / Q5_x block */
+#define EK_QK_K 256		/* elements per K-quant super-block */
 #define EK_MAX_HEAD_DIM 512
+#define EK_K_SCALE_BYTES 12	/* Q4_K / Q5_K: 8 6-bit scales + 8 6-bit mins */
 
 struct ek_block_q8_0 {
 	uint16_t d;		/* f16 scale */
@@ -38,6 +47,59 @@ struct ek_block_q4_0 {
 	uint16_t d;		/* f16 scale */
 	uint8_t qs[EK_QK / 2];	/* element i: low nibble of qs[i] (i < 16),
 				 * element 16 + i: high nibble; value d*(q-8) */
+};
+
+struct ek_block_q4_1 {
+	uint16_t d, m;		/* f16 scale and offset */
+	uint8_t qs[EK_QK / 2];	/* nibbles as Q4_0; value d*q + m */
+};
+
+struct ek_block_q5_0 {
+	uint16_t d;
+	uint8_t qh[4];		/* bit j of this little-endian u32: the fifth
+				 * bit of element j */
+	uint8_t qs[EK_QK / 2];	/* low four bits as Q4_0; value d*(q-16) */
+};
+
+struct ek_block_q5_1 {
+	uint16_t d, m;
+	uint8_t qh[4];
+	uint8_t qs[EK_QK / 2];	/* value d*q + m */
+};
+
+/*
+ * K-quants: super-blocks of 256. Q4_K / Q5_K: eight sub-blocks of 32, each
+ * with a 6-bit scale sc and min mn packed in scales[12] (sub-block j < 4:
+ * sc = scales[j] & 63, mn = scales[j + 4] & 63; j >= 4: sc = (scales[j + 4]
+ * & 15) | (scales[j - 4] >> 6) << 4, mn = (scales[j + 4] >> 4) |
+ * (scales[j] >> 6) << 4); value d*sc*q - dmin*mn. The quants of sub-blocks
+ * 2i and 2i + 1 are the low and high nibbles of qs[32i .. 32i + 31]; Q5_K's
+ * fifth bit of element l of sub-block j is bit j of qh[l].
+ */
+struct ek_block_q4_K {
+	uint16_t d, dmin;
+	uint8_t scales[EK_K_SCALE_BYTES];
+	uint8_t qs[EK_QK_K / 2];
+};
+
+struct ek_block_q5_K {
+	uint16_t d, dmin;
+	uint8_t scales[EK_K_SCALE_BYTES];
+	uint8_t qh[EK_QK_K / 8];
+	uint8_t qs[EK_QK_K / 2];
+};
+
+/*
+ * Q6_K: sixteen sub-blocks of 16 with int8 scales; value d*sc*(q-32), q of
+ * six bits: in each half of 128 elements (ql + 64h, qh + 32h), element
+ * l + 32i (i < 4, l < 32) has low bits ql[l + 32 (i & 1)] >> 4 (i >> 1)
+ * and high bits (qh[l] >> 2i) & 3.
+ */
+struct ek_block_q6_K {
+	uint8_t ql[EK_QK_K / 2];
+	uint8_t qh[EK_QK_K / 4];
+	int8_t scales[EK_QK_K / 16];
+	uint16_t d;
 };
 
 /* Runs fn(arg, i, n) for every i in [0, n) and returns when all are done;
@@ -69,7 +131,7 @@ static inline void ek_split(uint64_t total, uint64_t grain, int i, int n,
 bool ek_dtype_known(int dtype);
 const char *ek_dtype_name(int dtype);
 /* Bytes of a row of n elements, or 0 if n is invalid for the type
- * (block types need n % EK_QK == 0). */
+ * (block types need n % EK_QK == 0, K-quants n % EK_QK_K == 0). */
 size_t ek_row_size(int dtype, uint64_t n);
 /* Minimum alignment of a row's address (bytes). */
 size_t ek_dtype_align(int dtype);
@@ -79,8 +141,14 @@ uint16_t ek_f32_to_f16(float f);
 float ek_bf16_to_f32(uint16_t h);
 uint16_t ek_f32_to_bf16(float f);
 
+/* Elements per block (1 for F32 / F16 / BF16). */
+uint32_t ek_dtype_block(int dtype);
+
 /* Convert n elements of a row to/from f32. Returns false for an unknown
- * type or invalid n. quantize rounds to nearest as ggml's reference does. */
+ * type or invalid n. dequantize gives ggml's f32 values bit for bit.
+ * quantize: Q8_0 / Q4_0 round as ggml's reference does; Q4_1 / Q5_x store
+ * its scales, each quant the nearest level they offer; the K-quants
+ * search their scales at least as well as ggml's reference quantizer. */
 bool ek_dequantize_row(int dtype, const void *src, float *dst, uint64_t n);
 bool ek_quantize_row(int dtype, const float *src, void *dst, uint64_t n);
 
@@ -132,7 +200,7 @@ void ek_matmul(const struct ek_exec *ex, const struct ek_matmul *p,
 	       void *scratch);
 /*
  * count matmuls that read the same A (equal m, k, a and a_stride), e.g. the
- * Q, K and V projections: with Q8_0 / Q4_0 weights of one type, A is
+ * Q, K and V projections: with block-quantized weights of one type, A is
  * quantized once and one fork-join covers the rows of all of them (fewer,
  * longer streams); with f32 weights and M in the prefill range, A is
  * transposed once for all of them; otherwise they run one by one. Every
