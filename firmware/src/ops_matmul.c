@@ -49,7 +49,7 @@ uint32_t fw_check_matmul(const struct ember_op_matmul *op,
 	if (op->m == 0 || op->n == 0 || op->k == 0 || op->m > FW_MAX_DIM ||
 	    op->n > FW_MAX_DIM || op->k > FW_MAX_DIM)
 		return EMBER_JOB_BAD_DESC;
-	w_row = ek_row_size(op->w_dtype, op->k);  /* 0: k % 32 for blocks */
+	w_row = ek_row_size(op->w_dtype, op->k);  /* 0: k not whole blocks */
 	w_align = ek_dtype_align(op->w_dtype);
 	if (w_row == 0 || w_align == 0)
 		return EMBER_JOB_BAD_DESC;

@@ -27,7 +27,10 @@ uint32_t ember_fw_caps_dtypes(void)
 {
 	return (1u << EMBER_DTYPE_F32) | (1u << EMBER_DTYPE_F16) |
 	       (1u << EMBER_DTYPE_Q4_0) | (1u << EMBER_DTYPE_Q8_0) |
-	       (1u << EMBER_DTYPE_BF16);
+	       (1u << EMBER_DTYPE_BF16) | (1u << EMBER_DTYPE_Q4_1) |
+	       (1u << EMBER_DTYPE_Q5_0) | (1u << EMBER_DTYPE_Q5_1) |
+	       (1u << EMBER_DTYPE_Q4_K) | (1u << EMBER_DTYPE_Q5_K) |
+	       (1u << EMBER_DTYPE_Q6_K);
 }
 
 /* The fixed size of each op this ABI defines (0: reserved opcode). */

@@ -68,9 +68,9 @@ static void test_identity(void)
 	      ember_fw_version(), want);
 	CHECK(ember_fw_caps_ops() == 0xff, "caps_ops %#x, want NOP..COPY (ABI 1.1)",
 	      ember_fw_caps_ops());
-	CHECK(ember_fw_caps_dtypes() == ((1u << 0) | (1u << 1) | (1u << 2) |
-					  (1u << 8) | (1u << 30)),
-	      "caps_dtypes %#x", ember_fw_caps_dtypes());
+	/* F32 F16 Q4_0 Q8_0 BF16, and Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K (ABI 1.4) */
+	CHECK(ember_fw_caps_dtypes() == 0x400071cfu,
+	      "caps_dtypes %#x, want 0x400071cf", ember_fw_caps_dtypes());
 }
 
 static void test_images(void)

@@ -382,7 +382,7 @@ static void test_matmul_fields(void)
 	MM_CASE("matmul pad non-zero", op.pad = 1, EMBER_JOB_BAD_DESC);
 	MM_CASE("bias_va without BIAS flag", op.bias_va = fx.bias_va,
 		EMBER_JOB_BAD_DESC);
-	MM_CASE("unknown w_dtype 3", op.w_dtype = 3, EMBER_JOB_BAD_DESC);
+	MM_CASE("unknown w_dtype 5", op.w_dtype = 5, EMBER_JOB_BAD_DESC);
 	MM_CASE("unknown w_dtype 255", op.w_dtype = 255, EMBER_JOB_BAD_DESC);
 	MM_CASE("unknown c_dtype 99", op.c_dtype = 99, EMBER_JOB_BAD_DESC);
 	MM_CASE("a_dtype F16 (known, not supported)", op.a_dtype = EMBER_DTYPE_F16,
@@ -410,6 +410,10 @@ static void test_matmul_fields(void)
 	MM_CASE("k huge", op.k = 0x80000000u, EMBER_JOB_BAD_DESC);
 	MM_CASE("Q8_0 with k % 32 != 0",
 		(op.w_dtype = EMBER_DTYPE_Q8_0, op.k = 48, op.w_stride = 68),
+		EMBER_JOB_BAD_DESC);
+	/* K-quants need whole super-blocks of 256 (ABI 1.4) */
+	MM_CASE("Q4_K with k % 256 != 0",
+		(op.w_dtype = EMBER_DTYPE_Q4_K, op.k = 96, op.w_stride = 144),
 		EMBER_JOB_BAD_DESC);
 	/* (m - 1) * a_stride overflows 64 bits */
 	MM_CASE("M*stride overflow", (op.m = 16, op.a_stride = 1ull << 62),
@@ -746,7 +750,7 @@ static void test_row_op_fields(void)
 
 	CP_CASE("copy any flag", op.hdr.flags = 1, EMBER_JOB_BAD_DESC);
 	CP_CASE("copy pad", op.pad[5] = 1, EMBER_JOB_BAD_DESC);
-	CP_CASE("copy src dtype unknown", op.src_dtype = 3, EMBER_JOB_BAD_DESC);
+	CP_CASE("copy src dtype unknown", op.src_dtype = 5, EMBER_JOB_BAD_DESC);
 	CP_CASE("copy dst dtype unknown", op.dst_dtype = 255,
 		EMBER_JOB_BAD_DESC);
 	CP_CASE("copy F16 -> Q8_0 unsupported", op.src_dtype = EMBER_DTYPE_F16,

@@ -302,12 +302,21 @@ enum ember_opcode {
 	EMBER_OP_COUNT
 };
 
-/* Data types use the GGML/GGUF type numbers, so model weights go as loaded. */
+/*
+ * Data types use the GGML/GGUF type numbers and block layouts
+ * (firmware/include/ember/kernels.h), so model weights go as loaded.
+ */
 enum ember_dtype {
 	EMBER_DTYPE_F32 = 0,
 	EMBER_DTYPE_F16 = 1,
 	EMBER_DTYPE_Q4_0 = 2,		/* 18-byte blocks of 32: f16 d, 16 B nibbles */
+	EMBER_DTYPE_Q4_1 = 3,		/* ABI 1.4: 20-byte blocks of 32: f16 d, m */
+	EMBER_DTYPE_Q5_0 = 6,		/* ABI 1.4: 22-byte blocks of 32 */
+	EMBER_DTYPE_Q5_1 = 7,		/* ABI 1.4: 24-byte blocks of 32 */
 	EMBER_DTYPE_Q8_0 = 8,		/* 34-byte blocks of 32: f16 d, 32 x i8 */
+	EMBER_DTYPE_Q4_K = 12,		/* ABI 1.4: 144-byte super-blocks of 256 */
+	EMBER_DTYPE_Q5_K = 13,		/* ABI 1.4: 176-byte super-blocks of 256 */
+	EMBER_DTYPE_Q6_K = 14,		/* ABI 1.4: 210-byte super-blocks of 256 */
 	EMBER_DTYPE_BF16 = 30,
 };
 
@@ -321,7 +330,8 @@ struct ember_op_hdr {
  * MATMUL: C[m][n] = sum_k A[m][k] * W[n][k]  (+ bias[n]) (+ C[m][n])
  * A: f32 rows of k, a_stride apart. W: n rows of k weights in w_dtype,
  * w_stride apart (row-major [N,K] as GGUF stores it; block formats need
- * k % 32 == 0). C: f32 rows of n, c_stride apart. bias: f32[n].
+ * k % 32 == 0, the K-quants k % 256 == 0). C: f32 rows of n, c_stride
+ * apart. bias: f32[n].
  */
 #define EMBER_MATMUL_ACCUMULATE	(1u << 0)	/* add into C */
 #define EMBER_MATMUL_BIAS	(1u << 1)	/* add bias[n] */
@@ -471,10 +481,11 @@ struct ember_op_add {
  * COPY (ABI 1.1): copy @rows rows of @n elements from src (src_dtype,
  * src_stride apart) to dst (dst_dtype, dst_stride apart), converting:
  * src_dtype == dst_dtype copies the bytes; otherwise one side must be F32
- * (F32 <-> F16, BF16, Q8_0, Q4_0; else UNSUPPORTED). F32 -> F16/BF16 rounds
- * to nearest even; F32 -> Q8_0/Q4_0 quantizes each block of 32 as GGML's
- * reference does (so n % 32 == 0 for block types). dst must not overlap src.
- * No flags.
+ * (F32 <-> F16, BF16 or a block type; else UNSUPPORTED). F32 -> F16/BF16
+ * rounds to nearest even; F32 -> a block type quantizes as ek_quantize_row()
+ * (firmware/include/ember/kernels.h; Q8_0/Q4_0 as GGML's reference does), so
+ * n % 32 == 0 for block types and n % 256 == 0 for K-quants (ABI 1.4).
+ * dst must not overlap src. No flags.
  */
 struct ember_op_copy {
 	struct ember_op_hdr hdr;

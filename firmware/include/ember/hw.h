@@ -151,7 +151,7 @@ struct ember_hw_job {
  * (IEEE 802.3, as zlib's crc32) of the payload. */
 #define EMBER_FW_MAGIC		0x57464d45	/* "EMFW" */
 #define EMBER_FW_ABI_MAJOR	1
-#define EMBER_FW_ABI_MINOR	3
+#define EMBER_FW_ABI_MINOR	4
 /* The driver hands the device one DMA-coherent copy: 4 MiB is the largest
  * contiguous allocation Linux makes (MAX_PAGE_ORDER 10 of 4 KiB pages). */
 #define EMBER_FW_MAX_SIZE	(4u << 20)
