@@ -2,7 +2,7 @@
 # Fills DIR (shared read-only with the guest as /share) with what the guest's
 # NPU test (tests/guest/ember-npu-run-test.sh) compares against:
 #   stories260K.gguf, stories260K-reference.json   copied from ../shared/models
-#   smollm2-135m-{q8_0,q4_0,f16}.gguf, qwen2.5-0.5b-q8_0.gguf
+#   smollm2-135m-{q8_0,q4_0,f16,q4_k_m}.gguf, qwen2.5-0.5b-q8_0.gguf
 #                                  generated here (ember-mkmodel)
 #   cases.txt                      NAME|MODEL|N|PROMPT, one case a line
 #   NAME.expected                  the host CPU's greedy output for that case
@@ -31,6 +31,7 @@ gen() { # SHAPE TYPE
 gen smollm2-135m q8_0
 gen smollm2-135m q4_0
 gen smollm2-135m f16
+gen smollm2-135m q4_k_m
 gen qwen2.5-0.5b q8_0
 : > "$out/cases.txt"
 add_case() { # NAME MODEL N PROMPT
@@ -49,4 +50,5 @@ for c in json.load(open(sys.argv[1]))["cases"]:
 add_case smollm2-q8_0 smollm2-135m-q8_0.gguf 64 "Once upon a time"
 add_case smollm2-q4_0 smollm2-135m-q4_0.gguf 64 "Once upon a time"
 add_case smollm2-f16 smollm2-135m-f16.gguf 64 "Once upon a time"
+add_case smollm2-q4_k_m smollm2-135m-q4_k_m.gguf 64 "Once upon a time"
 add_case qwen2.5-0.5b-q8_0 qwen2.5-0.5b-q8_0.gguf 64 "Once upon a time"

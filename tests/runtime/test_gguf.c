@@ -2,10 +2,13 @@
 /*
  * GGUF loader on good and bad files: every truncation of a valid file and
  * a list of corruptions must fail with a message naming the file and the
- * key or tensor at fault; the real stories260K file must load with its
- * documented hyperparameters.
+ * key or tensor at fault; tensors of GGML types ember does not compute
+ * must parse, and a model holding one must fail to load with a message that
+ * names the type and the way out; the real stories260K file must load with
+ * its documented hyperparameters.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +17,7 @@
 #include <ember/runtime.h>
 
 #include "check.h"
+#include "ggml_types.h"
 #include "gguf.h"
 #include "gguf_write.h"
 
@@ -248,6 +252,139 @@ static void test_corruptions(void)
 	}
 }
 
+/* Tensors in types ember cannot compute with (IQ4_XS, TQ1_0, ...) parse,
+ * sized by their GGML block layout; only numbers that are no GGML type at
+ * all (never assigned, or removed from GGUF: 4, 31) are unknown. */
+static void test_other_types(void)
+{
+	static const struct { uint32_t type; uint64_t ne0, ne1, nbytes; } ok[] = {
+		{ 23, 256, 2, 2 * 136 },	/* IQ4_XS */
+		{ 34, 512, 1, 2 * 54 },		/* TQ1_0 */
+		{ 10, 256, 3, 3 * 84 },		/* Q2_K */
+		{ 39, 64, 1, 2 * 17 },		/* MXFP4 */
+		{ 15, 256, 1, 292 },		/* Q8_K */
+		{ 29, 256, 1, 56 },		/* IQ1_M */
+	};
+	static uint8_t zeros[4096];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct gguf_writer *w = gw_new();
+		uint64_t ne[2] = { ok[i].ne0, ok[i].ne1 };
+		char *buf = NULL;
+		size_t n;
+		FILE *f = open_memstream(&buf, &n);
+		struct gguf_file g;
+		struct ember_error err = { 0 };
+
+		gw_tensor(w, "t.weight", 2, ne, ok[i].type, zeros, NULL, NULL);
+		CHECK(gw_write(w, f) == 0, "write type %u", ok[i].type);
+		fclose(f);
+		gw_free(w);
+		CHECK(gguf_parse(&g, buf, n, "types.gguf", &err) == 0, "type %u: %s", ok[i].type,
+		      err.msg);
+		if (!err.code) {
+			CHECK(g.tensors[0].nbytes == ok[i].nbytes, "type %u: %llu bytes, want %llu",
+			      ok[i].type, (unsigned long long)g.tensors[0].nbytes,
+			      (unsigned long long)ok[i].nbytes);
+			gguf_close(&g);
+		}
+		free(buf);
+	}
+	CHECK(!strcmp(ggml_type_name(23), "IQ4_XS") && !strcmp(ggml_type_name(34), "TQ1_0") &&
+	      !strcmp(ggml_type_name(14), "Q6_K") && !strcmp(ggml_type_name(39), "MXFP4") &&
+	      !ggml_type_name(4) && !ggml_type_name(31) && !ggml_type_name(38) &&
+	      !ggml_type_name(ggml_type_max() + 1), "type names");
+
+	size_t size, at;
+	char *b = make_file(&size, 3);
+	uint32_t u32;
+
+	at = find(b, size, "b.weight") + 8 + 4 + 8;	/* b.weight's type */
+	for (uint32_t t = 4; t <= 31; t += 27) {
+		char want[48];
+
+		u32 = t;
+		memcpy(b + at, &u32, 4);
+		snprintf(want, sizeof(want), "unknown data type %u", t);
+		expect_fail("removed type", b, size, "'b.weight'", want);
+	}
+	free(b);
+}
+
+/* A llama model small enough to write here (no tokenizer), its
+ * blk.0.ffn_down.weight of ffn_type and its output.weight of out_type. */
+static int write_model(const char *path, uint32_t ffn_type, uint32_t out_type)
+{
+	static float zeros[32 * 256];
+	struct gguf_writer *w = gw_new();
+	uint64_t vec[1] = { 32 }, emb[2] = { 32, 8 }, sq[2] = { 32, 32 }, up[2] = { 32, 256 },
+		 down[2] = { 256, 32 };
+	FILE *f = fopen(path, "wb");
+	int ret;
+
+	gw_str(w, "general.architecture", "llama");
+	gw_u32(w, "llama.embedding_length", 32);
+	gw_u32(w, "llama.block_count", 1);
+	gw_u32(w, "llama.feed_forward_length", 256);
+	gw_u32(w, "llama.attention.head_count", 2);
+	gw_u32(w, "llama.context_length", 64);
+	gw_tensor(w, "token_embd.weight", 2, emb, EK_F32, zeros, NULL, NULL);
+	gw_tensor(w, "output_norm.weight", 1, vec, EK_F32, zeros, NULL, NULL);
+	gw_tensor(w, "output.weight", 2, emb, out_type, zeros, NULL, NULL);
+	gw_tensor(w, "blk.0.attn_norm.weight", 1, vec, EK_F32, zeros, NULL, NULL);
+	gw_tensor(w, "blk.0.ffn_norm.weight", 1, vec, EK_F32, zeros, NULL, NULL);
+	gw_tensor(w, "blk.0.attn_q.weight", 2, sq, EK_F32, zeros, NULL, NULL);
+	gw_tensor(w, "blk.0.attn_k.weight", 2, sq, EK_F32, zeros, NULL, NULL);
+	gw_tensor(w, "blk.0.attn_v.weight", 2, sq, EK_F32, zeros, NULL, NULL);
+	gw_tensor(w, "blk.0.attn_output.weight", 2, sq, EK_F32, zeros, NULL, NULL);
+	gw_tensor(w, "blk.0.ffn_gate.weight", 2, up, EK_F32, zeros, NULL, NULL);
+	gw_tensor(w, "blk.0.ffn_up.weight", 2, up, EK_F32, zeros, NULL, NULL);
+	gw_tensor(w, "blk.0.ffn_down.weight", 2, down, ffn_type, zeros, NULL, NULL);
+	ret = f ? gw_write(w, f) : -errno;
+	if (f && fclose(f) && !ret)
+		ret = -EIO;
+	gw_free(w);
+	return ret;
+}
+
+/* Loading such a model names the tensor, its type, what ember computes and
+ * the way out; it never calls the file corrupt. */
+static void test_unsupported_type_load(void)
+{
+	static const struct { uint32_t ffn, out; const char *tensor, *type; } cases[] = {
+		{ 23, EK_F32, "'blk.0.ffn_down.weight'", "type IQ4_XS," },
+		{ 34, EK_F32, "'blk.0.ffn_down.weight'", "type TQ1_0," },
+		{ 10, EK_F32, "'blk.0.ffn_down.weight'", "type Q2_K," },
+		{ EK_F32, 39, "'output.weight'", "type MXFP4," },	/* blocks of 32 */
+	};
+	char path[] = "/tmp/ember-test-types-XXXXXX";
+	struct ember_model *m = NULL;
+	struct ember_error err;
+	char have[160];
+
+	close(mkstemp(path));
+	CHECK(write_model(path, EK_F32, EK_F32) == 0, "write");
+	CHECK(ember_model_load(path, &m, &err) == 0, "the all-f32 model loads: %s", err.msg);
+	ember_model_free(m);
+	ggml_types_computed(have, sizeof(have));
+	CHECK(!strcmp(have, "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K"),
+	      "computed types: %s", have);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t out = cases[i].out;
+
+		CHECK(write_model(path, cases[i].ffn, out) == 0, "write");
+		m = NULL;
+		CHECK(ember_model_load(path, &m, &err) == -ENOTSUP, "case %zu loaded", i);
+		CHECK(strstr(err.msg, path) && strstr(err.msg, cases[i].tensor) &&
+		      strstr(err.msg, cases[i].type) &&
+		      strstr(err.msg, "which ember does not support yet (it computes ") &&
+		      strstr(err.msg, have) && strstr(err.msg, "ember-mkmodel --quantize") &&
+		      !strstr(err.msg, "corrupt"), "message: %s", err.msg);
+		ember_model_free(m);
+	}
+	unlink(path);
+}
+
 static void test_real_model(const char *dir)
 {
 	char path[4096];
@@ -281,6 +418,8 @@ int main(int argc, char **argv)
 	test_good();
 	test_truncations();
 	test_corruptions();
+	test_other_types();
+	test_unsupported_type_load();
 	test_real_model(argc > 1 ? argv[1] : "../shared/models");
 	return CHECK_DONE("gguf");
 }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "backend.h"
 #include "check.h"
+#include "mix.h"
 #include "synth.h"
 
 int check_failures, check_count;
@@ -289,13 +291,108 @@ static void test_quantize(const struct synth_spec *spec, int dtype)
 		maxv = fabs(l1[i]) > maxv ? fabs(l1[i]) : maxv;
 	}
 	/* random weights amplify quantization error; garbage would be ~1x */
-	CHECK(maxd < (dtype == EK_Q4_0 ? 0.25 : 0.05) * maxv, "quantized %s logits differ by %.3g (scale %.3g)",
+	double tol = dtype == EK_Q4_0 || dtype == EK_Q4_1 || dtype == EK_Q4_K ? 0.25 :
+		     dtype == EK_Q5_0 || dtype == EK_Q5_1 || dtype == EK_Q5_K ? 0.1 : 0.05;
+
+	CHECK(maxd < tol * maxv, "quantized %s logits differ by %.3g (scale %.3g)",
 	      ek_dtype_name(dtype), maxd, maxv);
 out:
 	ember_session_free(s1);
 	ember_session_free(s2);
 	ember_model_free(m1);
 	ember_model_free(m2);
+}
+
+static double max_diff(const float *a, const float *b, uint32_t n, double *scale)
+{
+	double maxd = 0;
+
+	*scale = 1;
+	for (uint32_t i = 0; i < n; i++) {
+		maxd = fabs(a[i] - b[i]) > maxd ? fabs(a[i] - b[i]) : maxd;
+		*scale = fabs(a[i]) > *scale ? fabs(a[i]) : *scale;
+	}
+	return maxd;
+}
+
+/* Logits of 5 tokens through model file path (NULL on failure). */
+static float *logits_of(const char *path, uint32_t *n_vocab, struct ember_model **keep)
+{
+	int32_t toks[5] = { 1, 100, 200, 150, 7 };
+	struct ember_model *m = NULL;
+	struct ember_session *s = NULL;
+	struct ember_error err;
+	const float *l;
+	float *out = NULL;
+
+	CHECK(ember_model_load(path, &m, &err) == 0, "%s", err.msg);
+	if (!m)
+		return NULL;
+	CHECK(ember_session_create(m, NULL, &s, &err) == 0, "%s", err.msg);
+	if (s && ember_eval(s, toks, 5, &l, &err) == 0) {
+		*n_vocab = m->info.n_vocab;
+		out = malloc(*n_vocab * sizeof(float));
+		memcpy(out, l, *n_vocab * sizeof(float));
+	}
+	CHECK(out, "eval: %s", err.msg);
+	ember_session_free(s);
+	if (keep)
+		*keep = m;
+	else
+		ember_model_free(m);
+	return out;
+}
+
+/*
+ * ember-mkmodel --quantize q4_k_m / q5_k_m of an f32 model: llama-quantize's
+ * types land where its rules put them, and the logits are those of the
+ * same weights dequantized to f32 up to the activations' rounding, and
+ * near the f32 model's.
+ */
+static void test_quantize_mix(const struct synth_spec *spec, int dtype, double tol)
+{
+	char a[] = "/tmp/ember-test-mix-f32-XXXXXX", b[] = "/tmp/ember-test-mix-q-XXXXXX";
+	char c[] = "/tmp/ember-test-mix-deq-XXXXXX";
+	struct mix mx = { dtype, MIX_K_M }, f32 = { EK_F32, MIX_PURE };
+	struct ember_model *m = NULL;
+	struct ember_error err;
+	float *lf = NULL, *lq = NULL, *ld = NULL;
+	uint32_t nv = 0;
+	double d1, d2, s1, s2;
+
+	close(mkstemp(a));
+	close(mkstemp(b));
+	close(mkstemp(c));
+	CHECK(synth_write(spec, a, &err) == 0, "%s", err.msg);
+	CHECK(synth_requantize(a, b, &mx, NULL, NULL, &err) == 0, "%s", err.msg);
+	CHECK(synth_requantize(b, c, &f32, NULL, NULL, &err) == 0, "%s", err.msg);
+	lf = logits_of(a, &nv, NULL);
+	lq = logits_of(b, &nv, &m);
+	ld = logits_of(c, &nv, NULL);
+	unlink(a);
+	unlink(b);
+	unlink(c);
+	if (!lf || !lq || !ld || !m)
+		goto out;
+	/* 2 layers: use_more_bits() takes layer 1 (the last eighth) only */
+	CHECK(m->output.dtype == EK_Q6_K && m->tok_embd.dtype == dtype &&
+	      m->layers[0].wq.dtype == dtype && m->layers[0].wv.dtype == dtype &&
+	      m->layers[0].down.dtype == dtype && m->layers[1].wv.dtype == EK_Q6_K &&
+	      m->layers[1].down.dtype == EK_Q6_K && m->layers[1].up.dtype == dtype &&
+	      m->info.weight_dtype == dtype, "%s_M types", ek_dtype_name(dtype));
+	d1 = max_diff(ld, lq, nv, &s1);
+	d2 = max_diff(lf, lq, nv, &s2);
+	printf("%s_M: logits vs dequantized %.3g, vs f32 %.3g (scale %.3g)\n",
+	       ek_dtype_name(dtype), d1, d2, s2);
+	CHECK(d1 <= 2e-2 * s1, "%s_M logits differ from the dequantized model's by %.3g (scale %.3g)",
+	      ek_dtype_name(dtype), d1, s1);
+	CHECK(d2 <= tol * s2, "%s_M logits differ from the f32 model's by %.3g (scale %.3g)",
+	      ek_dtype_name(dtype), d2, s2);
+out:
+	ember_model_free(m);
+	free(lf);
+	free(lq);
+	free(ld);
 }
 
 /*
@@ -527,5 +624,25 @@ int main(void)
 	test_quantize(&llama, EK_Q8_0);
 	test_quantize(&llama, EK_Q4_0);
 	test_quantize(&llama, EK_F16);
+
+	/* the other block types: blocks of 32 on the narrow llama, K types
+	 * (super-blocks of 256) on rows of 256 */
+	static const int blocks[] = { EK_Q4_1, EK_Q5_0, EK_Q5_1, EK_Q4_K, EK_Q5_K, EK_Q6_K };
+	struct synth_spec k = { "llama", "k-llama", 300, 256, 2, 4, 2, 512, 128, 0,
+				10000.0f, 1e-5f, false, EK_F32, EK_F32, 19 };
+
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+		struct synth_spec *sp = ek_dtype_block(blocks[i]) == EK_QK_K ? &k : &llama;
+		char label[64];
+
+		sp->dtype = sp->embd_dtype = blocks[i];
+		snprintf(label, sizeof(label), "%s %s", sp->name, ek_dtype_name(blocks[i]));
+		run_model(label, sp, EK_F32, 5e-2);
+		test_threads_equal(sp, label, 0, EK_F16);
+		sp->dtype = sp->embd_dtype = EK_F32;
+		test_quantize(sp, blocks[i]);
+	}
+	test_quantize_mix(&k, EK_Q4_K, 0.25);
+	test_quantize_mix(&k, EK_Q5_K, 0.1);
 	return CHECK_DONE("steps");
 }

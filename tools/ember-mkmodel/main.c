@@ -4,37 +4,93 @@
  *   ember-mkmodel --shape smollm2-135m --type q8_0 -o model.gguf [--seed N]
  *     writes a model with the real shapes and GENERATED weights (labelled as
  *     such in general.name and ember.generated_weights);
- *   ember-mkmodel --quantize q4_0 in.gguf out.gguf
- *     converts the F32/F16/BF16 matrices of a model to Q8_0/Q4_0/F16/F32.
+ *   ember-mkmodel --quantize q4_k_m in.gguf out.gguf
+ *     converts the weights of a model to another type or mix, and prints
+ *     what each conversion cost.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <ember/kernels.h>
 
+#include "ggml_types.h"
+#include "mix.h"
 #include "synth.h"
-
-static int parse_type(const char *s)
-{
-	static const int types[] = { EK_F32, EK_F16, EK_BF16, EK_Q8_0, EK_Q4_0 };
-
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (!strcasecmp(s, ek_dtype_name(types[i])))
-			return types[i];
-	return -1;
-}
 
 static void usage(FILE *f)
 {
+	char types[256];
+
 	fprintf(f,
-		"usage: ember-mkmodel --shape NAME [--type T] [--embd-type T] [--seed N] -o OUT.gguf\n"
+		"usage: ember-mkmodel --shape NAME [--type T] [--embd-type T] [--layers N] [--vocab N]\n"
+		"                     [--seed N] -o OUT.gguf\n"
 		"       ember-mkmodel --quantize T IN.gguf OUT.gguf\n"
-		"types: f32 f16 bf16 q8_0 q4_0 (default q8_0; token embeddings default to the same)\n"
-		"shapes (weights are GENERATED, not trained):\n");
+		"types: %s\n"
+		"  (default q8_0). A type puts every weight in it; K types fall back as\n"
+		"  llama-quantize does where rows are not multiples of 256 (q4_K -> q5_0,\n"
+		"  q5_K -> q5_1, q6_K -> q8_0). q4_K_M / q5_K_M are llama-quantize's mixes:\n"
+		"  q6_K for the LM head and for attn_v and ffn_down in the first and last\n"
+		"  eighth of the layers and every third between, q4_K / q5_K elsewhere.\n"
+		"  Norms stay f32. --embd-type: token_embd and output (default: as the type\n"
+		"  or mix gives them). --quantize converts from any of these types and prints\n"
+		"  each weight's relative RMS error against the input.\n"
+		"--layers, --vocab: fewer layers or tokens than the shape has (tests)\n"
+		"shapes (weights are GENERATED, not trained):\n",
+		mix_list(types, sizeof(types)));
 	synth_list_presets();
+}
+
+static int bad_type(const char *s)
+{
+	char types[256];
+
+	fprintf(stderr, "ember-mkmodel: unknown type '%s' (%s)\n", s,
+		mix_list(types, sizeof(types)));
+	return 2;
+}
+
+static int quantize(const struct mix *mx, const char *in, const char *out)
+{
+	struct synth_quant_report rep;
+	struct ember_error err;
+	char name[16];
+	int kinds = 0;
+
+	if (synth_requantize(in, out, mx, stdout, &rep, &err)) {
+		fprintf(stderr, "ember-mkmodel: %s\n", err.msg);
+		return 1;
+	}
+	for (int t = 0; t < 64; t++)
+		kinds += rep.by_type[t] != 0;
+	printf("wrote %s: %u weights as %s", out, rep.converted,
+	       mix_name(mx, name, sizeof(name)));
+	for (int t = 0, i = 0; t < 64 && kinds > 1; t++)
+		if (rep.by_type[t])
+			printf("%s%s %u", i++ ? ", " : " (", ek_dtype_name(t), rep.by_type[t]);
+	printf("%s\n", kinds > 1 ? ")" : "");
+	if (rep.kept_rows) {
+		int fb = mix_fallback(mx->dtype);
+		const struct ggml_type_desc *d = ggml_type_desc((uint32_t)(fb >= 0 ? fb : mx->dtype));
+
+		printf("  %u kept as they were: their rows do not fill whole blocks of %u (first: %s)\n",
+		       rep.kept_rows, d ? d->blck : 0, rep.first_kept);
+	}
+	return 0;
+}
+
+static int parse_count(const char *opt, const char *s, uint32_t min, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*s < '0' || *s > '9' || *end || v < min || v > 1u << 24) {
+		fprintf(stderr, "ember-mkmodel: %s wants a number from %u, not '%s'\n", opt, min, s);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -43,6 +99,8 @@ int main(int argc, char **argv)
 		{ "shape", required_argument, 0, 's' },
 		{ "type", required_argument, 0, 't' },
 		{ "embd-type", required_argument, 0, 'e' },
+		{ "layers", required_argument, 0, 'L' },
+		{ "vocab", required_argument, 0, 'V' },
 		{ "seed", required_argument, 0, 'S' },
 		{ "output", required_argument, 0, 'o' },
 		{ "quantize", required_argument, 0, 'q' },
@@ -51,70 +109,72 @@ int main(int argc, char **argv)
 	};
 	struct synth_spec s = { 0 };
 	const char *shape = NULL, *out = NULL;
+	struct mix mx = { EK_Q8_0, MIX_PURE }, qmix, emb;
 	struct ember_error err;
-	int c, qtype = -1;
+	uint32_t layers = 0, vocab = 0;
+	bool quant = false;
+	char name[16];
+	int c;
 
-	s.dtype = EK_Q8_0;
 	s.embd_dtype = -1;
 	s.seed = 1;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': shape = optarg; break;
 		case 't':
-			if ((s.dtype = parse_type(optarg)) < 0)
-				goto bad_type;
+			if (!mix_parse(optarg, &mx))
+				return bad_type(optarg);
 			break;
 		case 'e':
-			if ((s.embd_dtype = parse_type(optarg)) < 0)
-				goto bad_type;
+			if (!mix_parse(optarg, &emb) || emb.kind != MIX_PURE)
+				return bad_type(optarg);
+			s.embd_dtype = emb.dtype;
+			break;
+		case 'L':
+			if (parse_count("--layers", optarg, 1, &layers))
+				return 2;
+			break;
+		case 'V':
+			if (parse_count("--vocab", optarg, 259, &vocab))
+				return 2;
 			break;
 		case 'S': s.seed = strtoull(optarg, NULL, 10); break;
 		case 'o': out = optarg; break;
 		case 'q':
-			if ((qtype = parse_type(optarg)) < 0)
-				goto bad_type;
+			if (!mix_parse(optarg, &qmix))
+				return bad_type(optarg);
+			quant = true;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (qtype >= 0) {
+	if (quant) {
 		if (argc - optind != 2) {
 			usage(stderr);
 			return 2;
 		}
-		struct synth_quant_report rep;
-
-		if (synth_quantize(argv[optind], argv[optind + 1], qtype, &rep, &err)) {
-			fprintf(stderr, "ember-mkmodel: %s\n", err.msg);
-			return 1;
-		}
-		printf("wrote %s: %u weights as %s\n", argv[optind + 1], rep.converted,
-		       ek_dtype_name(qtype));
-		if (rep.kept_rows)
-			printf("  %u kept as they were: their rows do not fill whole blocks of %d (first: %s)\n",
-			       rep.kept_rows, EK_QK, rep.first_kept);
-		return 0;
+		return quantize(&qmix, argv[optind], argv[optind + 1]);
 	}
 	if (!shape || !out || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
-	if (s.embd_dtype < 0)
-		s.embd_dtype = s.dtype;
+	s.dtype = mx.dtype;
 	if (!synth_preset(shape, &s)) {
 		fprintf(stderr, "ember-mkmodel: unknown shape '%s'\n", shape);
 		usage(stderr);
 		return 2;
 	}
-	if (synth_write(&s, out, &err)) {
+	if (layers)
+		s.n_layer = layers;
+	if (vocab)
+		s.n_vocab = vocab;
+	if (synth_write_mix(&s, &mx, out, &err)) {
 		fprintf(stderr, "ember-mkmodel: %s\n", err.msg);
 		return 1;
 	}
 	printf("wrote %s: %s-shaped model with GENERATED %s weights\n", out, s.name,
-	       ek_dtype_name(s.dtype));
+	       mix_name(&mx, name, sizeof(name)));
 	return 0;
-bad_type:
-	fprintf(stderr, "ember-mkmodel: unknown type '%s' (f32 f16 bf16 q8_0 q4_0)\n", optarg);
-	return 2;
 }

@@ -12,6 +12,8 @@
 #include "error.h"
 #include "gguf.h"
 #include "gguf_write.h"
+#include "ggml_types.h"
+#include "mix.h"
 
 struct preset {
 	const char *key;
@@ -27,6 +29,10 @@ static const struct preset presets[] = {
 			    1000000.0f, 1e-6f, true, 0, 0, 0 } },
 	{ "stories260k", { "llama", "stories260K", 512, 64, 5, 8, 4, 172, 2048, 0,
 			   10000.0f, 1e-5f, false, 0, 0, 0 } },
+	/* no real model: K-quant blocks fit every row, 8 layers make
+	 * use_more_bits() pick some but not all (mix.c) */
+	{ "tiny-256", { "llama", "tiny-256", 1024, 256, 8, 4, 2, 768, 512, 0,
+			10000.0f, 1e-5f, false, 0, 0, 0 } },
 };
 
 bool synth_preset(const char *name, struct synth_spec *s)
@@ -52,11 +58,13 @@ void synth_list_presets(void)
 		const struct synth_spec *s = &presets[i].s;
 
 		bool blocks = s->n_embd % EK_QK == 0 && s->n_ff % EK_QK == 0;
+		bool k = s->n_embd % EK_QK_K == 0 && s->n_ff % EK_QK_K == 0;
 
 		printf("  %-16s %s: vocab %u, embd %u, layers %u, heads %u/%u, ffn %u%s%s\n",
 		       presets[i].key, s->arch, s->n_vocab, s->n_embd, s->n_layer, s->n_head,
 		       s->n_head_kv, s->n_ff, s->tied ? ", tied embeddings" : "",
-		       blocks ? "" : " (f32, f16, bf16 only)");
+		       !blocks ? " (f32, f16, bf16 only)" :
+		       !k ? " (K types fall back where rows are not multiples of 256)" : "");
 	}
 }
 
@@ -148,30 +156,87 @@ static char **make_vocab(uint32_t n, float **scores, int32_t **types)
 	return t;
 }
 
-static void add_tensor(struct gguf_writer *w, const struct synth_spec *s,
-		       struct gen *gens, uint32_t *n_gen, const char *nm, uint32_t nin,
-		       uint32_t nout, int dt, float sc, float off)
+/* add_tensor's dt for a 2-D weight: the type the mix gives it; for
+ * token_embd / output: embd_dtype when set, else the mix's. */
+#define T_WEIGHT (-1)
+#define T_EMBD (-2)
+
+struct build {
+	struct gguf_writer *w;
+	const struct synth_spec *s;
+	const struct mix *mix;
+	struct gen *gens;
+	uint32_t n_gen;
+	int bad_dtype;		/* the type whose blocks the first misfit
+				 * tensor's rows do not fill; -1: none */
+};
+
+static int tensor_type(const struct build *b, const char *nm, uint32_t nin, int dt,
+		       int *want)
+{
+	const struct synth_spec *s = b->s;
+
+	if (dt == T_EMBD && s->embd_dtype >= 0) {
+		struct mix e = { s->embd_dtype, MIX_PURE };
+
+		*want = s->embd_dtype;
+		return mix_type(&e, nm, nin, s->n_layer, s->tied);
+	}
+	*want = dt < 0 ? b->mix->dtype : dt;
+	return dt < 0 ? mix_type(b->mix, nm, nin, s->n_layer, s->tied) : dt;
+}
+
+static void add_tensor(struct build *b, const char *nm, uint32_t nin, uint32_t nout,
+		       int dt, float sc, float off)
 {
 	uint64_t ne[2] = { nin, nout };
-	struct gen *g = &gens[(*n_gen)++];
+	struct gen *g = &b->gens[b->n_gen++];
+	int want, t = tensor_type(b, nm, nin, dt, &want);
 
+	if (t < 0) {
+		if (b->bad_dtype < 0)
+			b->bad_dtype = want;
+		return;
+	}
 	g->n_in = nin;
-	g->dtype = dt;
+	g->dtype = t;
 	g->scale = sc;
 	g->offset = off;
-	g->seed = s->seed * 0x9e3779b97f4a7c15ull + *n_gen * 0x632be59bd9b4e019ull;
-	gw_tensor(w, nm, nout > 1 ? 2 : 1, ne, (uint32_t)dt, NULL, gen_data, g);
+	g->seed = b->s->seed * 0x9e3779b97f4a7c15ull + b->n_gen * 0x632be59bd9b4e019ull;
+	gw_tensor(b->w, nm, nout > 1 ? 2 : 1, ne, (uint32_t)t, NULL, gen_data, g);
+}
+
+/* Why the shape does not fit the types asked for. */
+static int misfit(const struct synth_spec *s, int dtype, struct ember_error *err)
+{
+	const struct ggml_type_desc *d = ggml_type_desc((uint32_t)dtype);
+	const struct ggml_type_desc *fd = ggml_type_desc((uint32_t)mix_fallback(dtype));
+	char fb[64] = "";
+
+	if (mix_fallback(dtype) >= 0 && fd)
+		snprintf(fb, sizeof(fb), " (%u where they fall back to %s)", fd->blck,
+			 ek_dtype_name(mix_fallback(dtype)));
+	return ember_fail(err, -EINVAL,
+			  "%s: %s weights come in blocks of %u%s, and the embedding (%u) and feed-forward (%u) sizes must be multiples of that; use f32, f16 or bf16 weights",
+			  s->name, ek_dtype_name(dtype), d ? d->blck : 0, fb, s->n_embd, s->n_ff);
 }
 
 int synth_write(const struct synth_spec *s, const char *path, struct ember_error *err)
 {
+	struct mix m = { s->dtype, MIX_PURE };
+
+	return synth_write_mix(s, &m, path, err);
+}
+
+int synth_write_mix(const struct synth_spec *s, const struct mix *mix, const char *path,
+		    struct ember_error *err)
+{
 	struct gguf_writer *w = gw_new();
 	uint32_t hd = s->n_head ? s->n_embd / s->n_head : 0, kvd = hd * s->n_head_kv;
-	uint32_t n_gen = 0, cap = 16 + s->n_layer * 16;
-
-#undef HP
+	uint32_t cap = 16 + s->n_layer * 16;
 	struct gen *gens = calloc(cap, sizeof(*gens));
-	char key[128], name[96], **vocab = NULL;
+	struct build b = { w, s, mix, gens, 0, -1 };
+	char key[128], name[96], mname[16], **vocab = NULL;
 	float *scores = NULL;
 	int32_t *types = NULL;
 	bool qwen = !strcmp(s->arch, "qwen2");
@@ -188,16 +253,6 @@ int synth_write(const struct synth_spec *s, const char *path, struct ember_error
 				 s->name, s->n_head, s->n_embd, s->n_head_kv);
 		goto out;
 	}
-	if (!ek_row_size(s->dtype, s->n_embd) || !ek_row_size(s->dtype, s->n_ff) ||
-	    !ek_row_size(s->embd_dtype, s->n_embd)) {
-		ret = ember_fail(err, -EINVAL,
-				 "%s: %s weights come in blocks of %d, and the embedding (%u) and feed-forward (%u) sizes must be multiples of that; use f32, f16 or bf16 weights",
-				 s->name, ek_dtype_name(ek_row_size(s->dtype, s->n_embd) &&
-							ek_row_size(s->dtype, s->n_ff) ?
-							s->embd_dtype : s->dtype),
-				 EK_QK, s->n_embd, s->n_ff);
-		goto out;
-	}
 	vocab = make_vocab(s->n_vocab, &scores, &types);
 	if (!vocab) {
 		ret = ember_fail(err, -ENOMEM, "out of memory for the vocabulary");
@@ -205,13 +260,12 @@ int synth_write(const struct synth_spec *s, const char *path, struct ember_error
 	}
 	gw_str(w, "general.architecture", s->arch);
 	snprintf(name, sizeof(name), "%s-shaped (GENERATED weights, %s)", s->name,
-		 ek_dtype_name(s->dtype));
+		 mix_name(mix, mname, sizeof(mname)));
 	gw_str(w, "general.name", name);
 	gw_bool(w, "ember.generated_weights", true);
 	gw_str(w, "general.description",
 	       "Generated by ember-mkmodel: real model shapes, pseudo-random weights. Not a trained model; for benchmarks and tests only.");
-#define TENSOR(nm, nin, nout, dt, sc, off) \
-	add_tensor(w, s, gens, &n_gen, nm, nin, nout, dt, sc, off)
+#define TENSOR(nm, nin, nout, dt, sc, off) add_tensor(&b, nm, nin, nout, dt, sc, off)
 #define HP(suffix, v) (snprintf(key, sizeof(key), "%s." suffix, s->arch), gw_u32(w, key, v))
 	HP("context_length", s->n_ctx);
 	HP("embedding_length", s->n_embd);
@@ -236,10 +290,10 @@ int synth_write(const struct synth_spec *s, const char *path, struct ember_error
 	{
 		float ws = 1.0f / sqrtf((float)s->n_embd), fs = 1.0f / sqrtf((float)s->n_ff);
 
-		TENSOR("token_embd.weight", s->n_embd, s->n_vocab, s->embd_dtype, 1.0f, 0.0f);
+		TENSOR("token_embd.weight", s->n_embd, s->n_vocab, T_EMBD, 1.0f, 0.0f);
 		TENSOR("output_norm.weight", s->n_embd, 1, EK_F32, 0.1f, 1.0f);
 		if (!s->tied)
-			TENSOR("output.weight", s->n_embd, s->n_vocab, s->embd_dtype, ws, 0.0f);
+			TENSOR("output.weight", s->n_embd, s->n_vocab, T_EMBD, ws, 0.0f);
 		for (uint32_t l = 0; l < s->n_layer; l++) {
 			char tn[64];
 
@@ -249,21 +303,25 @@ int synth_write(const struct synth_spec *s, const char *path, struct ember_error
 		TENSOR(tn, nin, nout, dt, sc, off);                                   \
 	} while (0)
 			LT("attn_norm.weight", s->n_embd, 1, EK_F32, 0.1f, 1.0f);
-			LT("attn_q.weight", s->n_embd, s->n_embd, s->dtype, ws, 0.0f);
-			LT("attn_k.weight", s->n_embd, kvd, s->dtype, ws, 0.0f);
-			LT("attn_v.weight", s->n_embd, kvd, s->dtype, ws, 0.0f);
+			LT("attn_q.weight", s->n_embd, s->n_embd, T_WEIGHT, ws, 0.0f);
+			LT("attn_k.weight", s->n_embd, kvd, T_WEIGHT, ws, 0.0f);
+			LT("attn_v.weight", s->n_embd, kvd, T_WEIGHT, ws, 0.0f);
 			if (qwen) {
 				LT("attn_q.bias", s->n_embd, 1, EK_F32, 0.1f, 0.0f);
 				LT("attn_k.bias", kvd, 1, EK_F32, 0.1f, 0.0f);
 				LT("attn_v.bias", kvd, 1, EK_F32, 0.1f, 0.0f);
 			}
-			LT("attn_output.weight", s->n_embd, s->n_embd, s->dtype, ws, 0.0f);
+			LT("attn_output.weight", s->n_embd, s->n_embd, T_WEIGHT, ws, 0.0f);
 			LT("ffn_norm.weight", s->n_embd, 1, EK_F32, 0.1f, 1.0f);
-			LT("ffn_gate.weight", s->n_embd, s->n_ff, s->dtype, ws, 0.0f);
-			LT("ffn_up.weight", s->n_embd, s->n_ff, s->dtype, ws, 0.0f);
-			LT("ffn_down.weight", s->n_ff, s->n_embd, s->dtype, fs, 0.0f);
+			LT("ffn_gate.weight", s->n_embd, s->n_ff, T_WEIGHT, ws, 0.0f);
+			LT("ffn_up.weight", s->n_embd, s->n_ff, T_WEIGHT, ws, 0.0f);
+			LT("ffn_down.weight", s->n_ff, s->n_embd, T_WEIGHT, fs, 0.0f);
 #undef LT
 		}
+	}
+	if (b.bad_dtype >= 0) {
+		ret = misfit(s, b.bad_dtype, err);
+		goto out;
 	}
 	f = fopen(path, "wb");
 	if (!f) {
@@ -285,95 +343,5 @@ out:
 	free(types);
 	free(gens);
 	gw_free(w);
-	return ret;
-}
-
-struct requant {
-	const struct gguf_tensor *t;
-	int dtype;
-};
-
-static int requant_data(void *arg, FILE *f, uint64_t nbytes)
-{
-	struct requant *r = arg;
-	uint64_t n = r->t->ne[0], rows = r->t->ne[1] * r->t->ne[2] * r->t->ne[3];
-	size_t in_row = ek_row_size((int)r->t->type, n), out_row = ek_row_size(r->dtype, n);
-	float *x = malloc(n * sizeof(float));
-	void *q = malloc(out_row);
-	int ret = 0;
-
-	(void)nbytes;
-	if (!x || !q) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (uint64_t i = 0; i < rows; i++) {
-		ek_dequantize_row((int)r->t->type, (const char *)r->t->data + i * in_row, x, n);
-		ek_quantize_row(r->dtype, x, q, n);
-		if (fwrite(q, 1, out_row, f) != out_row) {
-			ret = -EIO;
-			break;
-		}
-	}
-out:
-	free(x);
-	free(q);
-	return ret;
-}
-
-int synth_quantize(const char *in_path, const char *out_path, int dtype,
-		   struct synth_quant_report *rep, struct ember_error *err)
-{
-	struct synth_quant_report r = { 0 };
-	struct gguf_file in;
-	struct gguf_writer *w;
-	struct requant *rq;
-	FILE *f;
-	int ret = gguf_open(&in, in_path, err);
-
-	if (ret)
-		return ret;
-	w = gw_new();
-	rq = calloc(in.n_tensors ? in.n_tensors : 1, sizeof(*rq));
-	if (!w || !rq) {
-		ret = ember_fail(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	gw_copy_kvs(w, &in);
-	for (uint64_t i = 0; i < in.n_tensors; i++) {
-		const struct gguf_tensor *t = &in.tensors[i];
-		char name[300];
-		bool floats = t->n_dims == 2 &&
-			      (t->type == EK_F32 || t->type == EK_F16 || t->type == EK_BF16);
-		bool convert = floats && ek_row_size(dtype, t->ne[0]);
-
-		snprintf(name, sizeof(name), "%.*s", (int)t->name.n, t->name.p);
-		r.converted += convert;
-		if (floats && !convert && !r.kept_rows++)
-			snprintf(r.first_kept, sizeof(r.first_kept), "%.*s",
-				 (int)sizeof(r.first_kept) - 1, name);
-		rq[i].t = t;
-		rq[i].dtype = convert ? dtype : (int)t->type;
-		if (convert)
-			gw_tensor(w, name, t->n_dims, t->ne, (uint32_t)dtype, NULL, requant_data, &rq[i]);
-		else
-			gw_tensor(w, name, t->n_dims, t->ne, t->type, t->data, NULL, NULL);
-	}
-	f = fopen(out_path, "wb");
-	if (!f) {
-		ret = ember_fail(err, -errno, "%s: cannot create: %s", out_path, strerror(errno));
-		goto out;
-	}
-	ret = gw_write(w, f);
-	if (fclose(f) && !ret)
-		ret = -EIO;
-	if (ret)
-		ret = ember_fail(err, ret, "%s: writing failed: %s", out_path, strerror(-ret));
-out:
-	if (rep)
-		*rep = r;
-	free(rq);
-	gw_free(w);
-	gguf_close(&in);
 	return ret;
 }

@@ -47,16 +47,25 @@ enum ember_type {
 	EMBER_TYPE_F32 = 0,
 	EMBER_TYPE_F16 = 1,
 	EMBER_TYPE_Q4_0 = 2,
+	EMBER_TYPE_Q4_1 = 3,
+	EMBER_TYPE_Q5_0 = 6,
+	EMBER_TYPE_Q5_1 = 7,
 	EMBER_TYPE_Q8_0 = 8,
+	EMBER_TYPE_Q4_K = 12,
+	EMBER_TYPE_Q5_K = 13,
+	EMBER_TYPE_Q6_K = 14,
 	EMBER_TYPE_BF16 = 30,
 };
-/* "f32", "f16", "q4_0", "q8_0", "bf16"; "?" for any other number. */
+/* "f32", "f16", "q4_0", "q4_K", ..., "bf16" (ggml's spelling); "unknown" for any
+ * other number. */
 const char *ember_type_name(int type);
 
 /* ---- models ------------------------------------------------------------ */
 
 /* Memory-maps and validates a GGUF v2/v3 file; architectures llama and qwen2,
- * weights F32, F16, BF16, Q8_0, Q4_0. */
+ * weights F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K
+ * (in any mix, as llama-quantize writes them). A file with another GGML
+ * type fails with a message that names it. */
 int ember_model_load(const char *path, struct ember_model **out,
 		     struct ember_error *err);
 void ember_model_free(struct ember_model *model);

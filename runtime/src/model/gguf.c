@@ -9,6 +9,7 @@
  * Everything is checked against the buffer size before it is used.
  */
 #include "gguf.h"
+#include "ggml_types.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,33 +32,6 @@ static const uint8_t type_sizes[GGUF_NTYPES] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8
 const char *gguf_type_name(uint32_t type)
 {
 	return type < GGUF_NTYPES ? type_names[type] : "unknown";
-}
-
-/* GGML tensor types whose layout we know: name, elements per block, bytes
- * per block. Types ember cannot compute with still load (the model layer
- * names them in its error), so files can be inspected. */
-struct dtype_info {
-	const char *name;
-	uint32_t blck, size;
-};
-static const struct dtype_info dtypes[] = {
-	[0] = { "F32", 1, 4 },		[1] = { "F16", 1, 2 },
-	[2] = { "Q4_0", 32, 18 },	[3] = { "Q4_1", 32, 20 },
-	[6] = { "Q5_0", 32, 22 },	[7] = { "Q5_1", 32, 24 },
-	[8] = { "Q8_0", 32, 34 },	[9] = { "Q8_1", 32, 36 },
-	[10] = { "Q2_K", 256, 84 },	[11] = { "Q3_K", 256, 110 },
-	[12] = { "Q4_K", 256, 144 },	[13] = { "Q5_K", 256, 176 },
-	[14] = { "Q6_K", 256, 210 },	[15] = { "Q8_K", 256, 292 },
-	[20] = { "IQ4_NL", 32, 18 },	[24] = { "I8", 1, 1 },
-	[25] = { "I16", 1, 2 },		[26] = { "I32", 1, 4 },
-	[27] = { "I64", 1, 8 },		[28] = { "F64", 1, 8 },
-	[30] = { "BF16", 1, 2 },
-};
-#define N_DTYPES (sizeof(dtypes) / sizeof(dtypes[0]))
-
-const char *gguf_dtype_name(uint32_t dtype)
-{
-	return dtype < N_DTYPES ? dtypes[dtype].name : NULL;
 }
 
 bool gguf_str_eq(struct gguf_str s, const char *c)
@@ -284,7 +258,7 @@ static int parse_tensor_info(struct gguf_file *f, struct reader *r, uint64_t i)
 	struct gguf_tensor *t = &f->tensors[i];
 	char what[64], name[96];
 	uint64_t nel = 1, rows;
-	const struct dtype_info *dt;
+	const struct ggml_type_desc *dt;
 	int ret;
 
 	snprintf(what, sizeof(what), "the info of tensor #%llu", (unsigned long long)i);
@@ -322,11 +296,13 @@ static int parse_tensor_info(struct gguf_file *f, struct reader *r, uint64_t i)
 		ret = rd(r, &t->offset, 8, what);
 	if (ret)
 		return ret;
-	if (t->type >= N_DTYPES || !dtypes[t->type].name)
+	/* Types ember cannot compute with still parse (the model loader
+	 * names them); only a number that is no GGML type at all fails. */
+	dt = ggml_type_desc(t->type);
+	if (!dt)
 		return ember_fail(r->err, -EINVAL,
-				  "%s: tensor '%s' has unknown data type %u; the file is corrupt or uses a type this version of ember does not know",
-				  r->name, name, t->type);
-	dt = &dtypes[t->type];
+				  "%s: tensor '%s' has unknown data type %u (no GGML type ember knows: they are 0..%u, without 4, 5, 31..33 and 36..38); the file is corrupt or from a newer llama.cpp",
+				  r->name, name, t->type, ggml_type_max());
 	if (t->ne[0] % dt->blck)
 		return ember_fail(r->err, -EINVAL,
 				  "%s: tensor '%s' rows have %llu elements, not a multiple of the %s block size %u; the file is corrupt",

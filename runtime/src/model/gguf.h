@@ -65,9 +65,7 @@ int gguf_parse(struct gguf_file *f, const void *buf, size_t size,
 int gguf_open(struct gguf_file *f, const char *path, struct ember_error *err);
 void gguf_close(struct gguf_file *f);
 
-const char *gguf_type_name(uint32_t type);
-/* GGML tensor type name ("Q4_K") or NULL if the number is unknown. */
-const char *gguf_dtype_name(uint32_t dtype);
+const char *gguf_type_name(uint32_t type);	/* of a metadata value */
 
 const struct gguf_kv *gguf_find(const struct gguf_file *f, const char *key);
 const struct gguf_tensor *gguf_tensor(const struct gguf_file *f,

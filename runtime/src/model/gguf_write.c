@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ember/kernels.h>
+#include "ggml_types.h"
 
 struct gw_tensor {
 	char *name;
@@ -186,8 +186,13 @@ void gw_copy_kvs(struct gguf_writer *w, const struct gguf_file *f)
 
 uint64_t gw_tensor_nbytes(uint32_t dtype, uint32_t n_dims, const uint64_t *ne)
 {
-	uint64_t n = ek_row_size((int)dtype, ne[0]);
+	const struct ggml_type_desc *d = ggml_type_desc(dtype);
+	uint64_t n;
 
+	/* any GGML type, so tools can copy tensors they do not compute with */
+	if (!d || !ne[0] || ne[0] % d->blck)
+		return 0;
+	n = ne[0] / d->blck * d->size;
 	for (uint32_t d = 1; d < n_dims; d++)
 		n *= ne[d];
 	return n;

@@ -3,6 +3,8 @@
  * and checked against them. */
 #include "model.h"
 
+#include "ggml_types.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,19 @@ static int shape_error(struct ember_model *m, const char *name,
 			  (unsigned long long)b);
 }
 
+/* A tensor in a GGML type the kernels do not compute with (the parser knew
+ * its layout, so the file is fine): name the type and the way out. */
+static int type_error(struct ember_model *m, const char *name,
+		      const struct gguf_tensor *t, struct ember_error *err)
+{
+	char have[160];
+
+	return ember_fail(err, -ENOTSUP,
+			  "%s: tensor '%s' has type %s, which ember does not support yet (it computes %s); requantize it: ember-mkmodel --quantize q4_k_m MODEL-f16.gguf OUT.gguf from the F16/BF16/F32 model (or llama-quantize to one of those types)",
+			  m->path, name, ggml_type_name(t->type),
+			  ggml_types_computed(have, sizeof(have)));
+}
+
 /* A matrix weight with ne = {n_in, n_out}, in a type the kernels handle. */
 static int bind_weight(struct ember_model *m, const char *name, uint32_t n_in,
 		       uint32_t n_out, bool required, struct weight *w,
@@ -74,9 +89,7 @@ static int bind_weight(struct ember_model *m, const char *name, uint32_t n_in,
 	if (t->ne[0] != n_in || t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)
 		return shape_error(m, name, t, n_in, n_out, err);
 	if (!ek_dtype_known((int)t->type))
-		return ember_fail(err, -ENOTSUP,
-				  "%s: tensor '%s' has type %s, which ember cannot compute with (it supports F32, F16, BF16, Q8_0, Q4_0); use a file in one of those types (ember-mkmodel --quantize can convert F32/F16 files)",
-				  m->path, name, gguf_dtype_name(t->type));
+		return type_error(m, name, t, err);
 	w->data = t->data;
 	w->rows = t->data;
 	w->dtype = (int)t->type;
@@ -131,8 +144,7 @@ static int bind_vector(struct ember_model *m, const char *name, uint32_t n,
 		return 0;
 	}
 	if (!ek_dtype_known((int)t->type))
-		return ember_fail(err, -ENOTSUP, "%s: tensor '%s' has unsupported type %s",
-				  m->path, name, gguf_dtype_name(t->type));
+		return type_error(m, name, t, err);
 	copy = malloc((size_t)n * sizeof(float));
 	if ((ret = model_own(m, copy, err)))
 		return ret;
@@ -190,6 +202,28 @@ static int load_hparams(struct ember_model *m, struct ember_error *err)
 		return ember_fail(err, -EINVAL, "%s: rms epsilon and rope base must be positive",
 				  m->path);
 	return 0;
+}
+
+/* The type of most of the layers' matmul weights (by elements): in a mix
+ * such as llama-quantize's Q4_K_M, the one it is named after. */
+static int main_dtype(const struct ember_model *m)
+{
+	uint64_t n[64] = { 0 };
+	int best = m->layers[0].wq.dtype;
+
+	for (uint32_t i = 0; i < m->info.n_layer; i++) {
+		const struct layer *l = &m->layers[i];
+		const struct weight *ws[] = { &l->wq, &l->wk, &l->wv, &l->wo, &l->gate,
+					      &l->up, &l->down };
+
+		for (size_t j = 0; j < sizeof(ws) / sizeof(ws[0]); j++)
+			if (ws[j]->dtype >= 0 && ws[j]->dtype < 64)
+				n[ws[j]->dtype] += (uint64_t)ws[j]->n_in * ws[j]->n_out;
+	}
+	for (int t = 0; t < 64; t++)
+		if (n[t] > n[best])
+			best = t;
+	return best;
 }
 
 static int load_tensors(struct ember_model *m, struct ember_error *err)
@@ -257,7 +291,7 @@ static int load_tensors(struct ember_model *m, struct ember_error *err)
 				    l->down.stride * d;
 	}
 	in->matmul_bytes += m->output.stride * in->n_vocab;
-	in->weight_dtype = m->layers[0].wq.dtype;
+	in->weight_dtype = main_dtype(m);
 	for (uint64_t i = 0; i < m->gguf.n_tensors; i++) {
 		const struct gguf_tensor *t = &m->gguf.tensors[i];
 
@@ -346,7 +380,10 @@ void ember_model_free(struct ember_model *m)
 }
 
 _Static_assert((int)EMBER_TYPE_F32 == EK_F32 && (int)EMBER_TYPE_F16 == EK_F16 &&
-	       (int)EMBER_TYPE_Q4_0 == EK_Q4_0 && (int)EMBER_TYPE_Q8_0 == EK_Q8_0 &&
+	       (int)EMBER_TYPE_Q4_0 == EK_Q4_0 && (int)EMBER_TYPE_Q4_1 == EK_Q4_1 &&
+	       (int)EMBER_TYPE_Q5_0 == EK_Q5_0 && (int)EMBER_TYPE_Q5_1 == EK_Q5_1 &&
+	       (int)EMBER_TYPE_Q8_0 == EK_Q8_0 && (int)EMBER_TYPE_Q4_K == EK_Q4_K &&
+	       (int)EMBER_TYPE_Q5_K == EK_Q5_K && (int)EMBER_TYPE_Q6_K == EK_Q6_K &&
 	       (int)EMBER_TYPE_BF16 == EK_BF16, "ember_type numbers are ek_dtype's (GGUF's)");
 
 const char *ember_type_name(int type)
