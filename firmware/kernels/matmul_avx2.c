@@ -4,22 +4,13 @@
  * dots through vpmaddubsw, float dots, and a 6x16 GEMM microkernel.
  */
 #include "gemm.h"
+#include "matmul_blocks_x86.h"
 #include "matmul_kernels.h"
 
 #if EK_X86
 #include <immintrin.h>
 
 #define AI __attribute__((always_inline)) inline
-
-EK_TARGET_AVX2 static AI float hsum8(__m256 v)
-{
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v),
-			      _mm256_extractf128_ps(v, 1));
-
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
 
 EK_TARGET_AVX2 static AI int32_t hsum8_i32(__m256i v)
 {
@@ -104,7 +95,7 @@ EK_TARGET_AVX2 static float dot_q8_0_avx2(const void *w,
 
 		acc = _mm256_fmadd_ps(dot32_s8(wq, aq), s, acc);
 	}
-	return hsum8(acc);
+	return ek_hsum8(acc);
 }
 
 EK_TARGET_AVX2 static float dot_q4_0_avx2(const void *w,
@@ -127,7 +118,7 @@ EK_TARGET_AVX2 static float dot_q4_0_avx2(const void *w,
 
 		acc = _mm256_fmadd_ps(dot32_s8(wq, aq), s, acc);
 	}
-	return hsum8(acc);
+	return ek_hsum8(acc);
 }
 
 EK_TARGET_AVX2 static AI __m256 load8(int dtype, const void *w, uint64_t i)
@@ -159,7 +150,7 @@ EK_TARGET_AVX2 static float dot_f_##DT(const void *w, const float *a,       \
 	for (; i + 8 <= k; i += 8)                                           \
 		acc[0] = _mm256_fmadd_ps(load8(DT, w, i),                    \
 					 _mm256_loadu_ps(a + i), acc[0]);    \
-	float s = hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),         \
+	float s = ek_hsum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),         \
 				      _mm256_add_ps(acc[2], acc[3])));       \
 	if (i < k)                                                           \
 		s += ek_dot_f_portable(DT, (const char *)w +                 \

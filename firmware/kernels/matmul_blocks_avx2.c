@@ -16,16 +16,6 @@
 
 #define AI __attribute__((always_inline)) inline
 
-EK_TARGET_AVX2 static AI float hsum8(__m256 v)
-{
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v),
-			      _mm256_extractf128_ps(v, 1));
-
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
-
 EK_TARGET_AVX2 static AI float f16(const void *p)
 {
 	uint16_t h;
@@ -212,7 +202,7 @@ EK_TARGET_AVX2 static AI float k_dot(int dtype, const void *w,
 		k_act_load(dtype, a, 8 * i, &x);
 		acc = k_step(dtype, ek_ptr_add(w, i * bs), &x, acc);
 	}
-	return hsum8(acc);
+	return ek_hsum8(acc);
 }
 
 /* The rows' sums are dot's, each row on its own accumulator. */
@@ -238,7 +228,7 @@ EK_TARGET_AVX2 static AI void k_dot4(int dtype, const void *const w[4],
 		}
 	}
 	for (int r = 0; r < 4; r++)
-		out[r] = hsum8(acc[r]);
+		out[r] = ek_hsum8(acc[r]);
 }
 
 #define DEFINE_K(T, DT)                                                      \
@@ -306,7 +296,7 @@ EK_TARGET_AVX2 static AI float s_dot(const void *w, const struct ek_q8_row *a,
 		else
 			sm += f16(b + m) * a->d[i] * (float)a->sum[i];
 	}
-	return hsum8(acc) + sm;
+	return ek_hsum8(acc) + sm;
 }
 
 EK_TARGET_AVX2 float ek_dot_q4_1_avx2(const void *w, const struct ek_q8_row *a,

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Helpers shared by the AVX2 and AVX-512 dots of matmul_blocks_*.c. */
+/* Helpers shared by the x86 dots (matmul_avx2.c, matmul_blocks_*.c). */
 #ifndef EK_MATMUL_BLOCKS_X86_H
 #define EK_MATMUL_BLOCKS_X86_H
 
@@ -7,6 +7,18 @@
 
 #if EK_X86
 #include <immintrin.h>
+
+/* The sum of the eight lanes of v. */
+EK_TARGET_AVX2 static inline __attribute__((always_inline)) float
+ek_hsum8(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v),
+			      _mm256_extractf128_ps(v, 1));
+
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
 
 /*
  * The eight 6-bit scales and eight mins of a Q4_K / Q5_K block as bytes
