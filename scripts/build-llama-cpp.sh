@@ -37,6 +37,11 @@ cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 key=$( { echo "$commit"; echo "$flags"; gcc --version | head -n1
 	 cmake --version | head -n1; cat "$0"; } | sha256sum | cut -c1-16)
 out=$EMBER_CACHE/llama.cpp/$key
+# one build at a time (the interop tests run in parallel); the second
+# caller finds the first one's result
+mkdir -p "$EMBER_CACHE/llama.cpp"
+exec 9>"$EMBER_CACHE/llama.cpp/.lock"
+flock 9
 if [ -x "$out/llama-bench" ] && [ -f "$out/build-info" ]; then
 	echo "$out"
 	exit 0

@@ -3,7 +3,8 @@
 # libdrm/liburing, the bookworm-backports 6.12 kernel image + headers (guest
 # kernel and module build tree), linux-source-6.12 + libelf-dev (the debug
 # kernel, scripts/build-debug-kernel.sh), meson 1.7, QEMU build deps,
-# busybox, seabios, OpenBLAS (benchmark baseline). Idempotent: a second run is a no-op.
+# busybox, seabios, OpenBLAS (benchmark baseline), jansson (JSON), gnuplot
+# (scripts/plot-bench). Idempotent: a second run is a no-op.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "install-deps: run as root (apt-get needs it)" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
@@ -27,7 +28,7 @@ apt-get install -y -q --no-install-recommends \
 	libdrm-dev liburing-dev busybox-static seabios qemu-system-data \
 	libglib2.0-dev libpixman-1-dev ninja-build python3-venv flex bison libfdt-dev \
 	libopenblas0-pthread libopenblas-dev sparse dpkg-dev kmod bc \
-	clang llvm libclang-rt-14-dev libelf-dev
+	clang llvm libclang-rt-14-dev libelf-dev libjansson-dev gnuplot-nox cmake
 apt-get install -y -q --no-install-recommends -t bookworm-backports \
 	meson python3-pycotap linux-image-amd64 linux-headers-amd64 linux-source-6.12
 

@@ -18,8 +18,10 @@ if [ "$(uname -s)-$(uname -m)" != Linux-x86_64 ]; then
 	echo "node-llama-cpp: only the linux-x64 CPU binaries are installed; this is $(uname -s)-$(uname -m)" >&2
 	exit 77
 fi
+# one install at a time: the interop tests run in parallel
+mkdir -p "$dir" || exit 1
+exec 9>"$dir.lock" && flock 9 || exit 1
 if [ ! -f "$dir/.installed" ]; then
-	mkdir -p "$dir" || exit 1
 	t0=$(date +%s)
 	# --omit=optional: of the prebuilt variants only the CPU one, named
 	# below (the CUDA/Vulkan ones are hundreds of MB); --ignore-scripts and

@@ -8,6 +8,9 @@
  *   device    the Ember NPU (in the guest): jobs/s through io_uring and
  *             the ioctl, per-op device throughput, and the per-token
  *             overhead of a model's forward pass on it
+ *   model     a model's prefill and decode tokens/s beside llama.cpp's
+ *             llama-bench on the same file, interleaved (model.c: its own
+ *             options, llama-bench's)
  * Options: --json (one JSON object per line), --threads N (default: one
  * per CPU), --time S (kernels: seconds per timed batch, default 0.2;
  * states: seconds in all, default 20; device: seconds per row, default
@@ -22,20 +25,24 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "model.h"
 
 struct mode {
 	const char *name;
 	const char *help;
 	int (*main)(const struct bench_opts *o);
+	int (*main_args)(int argc, char **argv);	/* own options */
 };
 
 static const struct mode modes[] = {
 	{ "kernels", "ek_* kernels vs OpenBLAS and read bandwidth",
-	  bench_kernels_main },
+	  bench_kernels_main, NULL },
 	{ "states", "decode matmuls vs the read bandwidth of their moment, per state",
-	  bench_states_main },
+	  bench_states_main, NULL },
 	{ "device", "the Ember NPU: jobs/s (io_uring, ioctl), ops, forward-pass overhead",
-	  bench_device_main },
+	  bench_device_main, NULL },
+	{ "model", "a model's tokens/s beside llama.cpp's llama-bench, interleaved (--help)",
+	  NULL, bench_model_main },
 };
 
 static void usage(FILE *f)
@@ -68,6 +75,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (m->main_args)
+		return m->main_args(argc, argv);
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			o.json = true;

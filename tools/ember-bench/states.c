@@ -26,11 +26,15 @@
 #include <string.h>
 
 #include "bandwidth.h"
+#include "cache_size.h"
 #include "bench.h"
 
-#define ST_COPY_BYTES ((size_t)128 << 20)	/* per op: 4x a 32 MiB L3 */
+/* Per op at least the last-level cache (the other ops' samples and the
+ * probes pass between two reads of one copy); probes take turns over at
+ * least 4 buffers and twice the cache (cache_size.h). */
+#define ST_COPY_BYTES ((size_t)128 << 20)
 #define ST_PROBE_BYTES ((size_t)64 << 20)
-#define ST_PROBE_RING 4	/* buffers the probes take turns over */
+#define ST_PROBE_RING 4
 #define ST_SAMPLE_BYTES ((size_t)32 << 20)	/* weights per sample */
 #define ST_PROBE_STREAMS 4
 #define ST_MAX_OPS 5
@@ -99,7 +103,8 @@ static void st_op_init(struct st_ctx *s, struct st_op *op)
 	ek_x16_pack(op->dtype, w, ek_row_size(op->dtype, op->k), op->n, op->k,
 		    x16);
 	op->bytes = op->read ? xbytes : gguf;
-	op->copies = (int)((ST_COPY_BYTES + xbytes - 1) / xbytes);
+	op->copies = (int)((ember_cold_bytes(ST_COPY_BYTES * 4) / 4 + xbytes - 1) /
+			   xbytes);
 	op->all = bench_copies(x16, xbytes, op->copies, &op->step);
 	op->per = (int)((ST_SAMPLE_BYTES + op->bytes - 1) / op->bytes);
 	bench_free(x16, xbytes);
@@ -215,7 +220,10 @@ static int st_measure(struct st_ctx *s, double seconds)
 	struct ember_read_ring ring;
 	double t0 = bench_now();
 
-	if (!sm || !levels || ember_read_ring_init(&ring, ST_PROBE_BYTES, ST_PROBE_RING)) {
+	if (!sm || !levels ||
+	    ember_read_ring_init(&ring, ST_PROBE_BYTES,
+				 (unsigned int)(ember_cold_bytes(ST_PROBE_RING * 2 * ST_PROBE_BYTES) /
+						(2 * ST_PROBE_BYTES)))) {
 		fprintf(stderr, "ember-bench: out of memory\n");
 		exit(1);
 	}

@@ -10,6 +10,7 @@
 #include "token_bound.h"
 
 #include "bandwidth.h"
+#include "cache_size.h"
 #include "handoff.h"
 
 #include <errno.h>
@@ -29,10 +30,11 @@
  * bytes take at the highest of the probes around it (token_bound.h; a
  * probe a descheduled vCPU slowed several-fold is set aside). A probe
  * reads the next slice of a ring much larger than the caches (a slice read
- * again and again would partly come from the L3).
+ * again and again would partly come from the L3): 4x the last-level
+ * cache, at least 256 MiB.
  */
 #define PROBE_BYTES ((size_t)16 << 20)
-#define PROBE_SLICES 16
+#define PROBE_RING_MIN ((size_t)256 << 20)
 #define PROBE_STREAMS 4
 
 struct probe {
@@ -67,7 +69,9 @@ static int probe_init(struct probe *p, struct ember_session *s)
 {
 	p->ex = (struct ek_exec){ .ctx = s, .run = session_run,
 				  .nthreads = ember_session_n_threads(s) };
-	return ember_read_ring_init(&p->ring, PROBE_BYTES, PROBE_SLICES);
+	return ember_read_ring_init(&p->ring, PROBE_BYTES,
+				    (unsigned int)(ember_cold_bytes(PROBE_RING_MIN) /
+						   PROBE_BYTES));
 }
 
 /* Bytes per second of the next slice. */
@@ -233,7 +237,7 @@ int run_bench(const struct bench_opts *o)
 		ret = probe_init(&pr, s);
 		if (ret) {
 			fprintf(stderr, "ember-run: cannot map the read-bandwidth probe's %d MiB: free some memory or bench with -n 0\n",
-				(int)(PROBE_BYTES * PROBE_SLICES >> 20));
+				(int)(ember_cold_bytes(PROBE_RING_MIN) >> 20));
 			goto out;
 		}
 		prp = &pr;
