@@ -98,10 +98,15 @@ int ember_generate(struct ember_session *s, const int32_t *prompt, int n_prompt,
 		goto out;
 	have_dev = stats && session_device_counters(s, &rd, &wr, &cp0) == 0;
 	for (n_gen = 0; n_gen < o->n_predict;) {
-		int32_t tok = ember_sampler_sample(smp, logits);
+		int32_t tok;
 		int len;
 		size_t tl = 0;
-		bool eog = ember_token_is_eog(m, tok);
+		bool eog;
+
+		if (o->on_logits)
+			o->on_logits(user, n_gen, logits, m->info.n_vocab);
+		tok = ember_sampler_sample(smp, logits);
+		eog = ember_token_is_eog(m, tok);
 
 		ember_sampler_accept(smp, tok);
 		n_gen++;

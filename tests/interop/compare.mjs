@@ -8,6 +8,9 @@
 // EMBER_STDERR: what `ember-run --ids` wrote to stderr, one file per prompt
 // of REF.json in its order.
 //
+// The prompt: Ember's token ids ('prompt-ids:') must be llama.cpp's, BOS
+// included (only their count when ember-run printed no such line).
+//
 // A position passes when Ember picked llama.cpp's token, or a token whose
 // llama.cpp logit is within REL_TOL * max(1, |best|) of llama.cpp's best
 // logit there: a near tie that the engines' different rounding (activations
@@ -45,9 +48,13 @@ function report(ok, what, notes)
 
 function check(r, err)
 {
-	const what = `prompt ${JSON.stringify(r.prompt)}`;
 	const idsLine = /^ids:(.*)$/m.exec(err);
 	const pre = /^prefill:.* for +(\d+) tokens/m.exec(err);
+	const promptLine = /^prompt-ids:(.*)$/m.exec(err);
+	const mine = promptLine ? promptLine[1].trim() : null;
+	const sameIds = mine === r.prompt_tokens.join(" ");
+	const what = `prompt ${JSON.stringify(r.prompt)} (${r.prompt_tokens.length} tokens` +
+		`${sameIds ? ", ids equal" : ""})`;
 	const n = r.tokens.length;
 
 	if (!idsLine) {
@@ -64,7 +71,13 @@ function check(r, err)
 		       [`Ember: ${ids.join(" ")}`]);
 		return;
 	}
-	if (nPrompt !== r.prompt_tokens.length) {
+	if (promptLine) {
+		if (!sameIds) {
+			ok = false;
+			notes.push(`the prompt's tokens differ: Ember ${mine}, llama.cpp ` +
+				   `${r.prompt_tokens.join(" ")}`);
+		}
+	} else if (nPrompt !== r.prompt_tokens.length) {
 		ok = false;
 		notes.push(`the prompt is ${nPrompt ?? "?"} tokens in Ember, ` +
 			   `${r.prompt_tokens.length} in llama.cpp (${r.prompt_tokens.join(" ")}): ` +

@@ -5,7 +5,8 @@
 // and, at every generated position, the top-5 raw logits.
 //
 // usage: node llama_ref.mjs NODE_MODULES_DIR MODEL.gguf N
-//            (--prompt TEXT | --prompts FILE)... [--follow IDS] > out.json
+//            (--prompt TEXT | --prompts FILE)... [--follow IDS] [--threads T]
+//            > out.json
 // FILE: *.json is an array of strings or {"cases": [{"prompt": ...}, ...]}
 // (the shape of shared/models/*-reference.json); any other file holds one
 // prompt a line.
@@ -16,13 +17,17 @@
 //
 // Sampling is llama.cpp's greedy sampler alone (temperature 0: no penalty,
 // top-k/p or min-p in the chain), so the logits it returns are the model's
-// raw ones. Two threads, one sequence, no flash attention: a fixed
-// configuration, so the same file gives the same output on any run.
+// raw ones. Two threads (or --threads T), one sequence, no flash
+// attention: a fixed configuration, so the same file gives the same output
+// on any run. ggml computes each output element of the ops a llama model
+// uses on one thread, so T does not change the numbers (one and two gave
+// the same JSON on stories260K); but on a loaded machine threads wait at
+// every op's barrier for a descheduled peer (3 prompts x 64 tokens: 4 s
+// with one thread, 277 s with two at a load of 9 on 2 cores).
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-const THREADS = 2;
 const TOP = 5;
 
 function die(msg)
@@ -64,7 +69,7 @@ function elfPointedString(file, symbol)
 
 // What was loaded: the package versions, llama.cpp's release and commit, and
 // the CPU variant ggml picked (the libggml-cpu-*.so mapped into this process).
-function buildInfo(llama, nm)
+function buildInfo(llama, nm, threads)
 {
 	const pkg = (p) => JSON.parse(fs.readFileSync(path.join(nm, p, "package.json"), "utf8")).version;
 	const libs = fs.readFileSync("/proc/self/maps", "utf8").split("\n")
@@ -86,7 +91,7 @@ function buildInfo(llama, nm)
 		llama_cpp_commit: commit,
 		cpu_variant: variant ? variant[1] : null,
 		addon: libs.find((f) => /llama-addon\.node$/.test(f)) ?? null,
-		threads: THREADS,
+		threads,
 		system_info: llama.systemInfo.trim(),
 	};
 }
@@ -152,7 +157,7 @@ async function main()
 	const [nm, modelPath, nArg, ...rest] = process.argv.slice(2);
 	const n = Number(nArg);
 	const prompts = [];
-	let follow = [];
+	let follow = [], threads = 2;
 
 	if (!nm || !modelPath || !(n > 0))
 		die("usage: llama_ref.mjs NODE_MODULES_DIR MODEL.gguf N (--prompt TEXT | --prompts FILE)...");
@@ -164,15 +169,18 @@ async function main()
 		else if (rest[i] === "--follow" && rest[i + 1] !== undefined)
 			follow = fs.readFileSync(rest[i + 1], "utf8").split("\n")
 				.map((l) => l.trim().split(/\s+/).filter(Boolean).map(Number));
+		else if (rest[i] === "--threads" && Number(rest[i + 1]) >= 1)
+			threads = Number(rest[i + 1]);
 		else
-			die(`unknown argument '${rest[i]}' (want --prompt TEXT, --prompts FILE or --follow IDS)`);
+			die(`unknown argument '${rest[i]}' (want --prompt TEXT, --prompts FILE, --follow IDS ` +
+			    "or --threads T)");
 	}
 	if (!prompts.length)
 		die("no prompt given (--prompt TEXT or --prompts FILE)");
 
 	const nlc = await import(pathToFileURL(path.join(nm, "node-llama-cpp", "dist", "index.js")));
 	// build "never": the prebuilt binaries or an error, never a compile or a download
-	const llama = await nlc.getLlama({ gpu: false, build: "never", maxThreads: THREADS,
+	const llama = await nlc.getLlama({ gpu: false, build: "never", maxThreads: threads,
 					   logLevel: nlc.LlamaLogLevel.error });
 	const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
 	const longest = Math.max(...prompts.map((p) => model.tokenize(p, false).length));
@@ -180,7 +188,7 @@ async function main()
 		contextSize: Math.max(256, longest + n + 2),
 		batchSize: Math.max(256, longest + 2),
 		sequences: 1,
-		threads: { ideal: THREADS, min: THREADS },
+		threads: { ideal: threads, min: threads },
 		flashAttention: false,
 	});
 	const seq = context.getSequence();
@@ -190,7 +198,7 @@ async function main()
 		die(`--follow: ${follow.length} lines of ids for ${prompts.length} prompts`);
 	for (const [k, p] of prompts.entries())
 		results.push(await greedy(model, seq, p, n, follow[k] ?? []));
-	const out = { llama_cpp: buildInfo(llama, nm), model: modelPath, n_predict: n, results };
+	const out = { llama_cpp: buildInfo(llama, nm, threads), model: modelPath, n_predict: n, results };
 
 	process.stdout.write(JSON.stringify(out) + "\n");
 	await context.dispose();

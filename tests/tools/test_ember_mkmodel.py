@@ -17,6 +17,9 @@
 - a tensor type ember does not compute (IQ4_XS, TQ1_0 patched into a
   file): ember-run names the tensor, the type and the way out, and
   --quantize says it cannot read it;
+- --info lists every tensor with the type and dimensions of the file's
+  table, and against the F32 input the relative RMS error --quantize
+  printed for it ("-" for a type it cannot read);
 - bad input: an unknown shape or type, a block type on a shape it does not
   fit, an output that cannot be created, a missing input: a message and a
   non-zero exit.
@@ -270,6 +273,35 @@ def test_unsupported_types(d):
               r.stderr)
 
 
+def test_info(d):
+    f, e = os.path.join(d, "tiny-f32.gguf"), os.path.join(d, "tiny-q6k.gguf")
+    logged = weight_lines(run(MK, ["--quantize", "q6_k", f, e]).stdout)
+    table = tensor_table(e)
+    r = run(MK, ["--info", e, f])
+    rows = {m[1]: (m[2], m[3], m[4]) for m in
+            re.finditer(r"^  (\S+) +(\S+) +(\S+) +(\S+)$", r.stdout, re.M)}
+    names = {F32: "f32", Q6_K: "q6_K"}
+    check("--info FILE REF: a line per tensor, its type and dimensions as in the file",
+          r.returncode == 0 and r.stdout.startswith(f"{e}: GGUF v3, {len(table)} tensors; ")
+          and set(rows) == set(table)
+          and all(rows[n][0] == names[t] and rows[n][1] == "x".join(map(str, ne))
+                  for n, (t, ne, _) in table.items()), r.stdout + r.stderr)
+    check("--info FILE REF: each weight's error is --quantize's (58), norms 0",
+          len(logged) == 58 and all(
+              abs(float(rows[n][2]) - x) <= 5e-4 * x for n, (_, _, x) in logged.items())
+          and all(float(v[2]) == 0 for n, v in rows.items() if n not in logged),
+          r.stdout)
+    p = os.path.join(d, "IQ4_XS.gguf")
+    r = run(MK, ["--info", p, f])
+    check("--info on an IQ4_XS tensor: named, its error '-'",
+          r.returncode == 0 and re.search(r"^  blk\.0\.ffn_down\.weight +IQ4_XS +768x256 +-$",
+                                          r.stdout, re.M), r.stdout + r.stderr)
+    r = run(MK, ["--info", "/nonexistent/in.gguf"])
+    check("--info on a missing file: exit 1 and a message",
+          r.returncode == 1 and "/nonexistent/in.gguf: cannot open model file" in r.stderr,
+          r.stderr)
+
+
 def test_errors(d):
     out = os.path.join(d, "x.gguf")
     cases = [
@@ -310,5 +342,6 @@ with tempfile.TemporaryDirectory() as tmp:
     test_quantize(tmp)
     test_k_mixes(tmp)
     test_unsupported_types(tmp)
+    test_info(tmp)
     test_errors(tmp)
 finish()

@@ -6,6 +6,8 @@
   a story and prints load time, prefill and decode speed and peak memory;
 - greedy generation prints exactly llama.cpp's text for every prompt of
   stories260K-reference.json (the library test checks the token ids);
+- --ids --top-logits K: a line of K ids and logits per generated position,
+  highest first, whose first id is the token greedy generation picked;
 - --bench --json: one object per phase with the documented fields, a ratio
   that is tokens_per_s / bound_tokens_per_s, and a bound that is the
   bandwidth read around the tokens over the bytes each reads; a
@@ -56,6 +58,38 @@ def test_reference_text():
         check(f"greedy text of '{c['prompt']}' is llama.cpp's",
               r.returncode == 0 and r.stdout == want,
               f"rc {r.returncode}\ngot:  {r.stdout!r}\nwant: {want!r}\n{r.stderr}")
+
+
+def test_top_logits():
+    n, k = 12, 5
+    r = run(["-m", STORIES, "-p", "Once upon a time", "-n", str(n), "--temp", "0",
+             "--ignore-eos", "--ids", "--top-logits", str(k)])
+    ids, lines = None, []
+    for line in r.stderr.splitlines():
+        if line.startswith("ids:"):
+            ids = [int(x) for x in line[4:].split()]
+        elif line.startswith("top-logits: "):
+            f = line.split()[1:]
+            lines.append((int(f[0]), [int(x) for x in f[1::2]], [float(x) for x in f[2::2]]))
+    shaped = ids is not None and len(ids) == n and \
+        [p for p, _, _ in lines] == list(range(n)) and \
+        all(len(t) == k and len(v) == k and len(set(t)) == k and
+            all(a >= b for a, b in zip(v, v[1:])) for _, t, v in lines)
+    check("--top-logits 5: a line per position, 5 distinct ids, falling logits",
+          r.returncode == 0 and shaped, r.stderr)
+    check("--top-logits: the first id of each line is the greedy pick",
+          shaped and [t[0] for _, t, _ in lines] == ids, r.stderr)
+    wide = run(["-m", STORIES, "-p", "Once upon a time", "-n", str(n), "--temp", "0",
+                "--ignore-eos", "--top-logits", "64"])
+
+    def firsts(err, pairs):
+        return [" ".join(line.split()[:2 + 2 * pairs]) for line in err.splitlines()
+                if line.startswith("top-logits: ")]
+    want = firsts(r.stderr, k)
+    check("--top-logits 64: 64 pairs a line, the first 5 those of K 5, digit for digit",
+          wide.returncode == 0 and shaped and firsts(wide.stderr, k) == want and
+          all(len(line.split()) == 2 + 2 * 64 for line in firsts(wide.stderr, 64)),
+          wide.stderr[-2000:])
 
 
 def test_bench_json():
@@ -137,6 +171,8 @@ def test_errors():
         ("a thread count that is not a number", ["--threads", "abc"], 2,
          "--threads expects an integer in 1..256, got 'abc'"),
         ("a negative token count", ["-n", "-3"], 2, "-n expects an integer"),
+        ("--top-logits 0", ["--top-logits", "0"], 2,
+         "--top-logits expects an integer in 1..64, got '0'"),
         ("an unknown option", ["--bogus"], 2, "usage: ember-run"),
     ]
     for name, args, rc, msg in cases:
@@ -162,6 +198,7 @@ def test_no_model_anywhere():
 
 test_no_arguments()
 test_reference_text()
+test_top_logits()
 test_bench_json()
 test_bench_prefill_only()
 test_bench_text()

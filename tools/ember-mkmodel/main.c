@@ -6,7 +6,10 @@
  *     such in general.name and ember.generated_weights);
  *   ember-mkmodel --quantize q4_k_m in.gguf out.gguf
  *     converts the weights of a model to another type or mix, and prints
- *     what each conversion cost.
+ *     what each conversion cost;
+ *   ember-mkmodel --info model.gguf [ref.gguf]
+ *     lists the tensors and their types, and with ref.gguf each one's
+ *     relative RMS error against it.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <ember/kernels.h>
 
 #include "ggml_types.h"
+#include "info.h"
 #include "mix.h"
 #include "synth.h"
 
@@ -27,6 +31,7 @@ static void usage(FILE *f)
 		"usage: ember-mkmodel --shape NAME [--type T] [--embd-type T] [--layers N] [--vocab N]\n"
 		"                     [--seed N] -o OUT.gguf\n"
 		"       ember-mkmodel --quantize T IN.gguf OUT.gguf\n"
+		"       ember-mkmodel --info FILE.gguf [REF.gguf]\n"
 		"types: %s\n"
 		"  (default q8_0). A type puts every weight in it; K types fall back as\n"
 		"  llama-quantize does where rows are not multiples of 256 (q4_K -> q5_0,\n"
@@ -35,7 +40,9 @@ static void usage(FILE *f)
 		"  eighth of the layers and every third between, q4_K / q5_K elsewhere.\n"
 		"  Norms stay f32. --embd-type: token_embd and output (default: as the type\n"
 		"  or mix gives them). --quantize converts from any of these types and prints\n"
-		"  each weight's relative RMS error against the input.\n"
+		"  each weight's relative RMS error against the input. --info lists FILE's\n"
+		"  tensors (name, type, dimensions) as ember reads them and, given REF (say,\n"
+		"  the F16 file FILE was quantized from), each one's relative RMS error.\n"
 		"--layers, --vocab: fewer layers or tokens than the shape has (tests)\n"
 		"shapes (weights are GENERATED, not trained):\n",
 		mix_list(types, sizeof(types)));
@@ -104,6 +111,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, 0, 'S' },
 		{ "output", required_argument, 0, 'o' },
 		{ "quantize", required_argument, 0, 'q' },
+		{ "info", no_argument, 0, 'i' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -112,7 +120,7 @@ int main(int argc, char **argv)
 	struct mix mx = { EK_Q8_0, MIX_PURE }, qmix, emb;
 	struct ember_error err;
 	uint32_t layers = 0, vocab = 0;
-	bool quant = false;
+	bool quant = false, info = false;
 	char name[16];
 	int c;
 
@@ -145,9 +153,22 @@ int main(int argc, char **argv)
 				return bad_type(optarg);
 			quant = true;
 			break;
+		case 'i': info = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
+	}
+	if (info) {
+		if (argc - optind < 1 || argc - optind > 2) {
+			usage(stderr);
+			return 2;
+		}
+		if (synth_info(argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL, stdout,
+			       &err)) {
+			fprintf(stderr, "ember-mkmodel: %s\n", err.msg);
+			return 1;
+		}
+		return 0;
 	}
 	if (quant) {
 		if (argc - optind != 2) {

@@ -27,6 +27,10 @@ static const struct preset presets[] = {
 			      10000.0f, 1e-5f, false, 0, 0, 0 } },
 	{ "qwen2.5-0.5b", { "qwen2", "Qwen2.5-0.5B", 151936, 896, 24, 14, 2, 4864, 32768, 0,
 			    1000000.0f, 1e-6f, true, 0, 0, 0 } },
+	/* an LM head of its own (output.weight): Qwen1.5's small models do not
+	 * tie it, unlike Qwen2/2.5's; no GQA */
+	{ "qwen1.5-0.5b", { "qwen2", "Qwen1.5-0.5B", 151936, 1024, 24, 16, 16, 2816, 32768, 0,
+			    1000000.0f, 1e-6f, false, 0, 0, 0 } },
 	{ "stories260k", { "llama", "stories260K", 512, 64, 5, 8, 4, 172, 2048, 0,
 			   10000.0f, 1e-5f, false, 0, 0, 0 } },
 	/* no real model: K-quant blocks fit every row, 8 layers make

@@ -24,7 +24,7 @@ struct synth_spec {
 };
 
 /* Shapes of real models: "smollm2-135m", "tinyllama-1.1b", "qwen2.5-0.5b",
- * "stories260k", and "tiny-256" (for tests: widths that are multiples of
+ * "qwen1.5-0.5b" (qwen2 with its own output.weight), "stories260k", and "tiny-256" (for tests: widths that are multiples of
  * 256, 8 layers); false if unknown. Leaves dtype/embd_dtype/seed alone. */
 bool synth_preset(const char *name, struct synth_spec *s);
 void synth_list_presets(void);

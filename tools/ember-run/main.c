@@ -4,6 +4,7 @@
  *   ember-run [-m model.gguf] [-p prompt] [-n N] [--ctx N] [--temp T]
  *             [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]
  *             [--seed N] [--threads N] [--device auto|cpu|npu]
+ *             [--ids] [--top-logits K]
  * Streams the text to stdout, then prints load time, prefill and decode
  * speed and peak memory to stderr.
  */
@@ -19,6 +20,7 @@
 
 #include "bench.h"
 #include "model_path.h"
+#include "top_logits.h"
 
 static void usage(FILE *f)
 {
@@ -41,6 +43,10 @@ static void usage(FILE *f)
 		"                          bytes; needs a head size that is a multiple of 32)\n"
 		"      --ignore-eos        keep generating after end-of-text\n"
 		"      --ids               also print the generated token ids (a line 'ids: ...' on stderr)\n"
+		"                          and the prompt's ('prompt-ids: ...', BOS included)\n"
+		"      --top-logits K      also print, before each generated token, the K (1..64) highest\n"
+		"                          raw logits it is picked from: a line on stderr\n"
+		"                          'top-logits: POS ID LOGIT ID LOGIT ...', highest first, POS from 0\n"
 		"      --bench             measure prefill/decode speed instead of generating text\n"
 		"      --prefill N         bench: prompt tokens (default 128); -n sets decode tokens (64)\n"
 		"      --reps N            bench: timed rounds (default 3), the fastest reported; its\n"
@@ -49,21 +55,30 @@ static void usage(FILE *f)
 		"  -h, --help\n");
 }
 
-/* The generated token ids, for --ids. */
-struct ids {
-	int32_t *v;
+/* What generation reports to: the token ids for --ids (cap 0: not
+ * wanted), the logits for --top-logits. */
+struct gen_out {
+	int32_t *ids;
 	int n, cap;
+	struct top_logits top;
 };
 
 static int on_token(void *user, int32_t tok, const char *text, size_t len)
 {
-	struct ids *ids = user;
+	struct gen_out *g = user;
 
-	if (ids && tok >= 0 && ids->n < ids->cap)
-		ids->v[ids->n++] = tok;
+	if (tok >= 0 && g->n < g->cap)
+		g->ids[g->n++] = tok;
 	fwrite(text, 1, len, stdout);
 	fflush(stdout);
 	return 0;
+}
+
+static void on_logits(void *user, int pos, const float *logits, uint32_t n_vocab)
+{
+	const struct gen_out *g = user;
+
+	top_logits_print(&g->top, pos, logits, n_vocab);
 }
 
 static double now(void)
@@ -115,7 +130,7 @@ static int parse_kv_type(const char *s)
 }
 
 enum { O_CTX = 256, O_TEMP, O_TOPK, O_TOPP, O_MINP, O_REP, O_REPN, O_SEED, O_THREADS,
-	O_DEVICE, O_KVTYPE, O_IGNORE_EOS, O_BENCH, O_PREFILL, O_REPS, O_JSON, O_IDS };
+	O_DEVICE, O_KVTYPE, O_IGNORE_EOS, O_BENCH, O_PREFILL, O_REPS, O_JSON, O_IDS, O_TOP_LOGITS };
 
 int main(int argc, char **argv)
 {
@@ -140,6 +155,7 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, 0, O_REPS },
 		{ "json", no_argument, 0, O_JSON },
 		{ "ids", no_argument, 0, O_IDS },
+		{ "top-logits", required_argument, 0, O_TOP_LOGITS },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -155,7 +171,7 @@ int main(int argc, char **argv)
 	int32_t *toks = NULL;
 	long v, n_ctx = 0;
 	bool seed_set = false, bench = false, n_set = false, want_ids = false;
-	struct ids ids = { 0 };
+	struct gen_out gen = { .top = { .out = stderr } };
 	struct bench_opts bo = { .n_prefill = 128, .n_decode = 64, .reps = 3 };
 	double t0, t_load;
 	int c, n, ret = 1;
@@ -256,6 +272,12 @@ int main(int argc, char **argv)
 			break;
 		case O_JSON: bo.json = true; break;
 		case O_IDS: want_ids = true; break;
+		case O_TOP_LOGITS:
+			if (parse_int("--top-logits", optarg, 1, TOP_LOGITS_MAX, &v))
+				return 2;
+			gen.top.k = (int)v;
+			go.on_logits = on_logits;
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -331,14 +353,14 @@ int main(int argc, char **argv)
 	fputs(prompt, stdout);
 	fflush(stdout);
 	if (want_ids) {
-		ids.cap = go.n_predict;
-		ids.v = malloc(((size_t)ids.cap + 1) * sizeof(*ids.v));
-		if (!ids.v) {
+		gen.cap = go.n_predict;
+		gen.ids = malloc(((size_t)gen.cap + 1) * sizeof(*gen.ids));
+		if (!gen.ids) {
 			fprintf(stderr, "ember-run: out of memory for --ids\n");
 			goto out;
 		}
 	}
-	if (ember_generate(s, toks, n, &go, on_token, want_ids ? &ids : NULL, &st, &err) < 0) {
+	if (ember_generate(s, toks, n, &go, on_token, &gen, &st, &err) < 0) {
 		fprintf(stderr, "\nember-run: %s\n", err.msg);
 		goto out;
 	}
@@ -367,8 +389,11 @@ int main(int argc, char **argv)
 	}
 	if (want_ids) {
 		fprintf(stderr, "ids:");
-		for (int i = 0; i < ids.n; i++)
-			fprintf(stderr, " %d", ids.v[i]);
+		for (int i = 0; i < gen.n; i++)
+			fprintf(stderr, " %d", gen.ids[i]);
+		fprintf(stderr, "\nprompt-ids:");
+		for (int i = 0; i < n; i++)
+			fprintf(stderr, " %d", toks[i]);
 		fprintf(stderr, "\n");
 	}
 	fprintf(stderr, "load:    %8.1f ms\n", t_load * 1e3);
@@ -384,7 +409,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "peak memory (RSS): %.1f MiB\n", (double)st.peak_rss_bytes / (1 << 20));
 	ret = 0;
 out:
-	free(ids.v);
+	free(gen.ids);
 	free(toks);
 	ember_session_free(s);
 	ember_model_free(m);

@@ -195,11 +195,19 @@ int32_t ember_sampler_sample(struct ember_sampler *smp, const float *logits);
 typedef int (*ember_token_fn)(void *user, int32_t token, const char *text,
 			      size_t len);
 
+/* Called before every sampled token with the logits it is sampled from:
+ * the model's raw ones, n_vocab floats valid during the call; pos counts
+ * the generated tokens from 0. */
+typedef void (*ember_logits_fn)(void *user, int pos, const float *logits,
+				uint32_t n_vocab);
+
 struct ember_generate_opts {
 	int n_predict;		/* tokens to generate */
 	bool stop_at_eog;	/* stop after an end-of-generation token */
 	bool render_special;	/* pass control tokens' text (e.g. "</s>") */
 	struct ember_sampler_params sampler;
+	ember_logits_fn on_logits;	/* NULL: not called; its user is
+					 * ember_generate's */
 };
 void ember_generate_opts_default(struct ember_generate_opts *o);
 
