@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <ember/runtime.h>
 
+#include "bench.h"
 #include "build_info.h"
 #include "model.h"
 
@@ -24,14 +24,6 @@ struct mb_ember {
 	int32_t *toks;		/* fixed pseudo-random ids */
 	int n_toks, n_batch;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 struct mb_ember *mb_ember_open(const char *path, int threads, int kv_dtype,
 			       const struct mb_test *tests, int n_tests)
@@ -127,7 +119,7 @@ double mb_ember_run(struct mb_ember *e, const struct mb_test *t)
 	if (eval(e, toks, t->n_depth))
 		return -1;
 	toks += t->n_depth;
-	t0 = now();
+	t0 = bench_now();
 	if (t->n_prompt) {
 		if (eval(e, toks, t->n_prompt))
 			return -1;
@@ -136,7 +128,7 @@ double mb_ember_run(struct mb_ember *e, const struct mb_test *t)
 			if (eval(e, toks + i, 1))
 				return -1;
 	}
-	return (t->n_prompt + t->n_gen) / (now() - t0);
+	return (t->n_prompt + t->n_gen) / (bench_now() - t0);
 }
 
 static void cpu_name(char *buf, size_t size)
